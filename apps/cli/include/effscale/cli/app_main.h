@@ -1,0 +1,22 @@
+#pragma once
+// The exit-status contract every effscale command keeps (docs/errors.md).
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace effscale::cli {
+
+// Bad usage of a command: an unknown or conflicting flag, a value out of range. Exit status 2.
+class UsageError : public std::invalid_argument {
+ public:
+  explicit UsageError(const std::string& message) : std::invalid_argument(message) {}
+};
+
+// Runs `body` and turns what escapes it into the contract: its return value on success; for
+// std::invalid_argument (UsageError, SpecError, ...) and Boost.Program_options errors, prints
+// "<command>: error: <what>" on stderr and returns 2; for any other exception prints the same and
+// returns 1. Never lets an exception escape.
+int run_app(const std::string& command, const std::function<int()>& body);
+
+}  // namespace effscale::cli

@@ -1,0 +1,27 @@
+#include "effscale/cli/app_main.h"
+
+#include <boost/program_options/errors.hpp>
+
+#include <iostream>
+
+namespace effscale::cli {
+
+int run_app(const std::string& command, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const boost::program_options::error& e) {
+    std::cerr << command << ": error: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << command << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << command << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << command << ": error: unknown failure\n";
+    return 1;
+  }
+}
+
+}  // namespace effscale::cli

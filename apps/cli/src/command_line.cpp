@@ -1,0 +1,39 @@
+#include "effscale/cli/command_line.h"
+
+#include <boost/program_options/parsers.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "effscale/cli/app_main.h"
+
+namespace po = boost::program_options;
+
+namespace effscale::cli {
+
+ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::options_description options,
+                                     const std::string& usage) {
+  options.add_options()("config", po::value<std::string>(), "read options from this INI file (flags win)")(
+      "help,h", "print this help and exit");
+  ParsedCommandLine parsed;
+  po::store(po::command_line_parser(argc, argv).options(options).run(), parsed.values);
+  if (parsed.values.count("help")) {
+    std::cout << usage << "\n\n" << options << "\n";
+    parsed.help_requested = true;
+    return parsed;
+  }
+  if (parsed.values.count("config")) {
+    const std::string path = parsed.values["config"].as<std::string>();
+    std::ifstream file(path);
+    if (!file) throw UsageError("cannot read config file '" + path + "'");
+    try {
+      po::store(po::parse_config_file(file, options), parsed.values);
+    } catch (const po::error& e) {
+      throw UsageError("config file '" + path + "': " + e.what());
+    }
+  }
+  po::notify(parsed.values);
+  return parsed;
+}
+
+}  // namespace effscale::cli

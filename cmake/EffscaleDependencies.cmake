@@ -1,0 +1,18 @@
+# Finds every external library effscale links. LibTorch comes from Debian's libtorch-dev by default;
+# point Torch_DIR or CMAKE_PREFIX_PATH at another LibTorch (for example the one inside a CUDA PyTorch:
+# python3 -c 'import torch; print(torch.utils.cmake_prefix_path)').
+find_package(Torch REQUIRED)
+find_package(Boost 1.71 REQUIRED COMPONENTS program_options)
+find_package(TBB REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+find_package(Threads REQUIRED)
+if(EFFSCALE_BUILD_TESTS)
+  find_package(Catch2 2.13 REQUIRED)
+  list(APPEND CMAKE_MODULE_PATH ${Catch2_DIR})  # Catch.cmake: catch_discover_tests
+endif()
+
+# One target that carries LibTorch's libraries and compile flags.
+add_library(effscale_torch INTERFACE)
+target_link_libraries(effscale_torch INTERFACE ${TORCH_LIBRARIES})

@@ -1,0 +1,96 @@
+// bench_models: times one EfficientNet workload with effscale's modules and prints one number.
+//   infer_b0: B0, 1000 classes, 224x224, batch 1, eval mode, inference mode -> median latency in ms
+//   train_b0: B0, 10 classes, 64x64, batch 32, SGD momentum 0.9, cross-entropy -> images/s (median step)
+// peer_torchvision.py runs the same workloads with Python torchvision; `run` compares them.
+
+#include <torch/torch.h>
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include "effscale/cli/app_main.h"
+#include "effscale/cli/command_line.h"
+#include "effscale/models/efficientnet.h"
+#include "effscale/models/official.h"
+
+namespace po = boost::program_options;
+namespace m = effscale::models;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Runs `step` warmup + iters times; returns the median duration of the timed runs in seconds.
+template <typename Step>
+double median_seconds(int warmup, int iters, Step step) {
+  for (int i = 0; i < warmup; ++i) step();
+  std::vector<double> times;
+  for (int i = 0; i < iters; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    step();
+    times.push_back(seconds_since(start));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+double bench_infer(int warmup, int iters) {
+  m::EfficientNet model(m::official("b0"));
+  model->eval();
+  torch::Tensor x = torch::randn({1, 3, 224, 224});
+  c10::InferenceMode guard;
+  return 1000.0 * median_seconds(warmup, iters, [&] { model->forward(x); });
+}
+
+double bench_train(int warmup, int iters) {
+  m::ArchSpec spec = m::official("b0");
+  spec.num_classes = 10;
+  m::EfficientNet model(spec);
+  model->train();
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  torch::Tensor x = torch::randn({32, 3, 64, 64});
+  torch::Tensor y = torch::randint(0, 10, {32}, torch::kLong);
+  const double step = median_seconds(warmup, iters, [&] {
+    optimizer.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    optimizer.step();
+  });
+  return 32.0 / step;
+}
+
+int run(int argc, char** argv) {
+  po::options_description options("options");
+  options.add_options()
+      ("case", po::value<std::string>()->required(), "infer_b0 or train_b0")
+      ("threads", po::value<int>()->default_value(1), "intra-op threads")
+      ("warmup", po::value<int>()->default_value(5), "untimed iterations")
+      ("iters", po::value<int>()->default_value(20), "timed iterations");
+  auto parsed = effscale::cli::parse_command_line(argc, argv, options, "usage: bench_models --case C [--threads N]");
+  if (parsed.help_requested) return 0;
+  const auto& vm = parsed.values;
+  torch::set_num_threads(vm["threads"].as<int>());
+  torch::manual_seed(0);
+  const std::string which = vm["case"].as<std::string>();
+  const int warmup = vm["warmup"].as<int>(), iters = vm["iters"].as<int>();
+  if (iters < 1 || warmup < 0) throw effscale::cli::UsageError("--iters must be >= 1 and --warmup >= 0");
+  if (which == "infer_b0") {
+    std::cout << bench_infer(warmup, iters) << "\n";
+  } else if (which == "train_b0") {
+    std::cout << bench_train(warmup, iters) << "\n";
+  } else {
+    throw effscale::cli::UsageError("--case '" + which + "': expected infer_b0 or train_b0");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return effscale::cli::run_app("bench_models", [&] { return run(argc, argv); });
+}

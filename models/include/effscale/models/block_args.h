@@ -1,0 +1,44 @@
+#pragma once
+// BlockArgs: one stage of MBConv blocks as tensorflow/tpu's block strings describe it, e.g.
+// "r2_k3_s22_e6_i16_o24_se0.25". Parsing is strict: every malformed token is an error naming it.
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace effscale::models {
+
+// The fields of a tensorflow/tpu block string. Filters and repeats are the *reference* values,
+// before any width or depth multiplier is applied.
+struct BlockArgs {
+  int num_repeat = 1;               // `r`: layers in the stage (>= 1)
+  int kernel_size = 3;              // `k`: depthwise kernel size (odd, 1..15)
+  std::array<int, 2> strides{1, 1}; // `s`: two digits, height then width (each 1..9); first layer only
+  int expand_ratio = 1;             // `e`: expansion of the inverted bottleneck (>= 1); 1 = no expand conv
+  int input_filters = 0;            // `i`: channels into the stage (>= 1)
+  int output_filters = 0;           // `o`: channels out of the stage (>= 1)
+  double se_ratio = 0.0;            // `se`: squeeze ratio in (0, 1] relative to the block input; 0 = no SE
+  bool id_skip = true;              // false when the string carries `noskip`
+
+  // True when the stage has a squeeze-excitation module.
+  bool has_se() const { return se_ratio > 0.0; }
+  // True when the first layer of the stage strides (any stride digit above 1).
+  bool strided() const { return strides[0] != 1 || strides[1] != 1; }
+  friend bool operator==(const BlockArgs& a, const BlockArgs& b);
+  friend bool operator!=(const BlockArgs& a, const BlockArgs& b) { return !(a == b); }
+};
+
+// Parses a block string. Tokens are separated by '_' and may come in any order; r, k, s, e, i and o
+// are required, `se` and `noskip` optional. Throws SpecError naming the string, the bad token and what
+// was expected (for example "token 's2': expected two stride digits like s11 or s22").
+BlockArgs parse_block_string(std::string_view text);
+
+// Formats the canonical block string: r_k_s_e_i_o[_seX][_noskip], se as the shortest decimal that
+// reads back to the same double. format_block_string(parse_block_string(s)) == s for canonical s, and
+// parse_block_string(format_block_string(b)) == b for every valid b.
+std::string format_block_string(const BlockArgs& args);
+
+// Throws SpecError (prefixed by `context`) when a field is outside the ranges documented above.
+void validate_block_args(const BlockArgs& args, std::string_view context);
+
+}  // namespace effscale::models

@@ -1,0 +1,52 @@
+#pragma once
+// Conv2dPad: a 2-D convolution whose parameters are named like torch.nn.Conv2d's (`weight`, `bias`)
+// and whose padding follows an ArchSpec's convention (symmetric or TensorFlow 'same').
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+
+#include <array>
+
+#include "effscale/models/arch_spec.h"
+
+namespace effscale::models {
+
+// Stride of a Conv2dPad: height, width.
+using Stride2d = std::array<int64_t, 2>;
+
+// Options of Conv2dPad; kernel is square and odd.
+struct Conv2dPadOptions {
+  Conv2dPadOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  TORCH_ARG(int64_t, in_channels);
+  TORCH_ARG(int64_t, out_channels);
+  TORCH_ARG(int64_t, kernel_size);
+  TORCH_ARG(Stride2d, stride) = {1, 1};
+  TORCH_ARG(int64_t, groups) = 1;                           // in_channels for a depthwise conv
+  TORCH_ARG(bool, bias) = false;                            // registers `bias` when true
+  TORCH_ARG(Padding, padding) = Padding::Symmetric;
+};
+
+// Symmetric padding pads (k - 1) / 2 on each side; TfSame pads total max((ceil(n / s) - 1) * s + k - n, 0)
+// per dimension, the smaller half first, computed from the input size at each call. Both give output
+// size ceil(n / s). Parameters: weight [out, in / groups, k, k], bias [out] when enabled; uninitialised
+// values follow torch's default (callers apply their own init).
+class Conv2dPadImpl : public torch::nn::Cloneable<Conv2dPadImpl> {
+ public:
+  explicit Conv2dPadImpl(Conv2dPadOptions options);
+  // (Re)creates the parameters; called by the constructor and by clone().
+  void reset() override;
+  // x: [N, in_channels, H, W] -> [N, out_channels, ceil(H / s_h), ceil(W / s_w)].
+  torch::Tensor forward(const torch::Tensor& x);
+
+  Conv2dPadOptions options;
+  torch::Tensor weight;
+  torch::Tensor bias;
+
+ private:
+  // conv2d with this module's weights, stride and groups, and the given symmetric padding.
+  torch::Tensor convolve(const torch::Tensor& x, std::array<int64_t, 2> padding) const;
+};
+TORCH_MODULE(Conv2dPad);
+
+}  // namespace effscale::models

@@ -1,0 +1,51 @@
+#pragma once
+// EfficientNet: the torch module an ArchSpec describes.
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <vector>
+
+#include "effscale/models/arch_spec.h"
+#include "effscale/models/mbconv.h"
+
+namespace effscale::models {
+
+// stem (3x3 stride-2 conv + BN + swish), the MBConv layers of plan_layers(spec), head (1x1 conv + BN +
+// swish), global average pool, dropout, linear classifier. Parameter names follow timm: conv_stem, bn1,
+// blocks.S.J.*, conv_head, bn2, classifier. Weights are initialised as in the TF reference: conv
+// normal(0, sqrt(2 / fan_out)) with fan_out = k * k * out / groups, classifier uniform(+-1 / sqrt(out)),
+// biases zero, BN weight 1 and bias 0; seed with torch::manual_seed for repeatable weights.
+// Throws SpecError when the spec is invalid.
+class EfficientNetImpl : public torch::nn::Cloneable<EfficientNetImpl> {
+ public:
+  explicit EfficientNetImpl(ArchSpec spec);
+  // Builds the modules and initialises them; called by the constructor and by clone().
+  void reset() override;
+  // x: [N, in_channels, H, W] (any H, W >= 1) -> logits [N, num_classes].
+  torch::Tensor forward(const torch::Tensor& x);
+  // x -> head activations [N, head_filters, ceil(H / 32), ceil(W / 32)] (before pooling).
+  torch::Tensor forward_features(const torch::Tensor& x);
+  // Re-applies the TF reference initialisation to every parameter.
+  void init_weights();
+
+  ArchSpec spec;
+  Conv2dPad conv_stem{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::ModuleList blocks{nullptr};  // one ModuleList per stage (names blocks.S.J)
+  std::vector<MBConv> layers;             // the same blocks, flat, in forward order
+  Conv2dPad conv_head{nullptr};
+  torch::nn::BatchNorm2d bn2{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear classifier{nullptr};
+};
+TORCH_MODULE(EfficientNet);
+
+// Trainable parameters of a module (those with requires_grad), summed over numel.
+int64_t count_module_params(const torch::nn::Module& module);
+
+}  // namespace effscale::models

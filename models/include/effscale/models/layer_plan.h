@@ -1,0 +1,31 @@
+#pragma once
+// LayerPlan: the realized network, one entry per MBConv layer. The analytic counts and the torch
+// module builder both walk this list, so they can never disagree about what is built.
+
+#include <array>
+#include <vector>
+
+#include "effscale/models/arch_spec.h"
+
+namespace effscale::models {
+
+// One MBConv layer exactly as it is built.
+struct LayerPlan {
+  int stage = 0;                     // stage index (0-based)
+  int index_in_stage = 0;            // layer index within the stage (0-based)
+  int input_filters = 0;             // channels in
+  int output_filters = 0;            // channels out
+  int expanded_filters = 0;          // input_filters * expand_ratio
+  int se_filters = 0;                // squeeze channels: max(1, int(input_filters * se_ratio)); 0 = no SE
+  int kernel_size = 3;
+  std::array<int, 2> strides{1, 1};  // only the first layer of a stage strides
+  int expand_ratio = 1;
+  bool residual = false;             // stride 1, in == out and id_skip
+  double drop_connect_rate = 0.0;    // drop_connect * layer_index / layer_count (all layers, 0-based)
+};
+
+// Expands the spec's stages into layers (realized filters and repeats). Throws SpecError when the
+// spec is invalid (see validate).
+std::vector<LayerPlan> plan_layers(const ArchSpec& spec);
+
+}  // namespace effscale::models

@@ -1,0 +1,48 @@
+#pragma once
+// MBConv: the inverted-bottleneck block of MnasNet / EfficientNet, built from one LayerPlan.
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/pimpl.h>
+
+#include "effscale/models/conv2d_pad.h"
+#include "effscale/models/layer_plan.h"
+#include "effscale/models/squeeze_excite.h"
+
+namespace effscale::models {
+
+// expand 1x1 conv + BN + swish (only when expand_ratio != 1), depthwise kxk conv carrying the stride
+// + BN + swish, squeeze-excitation (when se_filters > 0), project 1x1 conv + BN; a residual add with
+// drop-connect when the plan says `residual`.
+// Parameter names follow timm: with expansion conv_pw, bn1, conv_dw, bn2, se.*, conv_pwl, bn3; without
+// it (timm's DepthwiseSeparableConv) conv_dw, bn1, se.*, conv_pw, bn2.
+class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
+ public:
+  MBConvImpl(LayerPlan plan, BatchNormConfig bn, Padding padding);
+  void reset() override;
+  // x: [N, input_filters, H, W] -> [N, output_filters, ceil(H / s_h), ceil(W / s_w)]. In training mode a
+  // residual block drops each sample's branch with probability drop_connect_rate and rescales the kept
+  // ones by 1 / (1 - rate); in eval mode the branch is always kept.
+  torch::Tensor forward(const torch::Tensor& x);
+
+  LayerPlan plan;
+  BatchNormConfig bn;
+  Padding padding;
+  Conv2dPad expand_conv{nullptr};   // null when expand_ratio == 1
+  torch::nn::BatchNorm2d expand_bn{nullptr};
+  Conv2dPad depthwise_conv{nullptr};
+  torch::nn::BatchNorm2d depthwise_bn{nullptr};
+  SqueezeExcite se{nullptr};        // null when se_filters == 0
+  Conv2dPad project_conv{nullptr};
+  torch::nn::BatchNorm2d project_bn{nullptr};
+};
+TORCH_MODULE(MBConv);
+
+// Batch norm with the spec's eps and momentum (PyTorch sense), affine, tracking running statistics.
+torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& bn);
+
+// Stochastic depth: in training, zeroes each sample of x with probability `rate` and scales the rest by
+// 1 / (1 - rate); returns x unchanged when not training or rate == 0.
+torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training);
+
+}  // namespace effscale::models

@@ -1,0 +1,15 @@
+#pragma once
+// The width and depth rounding rules of the EfficientNet reference (REFERENCE §2).
+
+namespace effscale::models {
+
+// Scales a filter count by `width_mult` and rounds it to a multiple of `divisor` the reference way:
+// f *= w; n = max(divisor, int(f + divisor / 2) / divisor * divisor); if n < 0.9 f then n += divisor.
+// Requires filters >= 1, width_mult > 0, divisor >= 1.
+int round_filters(int filters, double width_mult, int divisor = 8);
+
+// Scales a stage's repeat count by `depth_mult`, rounding up: ceil(depth_mult * repeats).
+// Requires repeats >= 1, depth_mult > 0.
+int round_repeats(int repeats, double depth_mult);
+
+}  // namespace effscale::models

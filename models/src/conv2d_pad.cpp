@@ -1,0 +1,57 @@
+#include "effscale/models/conv2d_pad.h"
+
+#include <torch/torch.h>
+
+namespace effscale::models {
+namespace {
+
+// TensorFlow 'same' total padding for one spatial dimension.
+int64_t same_padding(int64_t size, int64_t kernel, int64_t stride) {
+  const int64_t out = (size + stride - 1) / stride;
+  return std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+}
+
+}  // namespace
+
+Conv2dPadImpl::Conv2dPadImpl(Conv2dPadOptions options_) : options(std::move(options_)) { reset(); }
+
+void Conv2dPadImpl::reset() {
+  TORCH_CHECK(options.kernel_size() % 2 == 1, "Conv2dPad needs an odd kernel size");
+  TORCH_CHECK(options.groups() >= 1 && options.in_channels() % options.groups() == 0 &&
+                  options.out_channels() % options.groups() == 0,
+              "Conv2dPad: groups must divide in and out channels");
+  const int64_t k = options.kernel_size();
+  weight = register_parameter(
+      "weight", torch::empty({options.out_channels(), options.in_channels() / options.groups(), k, k}));
+  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (options.bias()) {
+    bias = register_parameter("bias", torch::zeros({options.out_channels()}));
+  } else {
+    bias = torch::Tensor();
+  }
+}
+
+torch::Tensor Conv2dPadImpl::convolve(const torch::Tensor& x, std::array<int64_t, 2> padding) const {
+  static constexpr std::array<int64_t, 2> kDilation{1, 1};
+  return torch::conv2d(x, weight, bias, torch::IntArrayRef(options.stride()), torch::IntArrayRef(padding),
+                       torch::IntArrayRef(kDilation), options.groups());
+}
+
+torch::Tensor Conv2dPadImpl::forward(const torch::Tensor& x) {
+  const int64_t k = options.kernel_size();
+  const auto& s = options.stride();
+  std::array<int64_t, 2> pad{(k - 1) / 2, (k - 1) / 2};
+  if (options.padding() == Padding::TfSame) {
+    const int64_t ph = same_padding(x.size(2), k, s[0]);
+    const int64_t pw = same_padding(x.size(3), k, s[1]);
+    if (ph % 2 != 0 || pw % 2 != 0) {
+      // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
+      auto padded = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
+      return convolve(padded, {0, 0});
+    }
+    pad = {ph / 2, pw / 2};
+  }
+  return convolve(x, pad);
+}
+
+}  // namespace effscale::models

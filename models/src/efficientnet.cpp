@@ -1,0 +1,77 @@
+#include "effscale/models/efficientnet.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace effscale::models {
+
+EfficientNetImpl::EfficientNetImpl(ArchSpec spec_) : spec(std::move(spec_)) { reset(); }
+
+void EfficientNetImpl::reset() {
+  const std::vector<LayerPlan> plans = plan_layers(spec);  // validates the spec
+  const int64_t stem = realized_stem_filters(spec);
+  const int64_t head = realized_head_filters(spec);
+  conv_stem = register_module(
+      "conv_stem", Conv2dPad(Conv2dPadOptions(spec.in_channels, stem, 3).stride({2, 2}).padding(spec.padding)));
+  bn1 = register_module("bn1", make_batch_norm(stem, spec.bn));
+
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  layers.clear();
+  torch::nn::ModuleList stage{nullptr};
+  for (const LayerPlan& plan : plans) {
+    if (plan.index_in_stage == 0) {
+      stage = torch::nn::ModuleList();
+      blocks->push_back(stage);
+    }
+    MBConv layer(plan, spec.bn, spec.padding);
+    stage->push_back(layer);
+    layers.push_back(layer);
+  }
+
+  conv_head = register_module(
+      "conv_head", Conv2dPad(Conv2dPadOptions(plans.back().output_filters, head, 1).padding(spec.padding)));
+  bn2 = register_module("bn2", make_batch_norm(head, spec.bn));
+  dropout = register_module("dropout", torch::nn::Dropout(spec.dropout));
+  classifier = register_module("classifier", torch::nn::Linear(head, spec.num_classes));
+  init_weights();
+}
+
+void EfficientNetImpl::init_weights() {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<Conv2dPadImpl>()) {
+      const auto& o = conv->options;
+      const double fan_out = double(o.kernel_size() * o.kernel_size() * o.out_channels()) / o.groups();
+      conv->weight.normal_(0.0, std::sqrt(2.0 / fan_out));
+      if (conv->bias.defined()) conv->bias.zero_();
+    } else if (auto* bn = module->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->weight.fill_(1.0);
+      bn->bias.zero_();
+    } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
+      const double range = 1.0 / std::sqrt(double(linear->options.out_features()));
+      linear->weight.uniform_(-range, range);
+      linear->bias.zero_();
+    }
+  }
+}
+
+torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
+  torch::Tensor y = torch::silu(bn1->forward(conv_stem->forward(x)));
+  for (MBConv& layer : layers) y = layer->forward(y);
+  return torch::silu(bn2->forward(conv_head->forward(y)));
+}
+
+torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {
+  torch::Tensor pooled = forward_features(x).mean({2, 3});
+  return classifier->forward(dropout->forward(pooled));
+}
+
+int64_t count_module_params(const torch::nn::Module& module) {
+  int64_t total = 0;
+  for (const torch::Tensor& p : module.parameters())
+    if (p.requires_grad()) total += p.numel();
+  return total;
+}
+
+}  // namespace effscale::models

@@ -1,0 +1,55 @@
+#include "effscale/models/mbconv.h"
+
+#include <torch/torch.h>
+
+namespace effscale::models {
+
+torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& bn) {
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(bn.eps).momentum(bn.momentum));
+}
+
+torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training) {
+  if (!training || rate <= 0.0) return x;
+  const double keep = 1.0 - rate;
+  torch::Tensor mask = torch::empty({x.size(0), 1, 1, 1}, x.options()).bernoulli_(keep);
+  return x * mask.div_(keep);
+}
+
+MBConvImpl::MBConvImpl(LayerPlan plan_, BatchNormConfig bn_, Padding padding_)
+    : plan(plan_), bn(bn_), padding(padding_) {
+  reset();
+}
+
+void MBConvImpl::reset() {
+  const int64_t in = plan.input_filters, mid = plan.expanded_filters, out = plan.output_filters;
+  const bool expands = plan.expand_ratio != 1;
+  // timm's names: the depthwise-separable block (no expansion) numbers its BNs from 1.
+  const std::string dw_bn = expands ? "bn2" : "bn1";
+  const std::string pw_name = expands ? "conv_pwl" : "conv_pw";
+  const std::string pw_bn = expands ? "bn3" : "bn2";
+  if (expands) {
+    expand_conv = register_module("conv_pw", Conv2dPad(Conv2dPadOptions(in, mid, 1).padding(padding)));
+    expand_bn = register_module("bn1", make_batch_norm(mid, bn));
+  }
+  depthwise_conv = register_module(
+      "conv_dw", Conv2dPad(Conv2dPadOptions(mid, mid, plan.kernel_size)
+                               .stride({plan.strides[0], plan.strides[1]})
+                               .groups(mid)
+                               .padding(padding)));
+  depthwise_bn = register_module(dw_bn, make_batch_norm(mid, bn));
+  if (plan.se_filters > 0) se = register_module("se", SqueezeExcite(mid, plan.se_filters));
+  project_conv = register_module(pw_name, Conv2dPad(Conv2dPadOptions(mid, out, 1).padding(padding)));
+  project_bn = register_module(pw_bn, make_batch_norm(out, bn));
+}
+
+torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = x;
+  if (expand_conv) y = torch::silu(expand_bn->forward(expand_conv->forward(y)));
+  y = torch::silu(depthwise_bn->forward(depthwise_conv->forward(y)));
+  if (se) y = se->forward(y);
+  y = project_bn->forward(project_conv->forward(y));
+  if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training()) + x;
+  return y;
+}
+
+}  // namespace effscale::models

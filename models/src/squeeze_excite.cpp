@@ -1,0 +1,23 @@
+#include "effscale/models/squeeze_excite.h"
+
+#include <torch/torch.h>
+
+namespace effscale::models {
+
+SqueezeExciteImpl::SqueezeExciteImpl(int64_t channels_, int64_t reduced_)
+    : channels(channels_), reduced(reduced_) {
+  reset();
+}
+
+void SqueezeExciteImpl::reset() {
+  conv_reduce = register_module("conv_reduce", Conv2dPad(Conv2dPadOptions(channels, reduced, 1).bias(true)));
+  conv_expand = register_module("conv_expand", Conv2dPad(Conv2dPadOptions(reduced, channels, 1).bias(true)));
+}
+
+torch::Tensor SqueezeExciteImpl::forward(const torch::Tensor& x) {
+  torch::Tensor s = x.mean({2, 3}, /*keepdim=*/true);
+  s = torch::silu(conv_reduce->forward(s));
+  return x * torch::sigmoid(conv_expand->forward(s));
+}
+
+}  // namespace effscale::models

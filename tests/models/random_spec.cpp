@@ -1,0 +1,35 @@
+#include "random_spec.h"
+
+namespace effscale::testing {
+
+models::ArchSpec random_valid_spec(std::mt19937& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  models::ArchSpec s;
+  s.name = "random";
+  s.stem_filters = 4 * pick(1, 6);
+  s.head_filters = 8 * pick(1, 6);
+  s.width_mult = 0.25 * pick(2, 6);
+  s.depth_mult = 0.5 * pick(1, 4);
+  s.in_channels = pick(1, 3);
+  s.num_classes = pick(1, 12);
+  s.resolution = pick(16, 40);
+  s.padding = pick(0, 1) ? models::Padding::TfSame : models::Padding::Symmetric;
+  int previous = s.stem_filters;
+  const int stages = pick(1, 4);
+  for (int i = 0; i < stages; ++i) {
+    models::BlockArgs b;
+    b.num_repeat = pick(1, 3);
+    b.kernel_size = 2 * pick(0, 3) + 1;
+    b.strides = {pick(1, 2), pick(1, 2)};
+    b.expand_ratio = pick(1, 6);
+    b.input_filters = previous;
+    b.output_filters = pick(0, 1) ? previous : 4 * pick(1, 12);
+    b.se_ratio = pick(0, 1) ? 0.0 : 0.25 * pick(1, 4);
+    b.id_skip = pick(0, 3) != 0;
+    s.stages.push_back(b);
+    previous = b.output_filters;
+  }
+  return s;
+}
+
+}  // namespace effscale::testing

@@ -1,0 +1,158 @@
+// The torch modules built from specs: exact parameter counts, shapes, padding conventions,
+// drop-connect, initialisation, parameter names, and a training smoke test.
+
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "effscale/models/counts.h"
+#include "effscale/models/efficientnet.h"
+#include "effscale/models/official.h"
+#include "effscale/models/spec_error.h"
+#include "random_spec.h"
+
+using namespace effscale::models;
+
+TEST_CASE("built B0-B7 have exactly the analytic parameter count", "[models][efficientnet]") {
+  torch::manual_seed(0);
+  for (const char* name : {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"}) {
+    INFO(name);
+    EfficientNet model(official(name));
+    CHECK(count_module_params(*model) == count_params(model->spec));
+  }
+}
+
+TEST_CASE("random specs build, run and match their analytic counts", "[models][efficientnet]") {
+  std::mt19937 rng(1234);
+  torch::manual_seed(1);
+  for (int i = 0; i < 25; ++i) {
+    const ArchSpec spec = effscale::testing::random_valid_spec(rng);
+    INFO("spec " << i << ": first stage " << format_block_string(spec.stages[0]));
+    EfficientNet model(spec);
+    CHECK(count_module_params(*model) == count_params(spec));
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const int64_t h = spec.resolution, w = spec.resolution + 3;
+    torch::Tensor logits = model->forward(torch::randn({2, spec.in_channels, h, w}));
+    CHECK(logits.sizes() == torch::IntArrayRef({2, spec.num_classes}));
+    CHECK(torch::isfinite(logits).all().item<bool>());
+  }
+}
+
+TEST_CASE("B0 follows timm's parameter names and torchvision's tensor count", "[models][efficientnet]") {
+  EfficientNet model(official("b0"));
+  std::set<std::string> names;
+  for (const auto& p : model->named_parameters()) names.insert(p.key());
+  for (const char* expected :
+       {"conv_stem.weight", "bn1.weight", "blocks.0.0.conv_dw.weight", "blocks.0.0.bn1.weight",
+        "blocks.0.0.se.conv_reduce.weight", "blocks.0.0.se.conv_reduce.bias", "blocks.0.0.conv_pw.weight",
+        "blocks.0.0.bn2.bias", "blocks.1.0.conv_pw.weight", "blocks.1.0.bn1.weight", "blocks.1.0.conv_dw.weight",
+        "blocks.1.0.bn2.weight", "blocks.1.0.se.conv_expand.bias", "blocks.1.0.conv_pwl.weight",
+        "blocks.1.0.bn3.weight", "blocks.5.3.conv_pwl.weight", "blocks.6.0.bn3.bias", "conv_head.weight",
+        "bn2.weight", "classifier.weight", "classifier.bias"}) {
+    INFO(expected);
+    CHECK(names.count(expected) == 1);
+  }
+  // REFERENCE §3: torchvision's B0 state dict holds 360 tensors (parameters and BN buffers).
+  CHECK(model->named_parameters().size() + model->named_buffers().size() == 360);
+}
+
+TEST_CASE("both padding conventions give ceil(n / stride) outputs", "[models][conv2d_pad]") {
+  for (Padding padding : {Padding::Symmetric, Padding::TfSame}) {
+    for (int64_t size : {7, 8, 15, 16}) {
+      Conv2dPad conv(Conv2dPadOptions(2, 3, 5).stride({2, 1}).padding(padding));
+      torch::Tensor y = conv->forward(torch::randn({1, 2, size, size}));
+      CHECK(y.sizes() == torch::IntArrayRef({1, 3, (size + 1) / 2, size}));
+    }
+  }
+}
+
+TEST_CASE("TF 'same' padding puts the extra row and column bottom-right", "[models][conv2d_pad]") {
+  torch::manual_seed(3);
+  Conv2dPad conv(Conv2dPadOptions(1, 1, 3).stride({2, 2}).padding(Padding::TfSame));
+  torch::Tensor x = torch::randn({1, 1, 8, 8});
+  // 8 -> out 4 needs total pad (4 - 1) * 2 + 3 - 8 = 1: none on top/left, one on bottom/right.
+  torch::Tensor expected =
+      torch::conv2d(torch::constant_pad_nd(x, {0, 1, 0, 1}, 0.0), conv->weight, {}, {2, 2});
+  CHECK(torch::allclose(conv->forward(x), expected));
+  Conv2dPad symmetric(Conv2dPadOptions(1, 1, 3).stride({2, 2}));
+  symmetric->weight.data().copy_(conv->weight.data());
+  CHECK_FALSE(torch::allclose(symmetric->forward(x), expected));
+}
+
+TEST_CASE("drop-connect drops whole samples in training only", "[models][mbconv]") {
+  torch::manual_seed(4);
+  torch::Tensor x = torch::ones({4000, 2, 1, 1});
+  CHECK(torch::equal(drop_connect(x, 0.3, /*training=*/false), x));
+  CHECK(torch::equal(drop_connect(x, 0.0, /*training=*/true), x));
+  torch::Tensor y = drop_connect(x, 0.3, /*training=*/true);
+  torch::Tensor kept = (y.select(1, 0) != 0).to(torch::kFloat);
+  CHECK(kept.mean().item<double>() == Approx(0.7).margin(0.03));
+  CHECK(torch::equal(y.select(1, 0), y.select(1, 1)));  // per sample, not per element
+  CHECK(y.max().item<double>() == Approx(1.0 / 0.7));
+}
+
+TEST_CASE("drop-connect rates follow the per-block schedule", "[models][efficientnet]") {
+  EfficientNet model(official("b0"));
+  REQUIRE(model->layers.size() == 16);
+  for (size_t i = 0; i < model->layers.size(); ++i)
+    CHECK(model->layers[i]->plan.drop_connect_rate == Approx(0.2 * i / 16.0));
+  CHECK_FALSE(model->layers[0]->plan.residual);  // 32 -> 16 channels
+  CHECK(model->layers[2]->plan.residual);        // second layer of stage 1: stride 1, 24 -> 24
+}
+
+TEST_CASE("weights start from the TF reference initialisation", "[models][efficientnet]") {
+  torch::manual_seed(5);
+  EfficientNet model(official("b0"));
+  // conv_head: 1x1, 1280 outputs -> std sqrt(2 / 1280).
+  CHECK(model->conv_head->weight.std().item<double>() == Approx(std::sqrt(2.0 / 1280)).epsilon(0.02));
+  // Depthwise: fan_out = k * k * out / groups = 9 for the first layer.
+  CHECK(model->layers[0]->depthwise_conv->weight.std().item<double>() == Approx(std::sqrt(2.0 / 9)).epsilon(0.1));
+  const double bound = 1.0 / std::sqrt(1000.0);
+  CHECK(model->classifier->weight.abs().max().item<double>() <= bound);
+  CHECK(model->classifier->bias.abs().max().item<double>() == 0.0);
+  CHECK(model->bn2->weight.min().item<double>() == 1.0);
+}
+
+TEST_CASE("a tiny model trains: finite loss, every parameter gets a gradient", "[models][efficientnet]") {
+  torch::manual_seed(6);
+  ArchSpec spec = official("b0");
+  spec.width_mult = 0.25;
+  spec.depth_mult = 0.5;
+  spec.num_classes = 3;
+  EfficientNet model(spec);
+  model->train();
+  torch::Tensor x = torch::randn({4, 3, 32, 32});
+  torch::Tensor y = torch::tensor({0, 1, 2, 1}, torch::kLong);
+  torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+  REQUIRE(std::isfinite(loss.item<double>()));
+  loss.backward();
+  for (const auto& p : model->named_parameters()) {
+    INFO(p.key());
+    REQUIRE(p.value().grad().defined());
+    CHECK(torch::isfinite(p.value().grad()).all().item<bool>());
+  }
+}
+
+TEST_CASE("clone copies an EfficientNet with its weights", "[models][efficientnet]") {
+  ArchSpec spec = official("b0");
+  spec.width_mult = 0.25;
+  spec.num_classes = 2;
+  EfficientNet model(spec);
+  model->eval();
+  auto copy = std::dynamic_pointer_cast<EfficientNetImpl>(model->clone());
+  REQUIRE(copy);
+  copy->eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = torch::randn({1, 3, 40, 40});
+  CHECK(torch::allclose(model->forward(x), copy->forward(x)));
+  CHECK(copy->layers.size() == model->layers.size());
+}
+
+TEST_CASE("an invalid spec is rejected when the module is built", "[models][efficientnet]") {
+  ArchSpec spec = official("b0");
+  spec.stages[3].input_filters = 41;
+  CHECK_THROWS_AS(EfficientNet(spec), SpecError);
+}
