@@ -17,16 +17,13 @@ void EfficientNetImpl::reset() {
   bn1 = register_module("bn1", make_batch_norm(stem, spec.bn));
 
   blocks = register_module("blocks", torch::nn::ModuleList());
-  layers.clear();
   torch::nn::ModuleList stage{nullptr};
   for (const LayerPlan& plan : plans) {
     if (plan.index_in_stage == 0) {
       stage = torch::nn::ModuleList();
       blocks->push_back(stage);
     }
-    MBConv layer(plan, spec.bn, spec.padding);
-    stage->push_back(layer);
-    layers.push_back(layer);
+    stage->push_back(MBConv(plan, spec.bn, spec.padding));
   }
 
   conv_head = register_module(
@@ -58,13 +55,22 @@ void EfficientNetImpl::init_weights() {
 
 torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
   torch::Tensor y = torch::silu(bn1->forward(conv_stem->forward(x)));
-  for (MBConv& layer : layers) y = layer->forward(y);
+  for (const auto& stage : *blocks)
+    for (const auto& layer : *stage->as<torch::nn::ModuleList>()) y = layer->as<MBConvImpl>()->forward(y);
   return torch::silu(bn2->forward(conv_head->forward(y)));
 }
 
 torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {
   torch::Tensor pooled = forward_features(x).mean({2, 3});
   return classifier->forward(dropout->forward(pooled));
+}
+
+std::vector<MBConv> EfficientNetImpl::layers() const {
+  std::vector<MBConv> flat;
+  for (const auto& stage : *blocks)
+    for (const auto& layer : *stage->as<torch::nn::ModuleList>())
+      flat.emplace_back(std::dynamic_pointer_cast<MBConvImpl>(layer));
+  return flat;
 }
 
 int64_t count_module_params(const torch::nn::Module& module) {

@@ -96,11 +96,11 @@ TEST_CASE("drop-connect drops whole samples in training only", "[models][mbconv]
 
 TEST_CASE("drop-connect rates follow the per-block schedule", "[models][efficientnet]") {
   EfficientNet model(official("b0"));
-  REQUIRE(model->layers.size() == 16);
-  for (size_t i = 0; i < model->layers.size(); ++i)
-    CHECK(model->layers[i]->plan.drop_connect_rate == Approx(0.2 * i / 16.0));
-  CHECK_FALSE(model->layers[0]->plan.residual);  // 32 -> 16 channels
-  CHECK(model->layers[2]->plan.residual);        // second layer of stage 1: stride 1, 24 -> 24
+  REQUIRE(model->layers().size() == 16);
+  for (size_t i = 0; i < model->layers().size(); ++i)
+    CHECK(model->layers()[i]->plan.drop_connect_rate == Approx(0.2 * i / 16.0));
+  CHECK_FALSE(model->layers()[0]->plan.residual);  // 32 -> 16 channels
+  CHECK(model->layers()[2]->plan.residual);        // second layer of stage 1: stride 1, 24 -> 24
 }
 
 TEST_CASE("weights start from the TF reference initialisation", "[models][efficientnet]") {
@@ -109,7 +109,7 @@ TEST_CASE("weights start from the TF reference initialisation", "[models][effici
   // conv_head: 1x1, 1280 outputs -> std sqrt(2 / 1280).
   CHECK(model->conv_head->weight.std().item<double>() == Approx(std::sqrt(2.0 / 1280)).epsilon(0.02));
   // Depthwise: fan_out = k * k * out / groups = 9 for the first layer.
-  CHECK(model->layers[0]->depthwise_conv->weight.std().item<double>() == Approx(std::sqrt(2.0 / 9)).epsilon(0.1));
+  CHECK(model->layers()[0]->depthwise_conv->weight.std().item<double>() == Approx(std::sqrt(2.0 / 9)).epsilon(0.1));
   const double bound = 1.0 / std::sqrt(1000.0);
   CHECK(model->classifier->weight.abs().max().item<double>() <= bound);
   CHECK(model->classifier->bias.abs().max().item<double>() == 0.0);
@@ -148,7 +148,7 @@ TEST_CASE("clone copies an EfficientNet with its weights", "[models][efficientne
   torch::NoGradGuard no_grad;
   torch::Tensor x = torch::randn({1, 3, 40, 40});
   CHECK(torch::allclose(model->forward(x), copy->forward(x)));
-  CHECK(copy->layers.size() == model->layers.size());
+  CHECK(copy->layers().size() == model->layers().size());
 }
 
 TEST_CASE("an invalid spec is rejected when the module is built", "[models][efficientnet]") {

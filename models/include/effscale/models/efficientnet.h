@@ -32,12 +32,14 @@ class EfficientNetImpl : public torch::nn::Cloneable<EfficientNetImpl> {
   torch::Tensor forward_features(const torch::Tensor& x);
   // Re-applies the TF reference initialisation to every parameter.
   void init_weights();
+  // The MBConv layers in forward order (shared with `blocks`; a fresh list on every call, so it stays
+  // right after clone() or load, which replace the modules inside `blocks`).
+  std::vector<MBConv> layers() const;
 
   ArchSpec spec;
   Conv2dPad conv_stem{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  torch::nn::ModuleList blocks{nullptr};  // one ModuleList per stage (names blocks.S.J)
-  std::vector<MBConv> layers;             // the same blocks, flat, in forward order
+  torch::nn::ModuleList blocks{nullptr};  // one ModuleList of MBConv per stage (names blocks.S.J)
   Conv2dPad conv_head{nullptr};
   torch::nn::BatchNorm2d bn2{nullptr};
   torch::nn::Dropout dropout{nullptr};
