@@ -13,6 +13,7 @@
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
+#include "effscale/models/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
 
@@ -68,13 +69,13 @@ int run(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
       ("case", po::value<std::string>()->required(), "infer_b0 or train_b0")
-      ("threads", po::value<int>()->default_value(1), "intra-op threads")
+      ("threads", po::value<int>()->default_value(0), "intra-op threads (0: all cores)")
       ("warmup", po::value<int>()->default_value(5), "untimed iterations")
       ("iters", po::value<int>()->default_value(20), "timed iterations");
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, "usage: bench_models --case C [--threads N]");
   if (parsed.help_requested) return 0;
   const auto& vm = parsed.values;
-  torch::set_num_threads(vm["threads"].as<int>());
+  m::configure_cpu_runtime(vm["threads"].as<int>());
   torch::manual_seed(0);
   const std::string which = vm["case"].as<std::string>();
   const int warmup = vm["warmup"].as<int>(), iters = vm["iters"].as<int>();

@@ -54,10 +54,10 @@ void EfficientNetImpl::init_weights() {
 }
 
 torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
-  torch::Tensor y = torch::silu(bn1->forward(conv_stem->forward(x)));
+  torch::Tensor y = swish(bn1->forward(conv_stem->forward(x)));
   for (const auto& stage : *blocks)
     for (const auto& layer : *stage->as<torch::nn::ModuleList>()) y = layer->as<MBConvImpl>()->forward(y);
-  return torch::silu(bn2->forward(conv_head->forward(y)));
+  return swish(bn2->forward(conv_head->forward(y)));
 }
 
 torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {

@@ -8,6 +8,10 @@ torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& 
   return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(bn.eps).momentum(bn.momentum));
 }
 
+torch::Tensor swish(torch::Tensor x) {
+  return torch::GradMode::is_enabled() ? torch::silu(x) : torch::silu_(x);
+}
+
 torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training) {
   if (!training || rate <= 0.0) return x;
   const double keep = 1.0 - rate;
@@ -44,11 +48,12 @@ void MBConvImpl::reset() {
 
 torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x;
-  if (expand_conv) y = torch::silu(expand_bn->forward(expand_conv->forward(y)));
-  y = torch::silu(depthwise_bn->forward(depthwise_conv->forward(y)));
+  if (expand_conv) y = swish(expand_bn->forward(expand_conv->forward(y)));
+  y = swish(depthwise_bn->forward(depthwise_conv->forward(y)));
   if (se) y = se->forward(y);
   y = project_bn->forward(project_conv->forward(y));
-  if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training()) + x;
+  // The add can be in place: neither batch norm's nor drop-connect's backward reads this tensor.
+  if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training()).add_(x);
   return y;
 }
 

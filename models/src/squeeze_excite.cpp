@@ -14,10 +14,11 @@ void SqueezeExciteImpl::reset() {
   conv_expand = register_module("conv_expand", Conv2dPad(Conv2dPadOptions(reduced, channels, 1).bias(true)));
 }
 
-torch::Tensor SqueezeExciteImpl::forward(const torch::Tensor& x) {
+torch::Tensor SqueezeExciteImpl::forward(torch::Tensor x) {
   torch::Tensor s = x.mean({2, 3}, /*keepdim=*/true);
   s = torch::silu(conv_reduce->forward(s));
-  return x * torch::sigmoid(conv_expand->forward(s));
+  s = torch::sigmoid(conv_expand->forward(s));
+  return torch::GradMode::is_enabled() ? x * s : x.mul_(s);
 }
 
 }  // namespace effscale::models

@@ -6,8 +6,10 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <thread>
 
 #include "effscale/models/counts.h"
+#include "effscale/models/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
 #include "effscale/models/spec_error.h"
@@ -122,6 +124,7 @@ TEST_CASE("a tiny model trains: finite loss, every parameter gets a gradient", "
   spec.width_mult = 0.25;
   spec.depth_mult = 0.5;
   spec.num_classes = 3;
+  spec.drop_connect = GENERATE(0.0, 0.2);  // with and without stochastic depth on the residual path
   EfficientNet model(spec);
   model->train();
   torch::Tensor x = torch::randn({4, 3, 32, 32});
@@ -155,4 +158,9 @@ TEST_CASE("an invalid spec is rejected when the module is built", "[models][effi
   ArchSpec spec = official("b0");
   spec.stages[3].input_filters = 41;
   CHECK_THROWS_AS(EfficientNet(spec), SpecError);
+}
+
+TEST_CASE("configure_cpu_runtime sets the thread count, all cores by default", "[models][runtime]") {
+  CHECK(configure_cpu_runtime(1) == 1);
+  CHECK(configure_cpu_runtime(0) == static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }

@@ -41,6 +41,10 @@ TORCH_MODULE(MBConv);
 // Batch norm with the spec's eps and momentum (PyTorch sense), affine, tracking running statistics.
 torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& bn);
 
+// Swish, x * sigmoid(x). When autograd is off (inference) it works in place on `x`, which must then be a
+// temporary the caller owns; with autograd on it returns a new tensor.
+torch::Tensor swish(torch::Tensor x);
+
 // Stochastic depth: in training, zeroes each sample of x with probability `rate` and scales the rest by
 // 1 / (1 - rate); returns x unchanged when not training or rate == 0.
 torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training);

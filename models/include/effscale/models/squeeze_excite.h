@@ -14,8 +14,9 @@ class SqueezeExciteImpl : public torch::nn::Cloneable<SqueezeExciteImpl> {
   // channels: the gated tensor's channels; reduced: the squeeze width (>= 1).
   SqueezeExciteImpl(int64_t channels, int64_t reduced);
   void reset() override;
-  // x: [N, channels, H, W] -> same shape, x * sigmoid(expand(swish(reduce(mean_hw(x))))).
-  torch::Tensor forward(const torch::Tensor& x);
+  // x: [N, channels, H, W] -> same shape, x * sigmoid(expand(swish(reduce(mean_hw(x))))). With autograd
+  // off the gate is applied to x in place (pass a temporary you own).
+  torch::Tensor forward(torch::Tensor x);
 
   int64_t channels;
   int64_t reduced;
