@@ -1,0 +1,17 @@
+#pragma once
+// Optuna's relational schema (version 12, alembic v3.0.0.d: Optuna 3.0 and 3.1), created or checked.
+
+#include "effscale/store/sqlite_db.h"
+
+namespace effscale::store {
+
+inline constexpr int kOptunaSchemaVersion = 12;
+inline constexpr const char* kOptunaAlembicRevision = "v3.0.0.d";
+inline constexpr const char* kOptunaLibraryVersion = "3.1.0";
+
+// In one transaction: creates Optuna's tables in an empty database, or checks that an existing one
+// has Optuna's schema version 12 (alembic v3.0.0.d). Throws StoreInputError naming the file when the
+// database has another schema version or unrelated tables.
+void ensure_optuna_schema(SqliteDb& db);
+
+}  // namespace effscale::store

@@ -1,0 +1,81 @@
+#pragma once
+// Storage: the narrow interface every study backend implements (in the spirit of Optuna's
+// BaseStorage). Every method is one transaction; errors: StoreInputError for a missing study or trial
+// or a change the trial's state forbids, StoreFailure when the backend fails.
+// Implementations are safe to use from several threads and processes at once.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "effscale/store/trial.h"
+
+namespace effscale::store {
+
+// Identity of a trial just created or claimed.
+struct TrialRef {
+  int64_t trial_id = 0;
+  int number = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Returns the study named `name`, creating it with `directions` when it does not exist. Throws
+  // StoreInputError when it exists with other directions, or when directions is empty.
+  virtual Study create_or_load_study(const std::string& name, const std::vector<StudyDirection>& directions) = 0;
+  // The study named `name`, or nothing.
+  virtual std::optional<Study> find_study(const std::string& name) = 0;
+  // Every study, by id.
+  virtual std::vector<Study> list_studies() = 0;
+  // Sets (inserts or replaces) a study attribute; user attributes are the user's, system ones effscale's.
+  virtual void set_study_attr(int64_t study_id, const std::string& key, const nlohmann::json& value, bool system) = 0;
+  // All user (or system) attributes of a study as a JSON object.
+  virtual nlohmann::json study_attrs(int64_t study_id, bool system) = 0;
+
+  // Creates a RUNNING trial with the next number and a heartbeat now.
+  virtual TrialRef create_trial(int64_t study_id) = 0;
+  // Creates a WAITING trial holding `params` (also written as Optuna's `fixed_params` system attribute,
+  // so Optuna runs it with them) and the given system attributes.
+  virtual TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                                 const nlohmann::json& system_attrs = nlohmann::json::object()) = 0;
+  // Claims the oldest WAITING trial of the study by a compare-and-set of its state to RUNNING (also
+  // setting its start time and heartbeat), or returns nothing when none is waiting. Two workers never
+  // claim the same trial.
+  virtual std::optional<TrialRef> claim_waiting_trial(int64_t study_id) = 0;
+
+  // Sets a parameter of a RUNNING or WAITING trial. Throws StoreInputError for a finished trial.
+  virtual void set_param(int64_t trial_id, const std::string& name, const ParamValue& value) = 0;
+  // Records the intermediate value of `step` (replacing an earlier report of the same step).
+  virtual void report_intermediate(int64_t trial_id, int64_t step, double value) = 0;
+  // Sets a trial attribute (user or system).
+  virtual void set_trial_attr(int64_t trial_id, const std::string& key, const nlohmann::json& value, bool system) = 0;
+  // Finishes a RUNNING trial with `state` (COMPLETE, PRUNED or FAIL) and its values, in one
+  // transaction. Throws StoreInputError when the trial is not RUNNING or the state is not a finished one.
+  virtual void finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values) = 0;
+
+  // Records that a RUNNING trial is alive now.
+  virtual void heartbeat(int64_t trial_id) = 0;
+  // Fails every RUNNING trial of the study whose heartbeat is older than `grace_seconds` and re-queues
+  // it as a WAITING trial with the same params and system attributes `failed_trial` (the failed trial's
+  // number) and `retry_history` (numbers of every earlier attempt), unless it already has `max_retries`
+  // attempts behind it. Returns the trials it failed.
+  virtual std::vector<TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) = 0;
+
+  // One trial. Throws StoreInputError when there is no trial with that id.
+  virtual Trial get_trial(int64_t trial_id) = 0;
+  // Every trial of the study in number order, optionally only those in `states`.
+  virtual std::vector<Trial> get_trials(int64_t study_id, const std::vector<TrialState>& states = {}) = 0;
+};
+
+// Opens the storage a URL names: "sqlite:///relative/path.db", "sqlite:////absolute/path.db" (SQLAlchemy's
+// spelling, as Optuna takes it) or "sqlite:///:memory:". Throws StoreInputError naming the URL when the
+// scheme is not supported or the database cannot be opened as a study database.
+std::unique_ptr<Storage> open_storage(const std::string& url);
+
+// The storage URL used when none is given: $EFFSCALE_STORAGE if set, else "sqlite:///effscale.db".
+std::string default_storage_url();
+
+}  // namespace effscale::store

@@ -1,0 +1,23 @@
+#include <cstdlib>
+
+#include "effscale/store/sqlite_storage.h"
+#include "effscale/store/store_error.h"
+
+namespace effscale::store {
+
+std::unique_ptr<Storage> open_storage(const std::string& url) {
+  const std::string scheme = "sqlite:///";
+  if (url.rfind(scheme, 0) != 0)
+    throw StoreInputError("storage URL '" + url +
+                          "': expected sqlite:///relative/path.db or sqlite:////absolute/path.db");
+  const std::string path = url.substr(scheme.size());
+  if (path.empty()) throw StoreInputError("storage URL '" + url + "': the database path is empty");
+  return std::make_unique<SqliteStorage>(path);
+}
+
+std::string default_storage_url() {
+  const char* env = std::getenv("EFFSCALE_STORAGE");
+  return env != nullptr && *env != '\0' ? env : "sqlite:///effscale.db";
+}
+
+}  // namespace effscale::store

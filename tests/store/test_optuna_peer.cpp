@@ -1,0 +1,146 @@
+// Cross-checks with the real peer, Debian's python3-optuna 3.1: identical schema, studies we write
+// load in Optuna (which also runs our enqueued trials), and studies Optuna writes read back here.
+
+#include <catch2/catch.hpp>
+
+#include "effscale/store/sqlite_storage.h"
+#include "run_command.h"
+#include "temp_dir.h"
+
+using namespace effscale::store;
+using effscale::testing::run_command;
+using effscale::testing::shell_quote;
+using nlohmann::json;
+
+namespace {
+
+effscale::testing::CommandResult python(const std::string& script, const std::string& db) {
+  return run_command("/usr/bin/python3 -c " + shell_quote(script) + " " + shell_quote(db));
+}
+
+std::vector<std::string> schema_of(const std::string& path) {
+  SqliteDb db(path, 1000);
+  auto stmt = db.prepare("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master ORDER BY name");
+  std::vector<std::string> rows;
+  while (stmt.step()) rows.push_back(stmt.column_text(0));
+  return rows;
+}
+
+const char* const kCreateWithOptuna = R"PY(
+import sys, optuna
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.create_study(storage="sqlite:///" + sys.argv[1], study_name="theirs", direction="maximize")
+def objective(trial):
+    a = trial.suggest_float("alpha", 1.0, 1.4, step=0.05)
+    k = trial.suggest_categorical("kernel", [3, 5])
+    n = trial.suggest_int("layers", 1, 4)
+    trial.report(0.25, 0)
+    trial.report(0.5, 1)
+    trial.set_user_attr("macs", 123456)
+    if trial.number == 1:
+        raise optuna.TrialPruned()
+    if trial.number == 2:
+        raise RuntimeError("boom")
+    return a * n
+study.optimize(objective, n_trials=3, catch=(RuntimeError,))
+)PY";
+
+const char* const kReadWithOptuna = R"PY(
+import sys, json, optuna
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.load_study(study_name="ours", storage="sqlite:///" + sys.argv[1])
+out = {"directions": [d.name for d in study.directions], "user_attrs": study.user_attrs, "trials": []}
+for t in study.get_trials(deepcopy=False):
+    out["trials"].append({"number": t.number, "state": t.state.name, "params": t.params, "values": t.values,
+                          "intermediate_values": {str(k): v for k, v in t.intermediate_values.items()},
+                          "user_attrs": t.user_attrs})
+study.optimize(lambda trial: trial.suggest_float("alpha", 1.0, 1.4, step=0.05), n_trials=1)
+ran = study.trials[4]
+out["ran_waiting"] = {"state": ran.state.name, "params": ran.params, "trials": len(study.trials)}
+print(json.dumps(out))
+)PY";
+
+}  // namespace
+
+TEST_CASE("our schema is Optuna's, table for table", "[store][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string theirs = dir.file("theirs.db"), ours = dir.file("ours.db");
+  const auto created = python("import sys, optuna; optuna.create_study(storage='sqlite:///' + sys.argv[1])", theirs);
+  INFO(created.err);
+  REQUIRE(created.exit_status == 0);
+  { SqliteStorage storage(ours); }
+  CHECK(schema_of(ours) == schema_of(theirs));
+}
+
+TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[store][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string path = dir.file("ours.db");
+  {
+    SqliteStorage storage(path);
+    const Study s = storage.create_or_load_study("ours", {StudyDirection::Maximize});
+    storage.set_study_attr(s.study_id, "best", json{{"alpha", 1.2}}, false);
+    const ParamValue alpha{1.2, Distribution::float_range(1.0, 1.4, 0.05)};
+    const ParamValue kernel{1, Distribution::categorical({3, 5})};
+    const ParamValue layers{3, Distribution::int_range(1, 4)};
+    const TrialRef done = storage.create_trial(s.study_id);
+    storage.set_param(done.trial_id, "alpha", alpha);
+    storage.set_param(done.trial_id, "kernel", kernel);
+    storage.set_param(done.trial_id, "layers", layers);
+    storage.report_intermediate(done.trial_id, 0, 0.5);
+    storage.report_intermediate(done.trial_id, 1, 0.625);
+    storage.set_trial_attr(done.trial_id, "macs", 385814752, false);
+    storage.finish_trial(done.trial_id, TrialState::Complete, {0.875});
+    const TrialRef pruned = storage.create_trial(s.study_id);
+    storage.finish_trial(pruned.trial_id, TrialState::Pruned, {});
+    const TrialRef failed = storage.create_trial(s.study_id);
+    storage.finish_trial(failed.trial_id, TrialState::Fail, {});
+    storage.create_trial(s.study_id);  // still RUNNING
+    storage.enqueue_trial(s.study_id, {{"alpha", {1.35, alpha.distribution}}}, json::object());
+  }
+  const auto r = python(kReadWithOptuna, path);
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  const json out = json::parse(r.out);
+  CHECK(out["directions"] == json::array({"MAXIMIZE"}));
+  CHECK(out["user_attrs"]["best"]["alpha"] == 1.2);
+  const json& t = out["trials"];
+  REQUIRE(t.size() == 5);
+  CHECK(t[0]["state"] == "COMPLETE");
+  CHECK(t[0]["params"] == json{{"alpha", 1.2}, {"kernel", 5}, {"layers", 3}});
+  CHECK(t[0]["values"] == json::array({0.875}));
+  CHECK(t[0]["intermediate_values"] == json{{"0", 0.5}, {"1", 0.625}});
+  CHECK(t[0]["user_attrs"]["macs"] == 385814752);
+  CHECK(t[1]["state"] == "PRUNED");
+  CHECK(t[2]["state"] == "FAIL");
+  CHECK(t[3]["state"] == "RUNNING");
+  CHECK(t[4]["state"] == "WAITING");
+  // Optuna's optimize() took our WAITING trial and ran it with our fixed params.
+  CHECK(out["ran_waiting"] == json{{"state", "COMPLETE"}, {"params", {{"alpha", 1.35}}}, {"trials", 5}});
+}
+
+TEST_CASE("we read the studies Optuna writes", "[store][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string path = dir.file("theirs.db");
+  const auto r = python(kCreateWithOptuna, path);
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  SqliteStorage storage(path);
+  const auto study = storage.find_study("theirs");
+  REQUIRE(study);
+  CHECK(study->directions == std::vector<StudyDirection>{StudyDirection::Maximize});
+  const auto trials = storage.get_trials(study->study_id, {});
+  REQUIRE(trials.size() == 3);
+  CHECK(trials[0].state == TrialState::Complete);
+  CHECK(trials[1].state == TrialState::Pruned);
+  CHECK(trials[2].state == TrialState::Fail);
+  const Trial& t = trials[0];
+  const double alpha = t.params.at("alpha").external().get<double>();
+  const int64_t layers = t.params.at("layers").external().get<int64_t>();
+  CHECK(t.params.at("kernel").distribution.choices == std::vector<json>{3, 5});
+  REQUIRE(t.values.size() == 1);
+  CHECK(t.values[0] == Approx(alpha * layers));
+  CHECK(t.intermediate_values == std::map<int64_t, double>{{0, 0.25}, {1, 0.5}});
+  CHECK(t.user_attrs["macs"] == 123456);
+  // And we can keep writing to it: the next trial gets number 3.
+  CHECK(storage.create_trial(study->study_id).number == 3);
+}

@@ -1,0 +1,188 @@
+// The Storage contract, run over every backend (a SQLite file, SQLite in memory): studies, trial
+// numbering, params, values, intermediate values, attributes, claiming, heartbeats and retries.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <set>
+#include <thread>
+
+#include "effscale/store/sqlite_storage.h"
+#include "effscale/store/store_error.h"
+#include "temp_dir.h"
+
+using namespace effscale::store;
+using nlohmann::json;
+
+namespace {
+
+// Every backend the contract runs over.
+std::unique_ptr<Storage> make_backend(const std::string& kind, const effscale::testing::TempDir& dir) {
+  if (kind == "memory") return std::make_unique<SqliteStorage>(":memory:");
+  return open_storage("sqlite:///" + dir.file("study.db"));
+}
+
+ParamValue float_param(double v) { return {v, Distribution::float_range(1.0, 1.4, 0.05)}; }
+
+}  // namespace
+
+TEST_CASE("storage contract", "[store][contract]") {
+  const std::string kind = GENERATE(std::string("file"), std::string("memory"));
+  INFO("backend " << kind);
+  effscale::testing::TempDir dir;
+  auto storage = make_backend(kind, dir);
+
+  SECTION("studies are created once and keep their directions") {
+    const Study s = storage->create_or_load_study("grid", {StudyDirection::Maximize});
+    CHECK(storage->create_or_load_study("grid", {StudyDirection::Maximize}).study_id == s.study_id);
+    CHECK_THROWS_WITH(storage->create_or_load_study("grid", {StudyDirection::Minimize}),
+                      Catch::Contains("exists with directions MAXIMIZE"));
+    CHECK_FALSE(storage->find_study("other").has_value());
+    storage->create_or_load_study("other", {StudyDirection::Maximize, StudyDirection::Minimize});
+    CHECK(storage->list_studies().size() == 2);
+    storage->set_study_attr(s.study_id, "best", json{{"alpha", 1.2}}, false);
+    CHECK(storage->study_attrs(s.study_id, false)["best"]["alpha"] == 1.2);
+    CHECK_THROWS_AS(storage->set_study_attr(999, "k", 1, false), StoreInputError);
+  }
+
+  SECTION("a trial records params, intermediate values, attributes and final values") {
+    const Study s = storage->create_or_load_study("s", {StudyDirection::Maximize, StudyDirection::Minimize});
+    const TrialRef t = storage->create_trial(s.study_id);
+    CHECK(t.number == 0);
+    storage->set_param(t.trial_id, "alpha", float_param(1.2));
+    storage->set_param(t.trial_id, "kernel", {1, Distribution::categorical({3, 5})});
+    storage->set_param(t.trial_id, "layers", {2, Distribution::int_range(1, 4)});
+    storage->report_intermediate(t.trial_id, 0, 0.5);
+    storage->report_intermediate(t.trial_id, 1, std::nan(""));
+    storage->report_intermediate(t.trial_id, 1, 0.75);  // a re-report replaces
+    storage->set_trial_attr(t.trial_id, "macs", 385814752, false);
+    storage->set_trial_attr(t.trial_id, "host", "a", true);
+    storage->finish_trial(t.trial_id, TrialState::Complete, {0.9, INFINITY});
+    const Trial got = storage->get_trial(t.trial_id);
+    CHECK(got.state == TrialState::Complete);
+    CHECK(got.params.at("alpha").internal == 1.2);
+    CHECK(got.params.at("kernel").external() == 5);
+    CHECK(got.params.at("layers").external() == 2);
+    CHECK(got.intermediate_values == std::map<int64_t, double>{{0, 0.5}, {1, 0.75}});
+    CHECK(got.values.size() == 2);
+    CHECK(got.values[0] == 0.9);
+    CHECK(std::isinf(got.values[1]));
+    CHECK(got.user_attrs["macs"] == 385814752);
+    CHECK(got.system_attrs["host"] == "a");
+    CHECK_FALSE(got.datetime_complete.empty());
+  }
+
+  SECTION("finished trials refuse changes") {
+    const Study s = storage->create_or_load_study("s", {StudyDirection::Maximize});
+    const TrialRef t = storage->create_trial(s.study_id);
+    storage->finish_trial(t.trial_id, TrialState::Fail, {});
+    CHECK_THROWS_WITH(storage->finish_trial(t.trial_id, TrialState::Complete, {1.0}), Catch::Contains("is FAIL, not RUNNING"));
+    CHECK_THROWS_AS(storage->set_param(t.trial_id, "a", float_param(1.0)), StoreInputError);
+    CHECK_THROWS_AS(storage->report_intermediate(t.trial_id, 0, 1.0), StoreInputError);
+    CHECK_THROWS_AS(storage->finish_trial(t.trial_id, TrialState::Running, {}), StoreInputError);
+    CHECK_THROWS_WITH(storage->get_trial(12345), Catch::Contains("no trial with id 12345"));
+  }
+
+  SECTION("waiting trials are claimed once each, in order") {
+    const Study s = storage->create_or_load_study("grid", {StudyDirection::Maximize});
+    storage->enqueue_trial(s.study_id, {{"alpha", float_param(1.2)}}, json{{"grid_id", "a1.20"}});
+    storage->enqueue_trial(s.study_id, {{"alpha", float_param(1.3)}}, json::object());
+    const auto first = storage->claim_waiting_trial(s.study_id);
+    const auto second = storage->claim_waiting_trial(s.study_id);
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first->number == 0);
+    CHECK(second->number == 1);
+    CHECK_FALSE(storage->claim_waiting_trial(s.study_id));
+    const Trial t = storage->get_trial(first->trial_id);
+    CHECK(t.state == TrialState::Running);
+    CHECK(t.system_attrs["fixed_params"]["alpha"] == 1.2);
+    CHECK(t.system_attrs["grid_id"] == "a1.20");
+    CHECK(storage->get_trials(s.study_id, {TrialState::Waiting}).empty());
+    CHECK(storage->get_trials(s.study_id).size() == 2);
+  }
+
+  SECTION("stale running trials fail and are re-queued up to the retry limit") {
+    const Study s = storage->create_or_load_study("s", {StudyDirection::Maximize});
+    const TrialRef t = storage->create_trial(s.study_id);
+    storage->set_param(t.trial_id, "alpha", float_param(1.25));
+    CHECK(storage->fail_stale_trials(s.study_id, 60.0, 2).empty());  // heartbeat is fresh
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(storage->fail_stale_trials(s.study_id, 0.001, 2).size() == 1);
+    CHECK(storage->get_trial(t.trial_id).state == TrialState::Fail);
+    auto retry = storage->claim_waiting_trial(s.study_id);
+    REQUIRE(retry);
+    Trial r = storage->get_trial(retry->trial_id);
+    CHECK(r.params.at("alpha").internal == 1.25);
+    CHECK(r.system_attrs["failed_trial"] == 0);
+    CHECK(r.system_attrs["retry_history"] == json::array({0}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    storage->fail_stale_trials(s.study_id, 0.001, 2);  // second attempt fails: one more retry
+    retry = storage->claim_waiting_trial(s.study_id);
+    REQUIRE(retry);
+    CHECK(storage->get_trial(retry->trial_id).system_attrs["retry_history"] == json::array({0, 1}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    storage->fail_stale_trials(s.study_id, 0.001, 2);  // third failure: limit reached
+    CHECK_FALSE(storage->claim_waiting_trial(s.study_id));
+    CHECK(storage->get_trials(s.study_id, {TrialState::Fail}).size() == 3);
+  }
+}
+
+TEST_CASE("concurrent workers get unique trial numbers and never share a claim", "[store][concurrency]") {
+  effscale::testing::TempDir dir;
+  const std::string url = "sqlite:///" + dir.file("shared.db");
+  int64_t study_id = 0;
+  {
+    auto setup = open_storage(url);
+    study_id = setup->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+    for (int i = 0; i < 40; ++i) setup->enqueue_trial(study_id, {{"alpha", float_param(1.0 + 0.01 * i)}}, json::object());
+  }
+  std::vector<std::vector<int>> claimed(4);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      auto storage = open_storage(url);  // one connection per worker, as separate processes have
+      while (auto t = storage->claim_waiting_trial(study_id)) {
+        claimed[w].push_back(t->number);
+        storage->finish_trial(t->trial_id, TrialState::Complete, {1.0});
+        storage->create_trial(study_id);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  std::set<int> all;
+  size_t total = 0;
+  for (const auto& c : claimed) {
+    total += c.size();
+    all.insert(c.begin(), c.end());
+  }
+  CHECK(total == 40);
+  CHECK(all.size() == 40);
+  auto storage = open_storage(url);
+  const auto trials = storage->get_trials(study_id);
+  REQUIRE(trials.size() == 80);
+  for (size_t i = 0; i < trials.size(); ++i) CHECK(trials[i].number == static_cast<int>(i));
+}
+
+TEST_CASE("bad storage URLs and files get one clear message", "[store][errors]") {
+  effscale::testing::TempDir dir;
+  CHECK_THROWS_WITH(open_storage("postgres://x"), Catch::Contains("storage URL 'postgres://x'"));
+  CHECK_THROWS_WITH(open_storage("sqlite:///"), Catch::Contains("path is empty"));
+  const std::string junk = dir.write("junk.db", std::string(4096, 'x'));
+  CHECK_THROWS_AS(open_storage("sqlite:///" + junk), StoreInputError);
+  CHECK_THROWS_WITH(open_storage("sqlite:///" + junk), Catch::Contains(junk));
+  CHECK_THROWS_AS(open_storage("sqlite:///" + dir.file("no/such/dir/x.db")), StoreInputError);
+  const std::string other = dir.file("other.db");
+  {
+    SqliteDb db(other, 1000);
+    db.exec("CREATE TABLE unrelated (x INTEGER)");
+  }
+  CHECK_THROWS_WITH(open_storage("sqlite:///" + other), Catch::Contains("other tables and no Optuna study schema"));
+  const std::string old = dir.file("old.db");
+  {
+    SqliteStorage created(old);
+    SqliteDb db(old, 1000);
+    db.exec("UPDATE version_info SET schema_version = 11");
+  }
+  CHECK_THROWS_WITH(open_storage("sqlite:///" + old), Catch::Contains("schema version 11"));
+}
