@@ -11,8 +11,9 @@ namespace {
 
 }  // namespace
 
-SqliteDb::SqliteDb(const std::string& path, int busy_timeout_ms) : path_(path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+SqliteDb::SqliteDb(const std::string& path, int busy_timeout_ms, bool create) : path_(path) {
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
@@ -21,9 +22,9 @@ SqliteDb::SqliteDb(const std::string& path, int busy_timeout_ms) : path_(path) {
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   try {
-    // Touches the file header: a file that is not a database fails here.
     exec("PRAGMA foreign_keys = ON");
-    if (path != ":memory:") prepare("PRAGMA journal_mode = WAL").step();
+    // Reads the file header without changing it: a file that is not a database fails here.
+    prepare("SELECT count(*) FROM sqlite_master").step();
   } catch (const StoreFailure& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -32,6 +33,10 @@ SqliteDb::SqliteDb(const std::string& path, int busy_timeout_ms) : path_(path) {
 }
 
 SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+
+void SqliteDb::use_wal() {
+  if (path_ != ":memory:") prepare("PRAGMA journal_mode = WAL").step();
+}
 
 void SqliteDb::exec(const std::string& sql) {
   char* error = nullptr;

@@ -49,9 +49,11 @@ std::string utc_now_string(double seconds_offset) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, micros % 1000000);
 }
 
-SqliteStorage::SqliteStorage(const std::string& path, int busy_timeout_ms) : db_(path, busy_timeout_ms) {
+SqliteStorage::SqliteStorage(const std::string& path, bool create, int busy_timeout_ms)
+    : db_(path, busy_timeout_ms, create) {
   try {
     ensure_optuna_schema(db_);
+    db_.use_wal();
   } catch (const StoreFailure& e) {
     throw StoreInputError("cannot use '" + path + "' as a study database: " + e.what());
   }

@@ -5,14 +5,14 @@
 
 namespace effscale::store {
 
-std::unique_ptr<Storage> open_storage(const std::string& url) {
+std::unique_ptr<Storage> open_storage(const std::string& url, bool create) {
   const std::string scheme = "sqlite:///";
   if (url.rfind(scheme, 0) != 0)
     throw StoreInputError("storage URL '" + url +
                           "': expected sqlite:///relative/path.db or sqlite:////absolute/path.db");
   const std::string path = url.substr(scheme.size());
   if (path.empty()) throw StoreInputError("storage URL '" + url + "': the database path is empty");
-  return std::make_unique<SqliteStorage>(path);
+  return std::make_unique<SqliteStorage>(path, create);
 }
 
 std::string default_storage_url() {

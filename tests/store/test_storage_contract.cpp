@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -184,5 +185,9 @@ TEST_CASE("bad storage URLs and files get one clear message", "[store][errors]")
     SqliteDb db(old, 1000);
     db.exec("UPDATE version_info SET schema_version = 11");
   }
+  const std::string before = effscale::testing::read_file(old);
   CHECK_THROWS_WITH(open_storage("sqlite:///" + old), Catch::Contains("schema version 11"));
+  CHECK(effscale::testing::read_file(old) == before);  // a failed open changes nothing
+  CHECK_THROWS_WITH(open_storage("sqlite:///" + dir.file("absent.db"), /*create=*/false), Catch::Contains("absent.db"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }

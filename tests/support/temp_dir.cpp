@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace effscale::testing {
@@ -22,6 +23,11 @@ std::string TempDir::write(const std::string& name, const std::string& contents)
   const std::string p = file(name);
   std::ofstream(p, std::ios::binary) << contents;
   return p;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace effscale::testing

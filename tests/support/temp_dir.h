@@ -23,4 +23,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The whole contents of a file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 }  // namespace effscale::testing

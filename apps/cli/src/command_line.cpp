@@ -12,11 +12,13 @@ namespace po = boost::program_options;
 namespace effscale::cli {
 
 ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::options_description options,
-                                     const std::string& usage) {
+                                     const std::string& usage, const po::positional_options_description* positional) {
   options.add_options()("config", po::value<std::string>(), "read options from this INI file (flags win)")(
       "help,h", "print this help and exit");
   ParsedCommandLine parsed;
-  po::store(po::command_line_parser(argc, argv).options(options).run(), parsed.values);
+  po::positional_options_description none;
+  po::store(po::command_line_parser(argc, argv).options(options).positional(positional ? *positional : none).run(),
+            parsed.values);
   if (parsed.values.count("help")) {
     std::cout << usage << "\n\n" << options << "\n";
     parsed.help_requested = true;

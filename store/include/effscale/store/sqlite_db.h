@@ -12,16 +12,19 @@ namespace effscale::store {
 
 class SqliteStatement;
 
-// One connection, opened read-write (creating the file when `create`), WAL journal, busy timeout,
-// foreign keys on. Not thread-safe: use one connection per thread.
+// One connection, opened read-write (creating the file when `create`), busy timeout, foreign keys on.
+// Opening never changes the file. Not thread-safe: use one connection per thread.
 class SqliteDb {
  public:
-  // Throws StoreInputError naming `path` when it cannot be opened or is not a SQLite database.
-  SqliteDb(const std::string& path, int busy_timeout_ms);
+  // Throws StoreInputError naming `path` when it cannot be opened (or does not exist and !create) or is
+  // not a SQLite database.
+  SqliteDb(const std::string& path, int busy_timeout_ms, bool create = true);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
 
+  // Switches the file to write-ahead logging (persistent; readers and a writer no longer block each other).
+  void use_wal();
   // Runs one or more statements without results.
   void exec(const std::string& sql);
   // Compiles one statement.

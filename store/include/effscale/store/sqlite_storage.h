@@ -9,12 +9,13 @@
 
 namespace effscale::store {
 
-// Opens (creating when absent) a study database; ":memory:" gives a private in-memory one. Thread-safe
-// (one connection behind a mutex); several processes may open the same file. Throws StoreInputError
-// naming the path when it is not a SQLite database, has another schema, or cannot be written.
+// Opens a study database (creating it when absent and `create`); ":memory:" gives a private in-memory
+// one. Thread-safe (one connection behind a mutex); several processes may open the same file. Throws
+// StoreInputError naming the path when it does not exist (and !create), is not a SQLite database, has
+// another schema, or cannot be written; a failed open leaves an existing file unchanged.
 class SqliteStorage : public Storage {
  public:
-  explicit SqliteStorage(const std::string& path, int busy_timeout_ms = 60000);
+  explicit SqliteStorage(const std::string& path, bool create = true, int busy_timeout_ms = 60000);
 
   Study create_or_load_study(const std::string& name, const std::vector<StudyDirection>& directions) override;
   std::optional<Study> find_study(const std::string& name) override;

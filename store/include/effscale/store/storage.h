@@ -71,9 +71,10 @@ class Storage {
 };
 
 // Opens the storage a URL names: "sqlite:///relative/path.db", "sqlite:////absolute/path.db" (SQLAlchemy's
-// spelling, as Optuna takes it) or "sqlite:///:memory:". Throws StoreInputError naming the URL when the
-// scheme is not supported or the database cannot be opened as a study database.
-std::unique_ptr<Storage> open_storage(const std::string& url);
+// spelling, as Optuna takes it) or "sqlite:///:memory:". A missing database is created when `create`.
+// Throws StoreInputError naming the URL when the scheme is not supported, or the database does not exist
+// (and !create) or cannot be opened as a study database.
+std::unique_ptr<Storage> open_storage(const std::string& url, bool create = true);
 
 // The storage URL used when none is given: $EFFSCALE_STORAGE if set, else "sqlite:///effscale.db".
 std::string default_storage_url();
