@@ -1,0 +1,137 @@
+// query_results, run as users run it, on databases written by our store and by python3-optuna.
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "effscale/store/sqlite_storage.h"
+#include "run_command.h"
+#include "temp_dir.h"
+
+using namespace effscale::store;
+using effscale::testing::run_command;
+using effscale::testing::shell_quote;
+using nlohmann::json;
+
+namespace {
+
+effscale::testing::CommandResult query(const std::string& db, const std::string& args) {
+  return run_command(std::string(EFFSCALE_QUERY_RESULTS) + " --storage " + shell_quote("sqlite:///" + db) + " " + args);
+}
+
+// A study of four trials: accuracy (maximize) with MACs, one pruned, one running.
+void write_study(const std::string& path) {
+  SqliteStorage storage(path);
+  const Study s = storage.create_or_load_study("grid", {StudyDirection::Maximize});
+  const double acc[] = {0.80, 0.90, 0.85};
+  const int64_t macs[] = {400, 900, 300};
+  for (int i = 0; i < 3; ++i) {
+    const TrialRef t = storage.create_trial(s.study_id);
+    storage.set_param(t.trial_id, "alpha", {1.1 + 0.1 * i, Distribution::float_range(1.0, 1.4, 0.05)});
+    storage.report_intermediate(t.trial_id, 0, acc[i] / 2);
+    storage.report_intermediate(t.trial_id, 1, acc[i]);
+    storage.set_trial_attr(t.trial_id, "macs", macs[i], false);
+    storage.finish_trial(t.trial_id, TrialState::Complete, {acc[i]});
+  }
+  storage.finish_trial(storage.create_trial(s.study_id).trial_id, TrialState::Pruned, {});
+  storage.create_trial(s.study_id);
+}
+
+}  // namespace
+
+TEST_CASE("query_results lists studies, trials, best, pareto and curves", "[apps][query_results]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("s.db");
+  write_study(db);
+
+  const json studies = json::parse(query(db, "studies --format json").out);
+  REQUIRE(studies.size() == 1);
+  CHECK(studies[0]["study"] == "grid");
+  CHECK(studies[0]["trials"] == 5);
+  CHECK(studies[0]["best_value"] == 0.9);
+
+  const json trials = json::parse(query(db, "trials --study grid --format json").out);
+  REQUIRE(trials.size() == 5);
+  CHECK(trials[0]["number"] == 0);
+  CHECK(trials[0]["params"]["alpha"] == Approx(1.1));
+  CHECK(trials[0]["intermediate_values"]["1"] == 0.8);
+  CHECK(trials[0]["user_attrs"]["macs"] == 400);
+  CHECK(trials[3]["state"] == "PRUNED");
+
+  const json top = json::parse(query(db, "trials --study grid --state complete --sort value --top 2 --format json").out);
+  REQUIRE(top.size() == 2);
+  CHECK(top[0]["number"] == 1);
+  CHECK(top[1]["number"] == 2);
+
+  const json best = json::parse(query(db, "best --study grid --format json").out);
+  CHECK(best[0]["values"] == json::array({0.9}));
+
+  const json front = json::parse(query(db, "pareto --study grid --format json").out);
+  std::vector<int> numbers;
+  for (const auto& t : front) numbers.push_back(t["number"]);
+  CHECK(numbers == std::vector<int>{1, 2});  // trial 0 is dominated by trial 2 (more accurate, fewer MACs)
+
+  const auto curves = query(db, "curves --study grid --trial 1 --format csv");
+  CHECK(curves.out == "step,value\n0,0.45\n1,0.9\n");
+  const auto table = query(db, "trials --study grid");
+  REQUIRE(table.exit_status == 0);
+  CHECK(table.out.find("alpha=1.2") != std::string::npos);
+  CHECK(query(db, "export --study grid --format csv").exit_status == 0);
+}
+
+TEST_CASE("query_results reads a study python3-optuna wrote", "[apps][query_results][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("o.db");
+  const char* script = R"PY(
+import sys, optuna
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+s = optuna.create_study(storage="sqlite:///" + sys.argv[1], study_name="opt", direction="minimize")
+s.optimize(lambda t: (t.suggest_float("x", -2, 2) - 1) ** 2, n_trials=5)
+print(s.best_trial.number, s.best_value)
+)PY";
+  const auto made = run_command("/usr/bin/python3 -c " + shell_quote(script) + " " + shell_quote(db));
+  REQUIRE(made.exit_status == 0);
+  int number = -1;
+  double value = 0;
+  std::sscanf(made.out.c_str(), "%d %lf", &number, &value);
+  const json best = json::parse(query(db, "best --study opt --format json").out);
+  CHECK(best[0]["number"] == number);
+  CHECK(best[0]["values"][0].get<double>() == Approx(value));
+}
+
+TEST_CASE("query_results rejects bad input with exit status 2 and leaves files alone", "[apps][query_results]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("s.db");
+  write_study(db);
+  const std::string junk = dir.write("junk.db", std::string(2048, 'j'));
+  const std::string truncated = dir.write("trunc.db", effscale::testing::read_file(db).substr(0, 1000));
+  struct Case {
+    std::string db, args, message;
+  };
+  const Case cases[] = {
+      {db, "trials --study nope", "no study named 'nope'"},
+      {db, "frobnicate", "unknown query 'frobnicate'"},
+      {db, "trials", "needs --study"},
+      {db, "curves --study grid --trial 99", "no trial number 99"},
+      {db, "trials --study grid --state DONE", "trial state 'DONE'"},
+      {db, "studies --format yaml", "--format 'yaml'"},
+      {junk, "studies", junk},
+      {truncated, "studies", truncated},
+      {dir.file("missing.db"), "studies", "missing.db"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.args << " on " << c.db);
+    const std::string before = effscale::testing::read_file(c.db);
+    const auto r = query(c.db, c.args);
+    CHECK(r.exit_status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("query_results: error: ") && Catch::Contains(c.message));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(effscale::testing::read_file(c.db) == before);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("missing.db")));
+  const auto url = run_command(std::string(EFFSCALE_QUERY_RESULTS) + " studies --storage mysql://x");
+  CHECK(url.exit_status == 2);
+  CHECK_THAT(url.err, Catch::Contains("storage URL 'mysql://x'"));
+}
