@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "effscale/store/sqlite_storage.h"
 #include "run_command.h"
 #include "temp_dir.h"
@@ -52,8 +54,11 @@ study = optuna.load_study(study_name="ours", storage="sqlite:///" + sys.argv[1])
 out = {"directions": [d.name for d in study.directions], "user_attrs": study.user_attrs, "trials": []}
 for t in study.get_trials(deepcopy=False):
     out["trials"].append({"number": t.number, "state": t.state.name, "params": t.params, "values": t.values,
-                          "intermediate_values": {str(k): v for k, v in t.intermediate_values.items()},
+                          "intermediate_values": {str(k): repr(v) for k, v in t.intermediate_values.items()},
                           "user_attrs": t.user_attrs})
+df = study.trials_dataframe()
+out["dataframe"] = {"rows": len(df), "states": list(df["state"]), "alpha": [None if a != a else a for a in df["params_alpha"]],
+                    "macs": [None if m != m else m for m in df["user_attrs_macs"]]}
 study.optimize(lambda trial: trial.suggest_float("alpha", 1.0, 1.4, step=0.05), n_trials=1)
 ran = study.trials[4]
 out["ran_waiting"] = {"state": ran.state.name, "params": ran.params, "trials": len(study.trials)}
@@ -88,6 +93,9 @@ TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[sto
     storage.set_param(done.trial_id, "layers", layers);
     storage.report_intermediate(done.trial_id, 0, 0.5);
     storage.report_intermediate(done.trial_id, 1, 0.625);
+    storage.report_intermediate(done.trial_id, 2, std::nan(""));
+    storage.report_intermediate(done.trial_id, 3, INFINITY);
+    storage.report_intermediate(done.trial_id, 4, -INFINITY);
     storage.set_trial_attr(done.trial_id, "macs", 385814752, false);
     storage.finish_trial(done.trial_id, TrialState::Complete, {0.875});
     const TrialRef pruned = storage.create_trial(s.study_id);
@@ -108,7 +116,8 @@ TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[sto
   CHECK(t[0]["state"] == "COMPLETE");
   CHECK(t[0]["params"] == json{{"alpha", 1.2}, {"kernel", 5}, {"layers", 3}});
   CHECK(t[0]["values"] == json::array({0.875}));
-  CHECK(t[0]["intermediate_values"] == json{{"0", 0.5}, {"1", 0.625}});
+  CHECK(t[0]["intermediate_values"] ==
+        json{{"0", "0.5"}, {"1", "0.625"}, {"2", "nan"}, {"3", "inf"}, {"4", "-inf"}});
   CHECK(t[0]["user_attrs"]["macs"] == 385814752);
   CHECK(t[1]["state"] == "PRUNED");
   CHECK(t[2]["state"] == "FAIL");
@@ -116,6 +125,12 @@ TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[sto
   CHECK(t[4]["state"] == "WAITING");
   // Optuna's optimize() took our WAITING trial and ran it with our fixed params.
   CHECK(out["ran_waiting"] == json{{"state", "COMPLETE"}, {"params", {{"alpha", 1.35}}}, {"trials", 5}});
+  // trials_dataframe (taken before Optuna ran the waiting trial) sees the same trials.
+  CHECK(out["dataframe"]["rows"] == 5);
+  CHECK(out["dataframe"]["states"] == json::array({"COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"}));
+  CHECK(out["dataframe"]["alpha"][0] == 1.2);
+  CHECK(out["dataframe"]["alpha"][4] == 1.35);
+  CHECK(out["dataframe"]["macs"][0] == 385814752);
 }
 
 TEST_CASE("we read the studies Optuna writes", "[store][peer]") {
@@ -141,6 +156,24 @@ TEST_CASE("we read the studies Optuna writes", "[store][peer]") {
   CHECK(t.values[0] == Approx(alpha * layers));
   CHECK(t.intermediate_values == std::map<int64_t, double>{{0, 0.25}, {1, 0.5}});
   CHECK(t.user_attrs["macs"] == 123456);
-  // And we can keep writing to it: the next trial gets number 3.
-  CHECK(storage.create_trial(study->study_id).number == 3);
+  // Both sides keep appending to the same study: ours is number 3, Optuna's next two 4 and 5, and both
+  // read all six.
+  const TrialRef ours = storage.create_trial(study->study_id);
+  CHECK(ours.number == 3);
+  storage.set_param(ours.trial_id, "alpha", {1.3, Distribution::float_range(1.0, 1.4, 0.05)});
+  storage.finish_trial(ours.trial_id, TrialState::Complete, {0.5});
+  const auto more = python(R"PY(
+import sys, optuna
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+s = optuna.load_study(study_name="theirs", storage="sqlite:///" + sys.argv[1])
+s.optimize(lambda t: t.suggest_float("alpha", 1.0, 1.4, step=0.05), n_trials=2)
+print(" ".join(str(t.number) + ":" + t.state.name for t in s.trials))
+)PY", path);
+  INFO(more.err);
+  REQUIRE(more.exit_status == 0);
+  CHECK(more.out == "0:COMPLETE 1:PRUNED 2:FAIL 3:COMPLETE 4:COMPLETE 5:COMPLETE\n");
+  const auto all = storage.get_trials(study->study_id, {});
+  REQUIRE(all.size() == 6);
+  CHECK(all[5].number == 5);
+  CHECK(all[5].state == TrialState::Complete);
 }
