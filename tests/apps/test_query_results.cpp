@@ -107,6 +107,12 @@ TEST_CASE("query_results rejects bad input with exit status 2 and leaves files a
   write_study(db);
   const std::string junk = dir.write("junk.db", std::string(2048, 'j'));
   const std::string truncated = dir.write("trunc.db", effscale::testing::read_file(db).substr(0, 1000));
+  const std::string old = dir.file("old.db");
+  {
+    SqliteStorage created(old);
+    SqliteDb raw(old, 1000);
+    raw.exec("UPDATE version_info SET schema_version = 13");
+  }
   struct Case {
     std::string db, args, message;
   };
@@ -119,6 +125,7 @@ TEST_CASE("query_results rejects bad input with exit status 2 and leaves files a
       {db, "studies --format yaml", "--format 'yaml'"},
       {junk, "studies", junk},
       {truncated, "studies", truncated},
+      {old, "studies", "schema version 13"},
       {dir.file("missing.db"), "studies", "missing.db"},
   };
   for (const Case& c : cases) {

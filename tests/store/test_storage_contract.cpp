@@ -10,6 +10,7 @@
 
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
+#include "effscale/store/trial_heartbeat.h"
 #include "temp_dir.h"
 
 using namespace effscale::store;
@@ -190,4 +191,24 @@ TEST_CASE("bad storage URLs and files get one clear message", "[store][errors]")
   CHECK(effscale::testing::read_file(old) == before);  // a failed open changes nothing
   CHECK_THROWS_WITH(open_storage("sqlite:///" + dir.file("absent.db"), /*create=*/false), Catch::Contains("absent.db"));
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
+}
+
+TEST_CASE("TrialHeartbeat keeps a trial alive until it stops", "[store][heartbeat]") {
+  SqliteStorage storage(":memory:");
+  const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+  const TrialRef t = storage.create_trial(study);
+  {
+    TrialHeartbeat beat(storage, t.trial_id, std::chrono::milliseconds(10));
+    for (int i = 0; i < 5; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      CHECK(storage.fail_stale_trials(study, 0.2, 0).empty());
+    }
+    CHECK(beat.last_error().empty());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(storage.fail_stale_trials(study, 0.2, 0).size() == 1);
+  // Beating a trial that is no longer running records the failure and stops.
+  TrialHeartbeat late(storage, t.trial_id, std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_THAT(late.last_error(), Catch::Contains("not running"));
 }
