@@ -1,0 +1,96 @@
+#pragma once
+// train(): the EfficientNet training loop (REFERENCE §4) with evaluation, checkpoints and resume.
+
+#include <torch/types.h>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "effscale/models/efficientnet.h"
+#include "effscale/trainers/image_dataset.h"
+#include "effscale/trainers/lr_schedule.h"
+#include "effscale/trainers/train_optimizer.h"
+#include "effscale/trainers/transforms.h"
+
+namespace effscale::trainers {
+
+// Everything a run is configured by. Defaults are the paper's recipe except the epoch count.
+struct TrainerOptions {
+  int64_t epochs = 5;                 // total epochs (>= 1)
+  int64_t batch_size = 64;            // (>= 1)
+  double lr_per_256 = 0.016;          // peak learning rate per 256 images (scaled by batch_size / 256)
+  LrScheduleOptions schedule;         // kind, warmup, decay; base_lr and steps_per_epoch are set by train()
+  OptimizerOptions optimizer;         // RMSProp-TF by default
+  double label_smoothing = 0.1;
+  double ema_decay = 0.9999;          // 0 disables the EMA; otherwise evaluation uses the EMA copy
+  int64_t bn_recalibration_batches = 0;  // > 0: re-estimate BN statistics of the evaluated model from this many
+                                         // training batches before each evaluation (for short proxy runs)
+  TransformOptions transform;         // resolution, channels, augmentation
+  uint64_t seed = 0;                  // data order and augmentation (weights: torch::manual_seed by the caller)
+  std::string checkpoint_path;        // written at every epoch end (atomically); empty: none
+  bool resume = false;                // continue from checkpoint_path when it exists
+  torch::Device device = torch::kCPU;
+  int64_t progress_every = 20;        // steps between progress callbacks
+};
+
+// Accuracy and loss of a model on a dataset.
+struct EvalResult {
+  double top1 = 0, top5 = 0, loss = 0;  // fractions in [0, 1]; loss without smoothing
+  int64_t samples = 0;
+};
+
+// What happened in one epoch.
+struct EpochReport {
+  int64_t epoch = 0;                  // 1-based
+  int64_t epochs = 0;
+  double train_loss = 0;              // mean smoothed training loss
+  EvalResult validation;              // on the EMA copy when enabled
+  double images_per_second = 0;       // training throughput
+  double seconds = 0;                 // wall time of the epoch including evaluation
+};
+
+// A progress point inside an epoch.
+struct StepProgress {
+  int64_t epoch = 0, epochs = 0, step = 0, steps = 0;
+  double loss = 0, lr = 0, images_per_second = 0, eta_seconds = 0;
+};
+
+// Hooks into the loop; both optional. on_epoch returning false stops the run after that epoch (pruning).
+struct TrainerCallbacks {
+  std::function<void(const StepProgress&)> on_progress;
+  std::function<bool(const EpochReport&)> on_epoch;
+};
+
+// The outcome of train().
+struct TrainResult {
+  std::vector<EpochReport> history;   // every epoch run, including those before a resume
+  bool stopped_early = false;         // on_epoch asked to stop
+  models::EfficientNet eval_model{nullptr};  // the model evaluation used (the EMA copy or the model)
+};
+
+// Thrown when the loss becomes NaN or infinite; what() names the epoch and step.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  explicit TrainingDiverged(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Trains `model` on `train_set`, evaluating on `validation` after every epoch, checkpointing when
+// checkpoint_path is set. With resume and an existing checkpoint, the model, EMA, optimizer, schedule
+// position, RNG state and history are restored and training continues with the next epoch: on the CPU, 2
+// epochs straight and 1 + resume + 1 give identical weights. Throws TrainingDiverged on a non-finite loss,
+// std::invalid_argument for bad options or a checkpoint written for another model, std::runtime_error
+// when the checkpoint cannot be written.
+TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, const ImageDataset& validation,
+                  const TrainerOptions& options, const TrainerCallbacks& callbacks = {});
+
+// Evaluates `model` (switched to eval mode) on `data` with the evaluation transform.
+EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const TransformOptions& transform,
+                    int64_t batch_size, torch::Device device);
+
+// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"; throws std::invalid_argument otherwise or when
+// CUDA is asked for and absent.
+torch::Device parse_device(const std::string& text);
+
+}  // namespace effscale::trainers

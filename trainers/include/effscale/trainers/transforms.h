@@ -1,0 +1,43 @@
+#pragma once
+// Batch transforms: uint8 images of any size -> normalised float tensors at the model's resolution.
+
+#include <torch/types.h>
+
+#include <array>
+#include <cstdint>
+
+namespace effscale::trainers {
+
+// What a batch goes through. Defaults are the EfficientNet ImageNet recipe (REFERENCE §4).
+struct TransformOptions {
+  int resolution = 224;            // output height and width (any size, below or above the source)
+  int channels = 3;                // model input channels: grey is replicated to 3, RGB becomes luma for 1
+  double crop_min_area = 0.08;     // training random-resized crop: area fraction range [min, max]
+  double crop_max_area = 1.0;
+  double crop_min_aspect = 3.0 / 4.0;  // and aspect-ratio range (width / height)
+  double crop_max_aspect = 4.0 / 3.0;
+  bool horizontal_flip = true;     // training: flip half the samples left-right
+  double eval_crop = 0.875;        // evaluation: center crop of this fraction of the shorter side
+  bool bicubic = true;             // bicubic resizing (else bilinear)
+  std::array<double, 3> mean{0.485, 0.456, 0.406};  // per-channel normalisation (of [0, 1] values)
+  std::array<double, 3> std{0.229, 0.224, 0.225};
+};
+
+// Crop box of a random-resized crop: top, left, height, width, inside an h x w image.
+struct CropBox {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+};
+
+// Draws a random-resized crop box the way torchvision does (10 tries of area and log-uniform aspect, then a
+// central fallback), from the 64-bit `seed`.
+CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& options, uint64_t seed);
+
+// Transforms images (uint8 [B, C, H, W], C = 1 or 3) to float [B, channels, resolution, resolution]:
+// training applies random-resized crop and flip per sample, evaluation a center crop; both resize and
+// normalise. Randomness comes only from `seed` (one per batch), so results do not depend on threads.
+torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& options, bool training, uint64_t seed);
+
+// Mixes a seed with up to two counters (epoch, batch) into a well-spread 64-bit seed (splitmix64).
+uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b = 0);
+
+}  // namespace effscale::trainers

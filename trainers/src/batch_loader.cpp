@@ -1,0 +1,71 @@
+#include "effscale/trainers/batch_loader.h"
+
+#include <torch/torch.h>
+
+namespace effscale::trainers {
+
+BatchLoader::BatchLoader(const ImageDataset& data, TransformOptions transform, BatchLoaderOptions options)
+    : data_(data), transform_(std::move(transform)), options_(options) {
+  TORCH_CHECK(options_.batch_size >= 1 && options_.prefetch >= 1, "BatchLoader: batch_size and prefetch must be >= 1");
+  const int64_t n = data_.size();
+  order_ = options_.training ? seeded_permutation(n, mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), 0xba7c))
+                             : torch::arange(n, torch::kLong);
+  batches_ = options_.training ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  thread_ = std::thread([this] { produce(); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+Batch BatchLoader::make_batch(int64_t index) const {
+  const int64_t begin = index * options_.batch_size;
+  const int64_t end = std::min(begin + options_.batch_size, data_.size());
+  const torch::Tensor idx = order_.slice(0, begin, end);
+  const uint64_t seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), static_cast<uint64_t>(index));
+  return {transform_batch(data_.images.index_select(0, idx), transform_, options_.training, seed),
+          data_.labels.index_select(0, idx)};
+}
+
+void BatchLoader::produce() {
+  for (int64_t i = 0; i < batches_; ++i) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
+      if (stop_) return;
+    }
+    Batch batch;
+    try {
+      batch = make_batch(i);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      error_ = std::current_exception();
+      changed_.notify_all();
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    ready_.push_back(std::move(batch));
+    ++produced_;
+    changed_.notify_all();
+  }
+}
+
+std::optional<Batch> BatchLoader::next() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !ready_.empty() || error_ || produced_ == batches_; });
+  if (!ready_.empty()) {
+    Batch batch = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+  if (error_) std::rethrow_exception(error_);
+  return std::nullopt;
+}
+
+}  // namespace effscale::trainers

@@ -1,0 +1,81 @@
+#include "effscale/trainers/checkpoint.h"
+
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "effscale/models/atomic_file.h"
+#include "effscale/models/spec_json.h"
+
+namespace effscale::trainers {
+namespace {
+
+torch::Tensor text_tensor(const std::string& text) {
+  return torch::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())}, torch::kUInt8).clone();
+}
+
+std::string tensor_text(const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const models::EfficientNet& model, const models::EfficientNet* ema,
+                     const TrainOptimizer& optimizer, const CheckpointMeta& meta) {
+  torch::serialize::OutputArchive archive, model_archive, ema_archive;
+  model->save(model_archive);
+  archive.write("model", model_archive);
+  if (ema != nullptr) {
+    (*ema)->save(ema_archive);
+    archive.write("ema", ema_archive);
+  }
+  optimizer.save(archive);
+  archive.write("meta/epochs_done", torch::tensor(meta.epochs_done));
+  archive.write("meta/steps_done", torch::tensor(meta.steps_done));
+  archive.write("meta/history", text_tensor(meta.history_json));
+  archive.write("meta/spec", text_tensor(models::spec_to_json(model->spec)));
+  archive.write("rng/cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  models::write_file_atomically(path, bytes.str());
+}
+
+CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& model, models::EfficientNet* ema,
+                               TrainOptimizer& optimizer) {
+  torch::serialize::InputArchive archive;
+  CheckpointMeta meta;
+  try {
+    archive.load_from(path);
+    torch::Tensor spec, epochs, steps, history, rng;
+    archive.read("meta/spec", spec);
+    const std::string written_for = tensor_text(spec);
+    if (models::spec_from_json(written_for, path) != model->spec)
+      throw std::invalid_argument("checkpoint '" + path + "' was written for another model (spec '" +
+                                  models::spec_from_json(written_for, path).name + "'); use another --output-dir");
+    torch::serialize::InputArchive model_archive, ema_archive;
+    archive.read("model", model_archive);
+    model->load(model_archive);
+    if (ema != nullptr) {
+      archive.read("ema", ema_archive);
+      (*ema)->load(ema_archive);
+    }
+    optimizer.load(archive);
+    archive.read("meta/epochs_done", epochs);
+    archive.read("meta/steps_done", steps);
+    archive.read("meta/history", history);
+    archive.read("rng/cpu", rng);
+    meta = {epochs.item<int64_t>(), steps.item<int64_t>(), tensor_text(history)};
+    at::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);
+    generator.set_state(rng);
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    throw std::invalid_argument("checkpoint '" + path + "' cannot be read: " + what);
+  }
+  return meta;
+}
+
+}  // namespace effscale::trainers

@@ -1,0 +1,49 @@
+#include "effscale/trainers/image_dataset.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+namespace effscale::trainers {
+
+ImageDataset ImageDataset::select(const torch::Tensor& indices) const {
+  ImageDataset out;
+  out.name = name;
+  out.images = images.index_select(0, indices).contiguous();
+  out.labels = labels.index_select(0, indices).contiguous();
+  out.num_classes = num_classes;
+  return out;
+}
+
+torch::Tensor seeded_permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed);
+  // Fisher-Yates with our own index draw: std::shuffle's algorithm is not specified by the standard.
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+    std::swap(order[i], order[j]);
+  }
+  return torch::tensor(order, torch::kLong);
+}
+
+TrainValidationSplit split_validation(const ImageDataset& data, double fraction, uint64_t seed) {
+  if (!(fraction >= 0.0 && fraction < 1.0))
+    throw std::invalid_argument("validation fraction must be in [0, 1), got " + std::to_string(fraction));
+  const int64_t n = data.size();
+  const auto held = static_cast<int64_t>(std::llround(fraction * n));
+  if (n - held < 1) throw std::invalid_argument("validation split of " + data.name + " leaves no training sample");
+  const torch::Tensor order = seeded_permutation(n, seed);
+  // Sorted indices keep the original order inside each part.
+  return {data.select(std::get<0>(order.slice(0, held).sort())),
+          data.select(std::get<0>(order.slice(0, 0, held).sort()))};
+}
+
+ImageDataset take_subset(const ImageDataset& data, int64_t limit, uint64_t seed) {
+  if (limit <= 0 || limit >= data.size()) return data;
+  return data.select(std::get<0>(seeded_permutation(data.size(), seed ^ 0x5eed5eedULL).slice(0, 0, limit).sort()));
+}
+
+}  // namespace effscale::trainers

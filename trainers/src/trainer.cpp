@@ -1,0 +1,177 @@
+#include "effscale/trainers/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "effscale/trainers/batch_loader.h"
+#include "effscale/trainers/batch_norm_recalibration.h"
+#include "effscale/trainers/checkpoint.h"
+#include "effscale/trainers/losses.h"
+#include "effscale/trainers/model_ema.h"
+
+namespace effscale::trainers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+nlohmann::json report_json(const EpochReport& r) {
+  return {{"epoch", r.epoch},          {"epochs", r.epochs},
+          {"train_loss", r.train_loss}, {"val_top1", r.validation.top1},
+          {"val_top5", r.validation.top5}, {"val_loss", r.validation.loss},
+          {"val_samples", r.validation.samples}, {"images_per_second", r.images_per_second},
+          {"seconds", r.seconds}};
+}
+
+EpochReport report_from_json(const nlohmann::json& j) {
+  EpochReport r;
+  r.epoch = j.at("epoch");
+  r.epochs = j.at("epochs");
+  r.train_loss = j.at("train_loss");
+  r.validation = {j.at("val_top1"), j.at("val_top5"), j.at("val_loss"), j.at("val_samples")};
+  r.images_per_second = j.at("images_per_second");
+  r.seconds = j.at("seconds");
+  return r;
+}
+
+std::string history_json(const std::vector<EpochReport>& history) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const EpochReport& r : history) array.push_back(report_json(r));
+  return array.dump();
+}
+
+void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
+  if (o.epochs < 1) throw std::invalid_argument("--epochs must be at least 1");
+  if (o.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
+  if (train_set.size() < o.batch_size)
+    throw std::invalid_argument("the training set (" + std::to_string(train_set.size()) +
+                                " samples) is smaller than one batch of " + std::to_string(o.batch_size));
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw std::invalid_argument("label smoothing must be in [0, 1)");
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw std::invalid_argument("EMA decay must be in [0, 1)");
+}
+
+// One training epoch; returns the mean loss and the images per second.
+std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer& optimizer, ModelEma* ema,
+                                    const ImageDataset& data, const TrainerOptions& o, const LrScheduleOptions& schedule,
+                                    int64_t epoch, int64_t& step, const TrainerCallbacks& callbacks) {
+  model->train();
+  BatchLoader loader(data, o.transform, {o.batch_size, true, o.seed, epoch, 2});
+  const auto start = Clock::now();
+  double loss_sum = 0;
+  int64_t done = 0, images = 0;
+  while (auto batch = loader.next()) {
+    const double lr = learning_rate(schedule, step);
+    const torch::Tensor x = batch->images.to(o.device), y = batch->labels.to(o.device);
+    optimizer.zero_grad();
+    torch::Tensor loss = label_smoothing_cross_entropy(model->forward(x), y, o.label_smoothing);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value))
+      throw TrainingDiverged("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
+                             ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
+                             "); lower --lr or check the data");
+    loss.backward();
+    optimizer.step(lr);
+    if (ema != nullptr) ema->update(model, step);
+    ++step;
+    ++done;
+    images += x.size(0);
+    loss_sum += value;
+    if (callbacks.on_progress && (done % std::max<int64_t>(1, o.progress_every) == 0 || done == loader.batches())) {
+      const double rate = images / std::max(seconds_since(start), 1e-9);
+      callbacks.on_progress({epoch + 1, o.epochs, done, loader.batches(), loss_sum / done, lr, rate,
+                             double((loader.batches() - done) * o.batch_size) / rate});
+    }
+  }
+  return {done ? loss_sum / done : 0.0, images / std::max(seconds_since(start), 1e-9)};
+}
+
+}  // namespace
+
+torch::Device parse_device(const std::string& text) {
+  if (text == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  std::unique_ptr<torch::Device> device;
+  try {
+    device = std::make_unique<torch::Device>(text);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--device '" + text + "': expected auto, cpu, cuda or cuda:N");
+  }
+  if (device->is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("--device '" + text + "': this build or machine has no CUDA device");
+  if (!device->is_cuda() && !device->is_cpu()) throw std::invalid_argument("--device '" + text + "': expected cpu or cuda");
+  return *device;
+}
+
+EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const TransformOptions& transform,
+                    int64_t batch_size, torch::Device device) {
+  model->eval();
+  torch::NoGradGuard no_grad;
+  BatchLoader loader(data, transform, {batch_size, false, 0, 0, 2});
+  EvalResult r;
+  double loss_sum = 0;
+  int64_t top1 = 0, top5 = 0;
+  while (auto batch = loader.next()) {
+    const torch::Tensor y = batch->labels.to(device);
+    const torch::Tensor logits = model->forward(batch->images.to(device));
+    loss_sum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    top1 += count_topk_correct(logits, y, 1);
+    top5 += count_topk_correct(logits, y, 5);
+    r.samples += y.size(0);
+  }
+  if (r.samples > 0) {
+    r.top1 = double(top1) / r.samples;
+    r.top5 = double(top5) / r.samples;
+    r.loss = loss_sum / r.samples;
+  }
+  return r;
+}
+
+TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, const ImageDataset& validation,
+                  const TrainerOptions& o, const TrainerCallbacks& callbacks) {
+  check_options(o, train_set);
+  model->to(o.device);
+  TrainOptimizer optimizer(split_for_weight_decay(*model), o.optimizer);
+  std::unique_ptr<ModelEma> ema = o.ema_decay > 0 ? std::make_unique<ModelEma>(model, o.ema_decay) : nullptr;
+  LrScheduleOptions schedule = o.schedule;
+  schedule.base_lr = scaled_learning_rate(o.lr_per_256, o.batch_size);
+  schedule.steps_per_epoch = train_set.size() / o.batch_size;
+
+  TrainResult result;
+  int64_t first_epoch = 0, step = 0;
+  if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
+    const CheckpointMeta meta = load_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer);
+    first_epoch = meta.epochs_done;
+    step = meta.steps_done;
+    for (const auto& j : nlohmann::json::parse(meta.history_json)) result.history.push_back(report_from_json(j));
+  }
+  result.eval_model = ema ? ema->model() : model;
+  for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
+    const auto start = Clock::now();
+    const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, callbacks);
+    EpochReport report;
+    report.epoch = epoch + 1;
+    report.epochs = o.epochs;
+    report.train_loss = loss;
+    report.images_per_second = rate;
+    recalibrate_batch_norm(result.eval_model, train_set, o.transform, o.bn_recalibration_batches, o.batch_size, o.device,
+                           mix_seed(o.seed, static_cast<uint64_t>(epoch), 0xb17));
+    report.validation = evaluate(result.eval_model, validation, o.transform, o.batch_size, o.device);
+    report.seconds = seconds_since(start);
+    result.history.push_back(report);
+    if (!o.checkpoint_path.empty())
+      save_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer,
+                      {epoch + 1, step, history_json(result.history)});
+    if (callbacks.on_epoch && !callbacks.on_epoch(report)) {
+      result.stopped_early = epoch + 1 < o.epochs;
+      break;
+    }
+  }
+  return result;
+}
+
+}  // namespace effscale::trainers

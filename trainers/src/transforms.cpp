@@ -1,0 +1,96 @@
+#include "effscale/trainers/transforms.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <random>
+
+namespace effscale::trainers {
+namespace F = torch::nn::functional;
+
+uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
+  auto splitmix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  return splitmix(splitmix(splitmix(seed) ^ a) ^ b);
+}
+
+CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& o, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> area_dist(o.crop_min_area, o.crop_max_area);
+  std::uniform_real_distribution<double> log_aspect(std::log(o.crop_min_aspect), std::log(o.crop_max_aspect));
+  const double area = double(h) * double(w);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * area_dist(rng), aspect = std::exp(log_aspect(rng));
+    const auto cw = static_cast<int64_t>(std::llround(std::sqrt(target * aspect)));
+    const auto ch = static_cast<int64_t>(std::llround(std::sqrt(target / aspect)));
+    if (cw > 0 && ch > 0 && cw <= w && ch <= h) {
+      const int64_t top = std::uniform_int_distribution<int64_t>(0, h - ch)(rng);
+      const int64_t left = std::uniform_int_distribution<int64_t>(0, w - cw)(rng);
+      return {top, left, ch, cw};
+    }
+  }
+  // Fallback: the largest central crop within the aspect range.
+  const double ratio = double(w) / double(h);
+  int64_t cw = w, ch = h;
+  if (ratio < o.crop_min_aspect) ch = std::llround(w / o.crop_min_aspect);
+  else if (ratio > o.crop_max_aspect) cw = std::llround(h * o.crop_max_aspect);
+  return {(h - ch) / 2, (w - cw) / 2, ch, cw};
+}
+
+namespace {
+
+torch::Tensor resize(const torch::Tensor& x, int resolution, bool bicubic) {
+  if (x.size(2) == resolution && x.size(3) == resolution) return x;
+  F::InterpolateFuncOptions options;
+  options.size(std::vector<int64_t>{resolution, resolution}).align_corners(false);
+  if (bicubic) options.mode(torch::kBicubic);
+  else options.mode(torch::kBilinear);
+  return F::interpolate(x, options);
+}
+
+torch::Tensor match_channels(const torch::Tensor& x, int channels) {
+  if (x.size(1) == channels) return x;
+  if (x.size(1) == 1) return x.expand({x.size(0), channels, x.size(2), x.size(3)});
+  // RGB to one channel: ITU-R 601 luma.
+  torch::Tensor weights = torch::tensor({0.299, 0.587, 0.114}, x.options()).view({1, 3, 1, 1});
+  return (x * weights).sum(1, /*keepdim=*/true);
+}
+
+}  // namespace
+
+torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& o, bool training, uint64_t seed) {
+  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8, "transform_batch needs uint8 [B, C, H, W]");
+  const int64_t batch = images.size(0), h = images.size(2), w = images.size(3);
+  torch::Tensor source = images.to(torch::kFloat).div_(255.0);
+  std::vector<torch::Tensor> out;
+  out.reserve(static_cast<size_t>(batch));
+  if (training) {
+    for (int64_t i = 0; i < batch; ++i) {
+      const uint64_t sample_seed = mix_seed(seed, static_cast<uint64_t>(i));
+      const CropBox box = random_resized_crop_box(h, w, o, sample_seed);
+      torch::Tensor crop = source.slice(0, i, i + 1).slice(2, box.top, box.top + box.height).slice(3, box.left, box.left + box.width);
+      crop = resize(crop, o.resolution, o.bicubic);
+      if (o.horizontal_flip && (mix_seed(sample_seed, 1) & 1)) crop = crop.flip({3});
+      out.push_back(crop);
+    }
+  } else {
+    const auto side = static_cast<int64_t>(std::llround(o.eval_crop * double(std::min(h, w))));
+    const int64_t top = (h - side) / 2, left = (w - side) / 2;
+    out.push_back(resize(source.slice(2, top, top + side).slice(3, left, left + side), o.resolution, o.bicubic));
+  }
+  torch::Tensor x = match_channels(torch::cat(out), o.channels);
+  std::vector<double> mean(o.mean.begin(), o.mean.end()), stdev(o.std.begin(), o.std.end());
+  if (o.channels == 1) {
+    mean = {(o.mean[0] + o.mean[1] + o.mean[2]) / 3};
+    stdev = {(o.std[0] + o.std[1] + o.std[2]) / 3};
+  }
+  const torch::Tensor m = torch::tensor(mean, torch::kFloat).view({1, -1, 1, 1});
+  const torch::Tensor s = torch::tensor(stdev, torch::kFloat).view({1, -1, 1, 1});
+  return ((x - m) / s).contiguous();
+}
+
+}  // namespace effscale::trainers
