@@ -1,0 +1,54 @@
+#include "dataset_files.h"
+
+#include <zlib.h>
+
+#include <fstream>
+#include <random>
+
+namespace effscale::testing {
+
+namespace {
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
+  if (gzip) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  } else {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+}
+
+}  // namespace
+
+void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data, bool gzip,
+               int64_t declared_count) {
+  std::vector<uint8_t> bytes = {0, 0, 8, static_cast<uint8_t>(dims.size())};
+  for (size_t d = 0; d < dims.size(); ++d) {
+    const uint32_t v = d == 0 && declared_count >= 0 ? static_cast<uint32_t>(declared_count) : dims[d];
+    for (int shift : {24, 16, 8, 0}) bytes.push_back(static_cast<uint8_t>(v >> shift));
+  }
+  bytes.insert(bytes.end(), data.begin(), data.end());
+  write_bytes(path, bytes, gzip);
+}
+
+void write_cifar(const std::string& path, const std::vector<uint8_t>& labels, int label_bytes, size_t truncate_by) {
+  std::vector<uint8_t> bytes;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    for (int b = 0; b < label_bytes - 1; ++b) bytes.push_back(labels[i] / 5);  // a coarse label
+    bytes.push_back(labels[i]);
+    const auto pixels = pattern_bytes(3072, static_cast<uint32_t>(i));
+    bytes.insert(bytes.end(), pixels.begin(), pixels.end());
+  }
+  bytes.resize(bytes.size() - truncate_by);
+  write_bytes(path, bytes, false);
+}
+
+std::vector<uint8_t> pattern_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> bytes(n);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  return bytes;
+}
+
+}  // namespace effscale::testing

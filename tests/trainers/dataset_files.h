@@ -1,0 +1,21 @@
+#pragma once
+// Writers of small dataset files in the real formats (IDX, gzip'd IDX, CIFAR binary) for the tests.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace effscale::testing {
+
+// An IDX file of unsigned bytes with the given dims; `declared_count` (when >= 0) replaces dims[0] in the
+// header only, to make a header that lies. gzip-compressed when `gzip`.
+void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data,
+               bool gzip, int64_t declared_count = -1);
+
+// A CIFAR binary batch: per record, `label_bytes` label bytes (the last one is the label) then 3072 pixels.
+void write_cifar(const std::string& path, const std::vector<uint8_t>& labels, int label_bytes, size_t truncate_by = 0);
+
+// n deterministic pseudo-random bytes.
+std::vector<uint8_t> pattern_bytes(size_t n, uint32_t seed);
+
+}  // namespace effscale::testing

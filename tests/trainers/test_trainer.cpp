@@ -1,0 +1,175 @@
+// The training loop: resume gives identical weights, divergence stops with a reason, checkpoints refuse
+// other models, callbacks stop early, and a small net really learns Fashion-MNIST.
+
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "effscale/models/official.h"
+#include "effscale/trainers/dataset_readers.h"
+#include "effscale/trainers/trainer.h"
+#include "temp_dir.h"
+
+using namespace effscale::trainers;
+namespace m = effscale::models;
+
+namespace {
+
+// A tiny B0-derived network for 16x16 grey images.
+m::ArchSpec tiny_spec(int classes) {
+  m::ArchSpec spec = m::official("b0");
+  spec.name = "tiny";
+  spec.width_mult = 0.25;
+  spec.depth_mult = 0.25;
+  spec.resolution = 16;
+  spec.in_channels = 1;
+  spec.num_classes = classes;
+  spec.bn.momentum = 0.1;
+  return spec;
+}
+
+// 4 classes of noisy synthetic 12x12 images: class k is brighter in quadrant k.
+ImageDataset synthetic(int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  ImageDataset d;
+  d.name = "synthetic";
+  d.labels = torch::randint(0, 4, {n}, torch::kLong);
+  torch::Tensor images = torch::randint(0, 120, {n, 1, 12, 12}).to(torch::kFloat);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = d.labels[i].item<int64_t>();
+    images[i].slice(1, (k / 2) * 6, (k / 2) * 6 + 6).slice(2, (k % 2) * 6, (k % 2) * 6 + 6).add_(120);
+  }
+  d.images = images.to(torch::kUInt8);
+  d.num_classes = 4;
+  return d;
+}
+
+TrainerOptions tiny_options(const std::string& checkpoint) {
+  TrainerOptions o;
+  o.epochs = 2;
+  o.batch_size = 16;
+  o.lr_per_256 = 0.256;
+  o.schedule.warmup_epochs = 1;
+  o.ema_decay = 0.99;
+  o.transform.resolution = 16;
+  o.transform.channels = 1;
+  o.seed = 11;
+  o.checkpoint_path = checkpoint;
+  return o;
+}
+
+void check_same_state(const torch::nn::Module& a, const torch::nn::Module& b) {
+  const auto pa = a.named_parameters(), pb = b.named_parameters();
+  for (const auto& p : pa) {
+    INFO(p.key());
+    CHECK(torch::equal(p.value(), pb[p.key()]));
+  }
+  const auto ba = a.named_buffers(), bb = b.named_buffers();
+  for (const auto& buffer : ba) CHECK(torch::equal(buffer.value(), bb[buffer.key()]));
+}
+
+}  // namespace
+
+TEST_CASE("2 epochs in one go and 1 + resume + 1 give identical weights", "[trainers][resume]") {
+  effscale::testing::TempDir dir;
+  const ImageDataset train_set = synthetic(96, 1), val = synthetic(32, 2);
+
+  torch::manual_seed(3);
+  m::EfficientNet straight(tiny_spec(4));
+  const TrainResult full = train(straight, train_set, val, tiny_options(dir.file("straight.pt")));
+  REQUIRE(full.history.size() == 2);
+
+  TrainerOptions first = tiny_options(dir.file("resumed.pt"));
+  first.epochs = 1;
+  torch::manual_seed(3);
+  m::EfficientNet part(tiny_spec(4));
+  train(part, train_set, val, first);  // "killed" after epoch 1: only the checkpoint survives
+
+  torch::manual_seed(99);  // a different process: other initial weights and RNG, all overwritten
+  m::EfficientNet resumed(tiny_spec(4));
+  TrainerOptions second = tiny_options(dir.file("resumed.pt"));
+  second.resume = true;
+  const TrainResult rest = train(resumed, train_set, val, second);
+  REQUIRE(rest.history.size() == 2);
+  CHECK(rest.history[0].train_loss == full.history[0].train_loss);
+  CHECK(rest.history[1].validation.top1 == full.history[1].validation.top1);
+  check_same_state(*straight, *resumed);
+  check_same_state(*full.eval_model, *rest.eval_model);  // the EMA copy too
+
+  // Resuming a finished run trains nothing more.
+  const TrainResult again = train(resumed, train_set, val, second);
+  CHECK(again.history.size() == 2);
+  check_same_state(*straight, *resumed);
+}
+
+TEST_CASE("a checkpoint refuses another model, and a damaged one names the file", "[trainers][resume]") {
+  effscale::testing::TempDir dir;
+  const ImageDataset train_set = synthetic(32, 1);
+  TrainerOptions o = tiny_options(dir.file("ckpt.pt"));
+  o.epochs = 1;
+  m::EfficientNet model(tiny_spec(4));
+  train(model, train_set, train_set, o);
+  m::ArchSpec other = tiny_spec(4);
+  other.width_mult = 0.5;
+  m::EfficientNet wider(other);
+  o.resume = true;
+  CHECK_THROWS_WITH(train(wider, train_set, train_set, o), Catch::Contains("written for another model"));
+  dir.write("ckpt.pt", "not a checkpoint");
+  CHECK_THROWS_WITH(train(model, train_set, train_set, o), Catch::Contains("ckpt.pt") && Catch::Contains("cannot be read"));
+}
+
+TEST_CASE("a non-finite loss stops the run with the reason", "[trainers][train]") {
+  const ImageDataset train_set = synthetic(64, 1);
+  TrainerOptions o = tiny_options("");
+  o.lr_per_256 = 1e30;
+  o.schedule.warmup_epochs = 0;
+  o.optimizer.kind = OptimizerKind::SgdNesterov;
+  o.epochs = 3;
+  m::EfficientNet model(tiny_spec(4));
+  CHECK_THROWS_AS(train(model, train_set, train_set, o), TrainingDiverged);
+  CHECK_THROWS_WITH(train(model, train_set, train_set, o), Catch::Contains("the loss became"));
+}
+
+TEST_CASE("the epoch callback sees every epoch and can stop the run", "[trainers][train]") {
+  const ImageDataset train_set = synthetic(32, 1);
+  TrainerOptions o = tiny_options("");
+  o.epochs = 5;
+  int seen = 0, progress = 0;
+  TrainerCallbacks callbacks;
+  callbacks.on_progress = [&](const StepProgress& p) { progress += p.step > 0; };
+  callbacks.on_epoch = [&](const EpochReport& r) { return ++seen < 2 && r.epoch == seen; };
+  m::EfficientNet model(tiny_spec(4));
+  const TrainResult r = train(model, train_set, train_set, o, callbacks);
+  CHECK(seen == 2);
+  CHECK(r.history.size() == 2);
+  CHECK(r.stopped_early);
+  CHECK(progress >= 2);
+  CHECK_THROWS_WITH(train(model, synthetic(8, 1), train_set, o), Catch::Contains("smaller than one batch"));
+}
+
+TEST_CASE("a small B0-derived net learns Fashion-MNIST", "[trainers][learning]") {
+  const DatasetFiles files = load_named_dataset("fashion-mnist", "");
+  const TrainValidationSplit split = split_validation(take_subset(files.train, 6000, 0), 0.25, 0);
+  m::ArchSpec spec = tiny_spec(10);
+  spec.resolution = 28;
+  torch::manual_seed(0);
+  m::EfficientNet model(spec);
+  TrainerOptions o;
+  o.epochs = 3;
+  o.batch_size = 64;
+  o.lr_per_256 = 0.4;
+  o.optimizer.kind = OptimizerKind::SgdNesterov;
+  o.label_smoothing = 0;
+  o.schedule.warmup_epochs = 1;
+  o.ema_decay = 0;
+  o.bn_recalibration_batches = 10;
+  o.transform.resolution = 28;
+  o.transform.channels = 1;
+  o.transform.crop_min_area = 1.0;
+  o.transform.eval_crop = 1.0;
+  const TrainResult r = train(model, split.train, split.validation, o);
+  INFO("validation top-1 after 3 epochs on 4500 images: " << r.history.back().validation.top1);
+  CHECK(r.history.back().validation.top1 >= 0.72);  // chance is 0.10
+}
