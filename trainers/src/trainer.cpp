@@ -163,10 +163,13 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
     report.validation = evaluate(result.eval_model, validation, o.transform, o.batch_size, o.device);
     report.seconds = seconds_since(start);
     result.history.push_back(report);
+    // Report before checkpointing: a run killed in between repeats the epoch and reports it again (a
+    // report of the same epoch replaces the earlier one), so no epoch is ever missing from the record.
+    const bool go_on = !callbacks.on_epoch || callbacks.on_epoch(report);
     if (!o.checkpoint_path.empty())
       save_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer,
                       {epoch + 1, step, history_json(result.history)});
-    if (callbacks.on_epoch && !callbacks.on_epoch(report)) {
+    if (!go_on) {
       result.stopped_early = epoch + 1 < o.epochs;
       break;
     }

@@ -1,0 +1,115 @@
+// train_model, run as users run it: a tiny run recorded as a trial, a killed run resumed without losing
+// or repeating anything, and bad input with exit status 2.
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "dataset_files.h"
+#include "effscale/store/sqlite_storage.h"
+#include "run_command.h"
+#include "temp_dir.h"
+
+using namespace effscale::store;
+using namespace effscale::testing;
+using nlohmann::json;
+
+namespace {
+
+// An MNIST-format folder with 160 training and 40 test images of 10 classes, 12x12.
+std::string write_tiny_mnist(const TempDir& dir) {
+  const std::string root = dir.file("mnist");
+  std::filesystem::create_directories(root);
+  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", 160}, {"t10k", 40}}) {
+    std::vector<uint8_t> labels(n), pixels = pattern_bytes(size_t(n) * 144, n);
+    for (uint32_t i = 0; i < n; ++i) {
+      labels[i] = static_cast<uint8_t>(i % 10);
+      for (int p = 0; p < 144; p += 13 - labels[i]) pixels[size_t(i) * 144 + p] = 255;  // a class-dependent stripe
+    }
+    write_idx(root + "/" + prefix + "-images-idx3-ubyte.gz", {n, 12, 12}, pixels, true);
+    write_idx(root + "/" + prefix + "-labels-idx1-ubyte.gz", {n}, labels, true);
+  }
+  return root;
+}
+
+std::string train_model(const std::string& args) { return std::string(EFFSCALE_TRAIN_MODEL) + " " + args; }
+
+std::string tiny_args(const std::string& data, const std::string& out, const std::string& db, int epochs) {
+  return "--model b0 --width-mult 0.25 --depth-mult 0.25 --resolution 16 --in-channels 1 --dataset mnist --data-dir " +
+         shell_quote(data) + " --epochs " + std::to_string(epochs) + " --batch-size 16 --warmup-epochs 1 --bn-recalibrate 2 " +
+         "--threads 1 --output-dir " + shell_quote(out) + " --study tiny --storage " + shell_quote("sqlite:///" + db);
+}
+
+}  // namespace
+
+TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps][train_model]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
+  const auto done = run_command(train_model(tiny_args(data, dir.file("first"), db, 2) + " --format json"));
+  INFO(done.err);
+  REQUIRE(done.exit_status == 0);
+  const json summary = json::parse(done.out);
+  CHECK(summary["epochs"] == 2);
+  CHECK(summary["val_top1"].get<double>() >= 0.0);
+  CHECK(std::filesystem::exists(dir.file("first/checkpoint.pt")));
+  CHECK(std::filesystem::exists(dir.file("first/spec.json")));
+  CHECK(done.err.find("epoch 2/2 done") != std::string::npos);
+
+  // Kill a 3-epoch run once its first checkpoint exists, then resume it.
+  const std::string kill = train_model(tiny_args(data, out, db, 3)) + " 2>/dev/null & pid=$!; " +
+                           "for i in $(seq 600); do [ -f " + shell_quote(out + "/checkpoint.pt") + " ] && break; sleep 0.05; done; " +
+                           "kill -9 $pid; wait $pid; [ -f " + shell_quote(out + "/checkpoint.pt") + " ]";
+  REQUIRE(run_command(kill).exit_status == 0);
+  const auto resumed = run_command(train_model(tiny_args(data, out, db, 3) + " --resume --format json"));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_status == 0);
+  CHECK(json::parse(resumed.out)["epochs"] == 3);
+  CHECK(resumed.err.find("epoch 1/3") == std::string::npos);  // epoch 1 was not trained again
+  // Running the finished run again changes nothing.
+  REQUIRE(run_command(train_model(tiny_args(data, out, db, 3) + " --resume")).exit_status == 0);
+
+  SqliteStorage storage(db);
+  const auto trials = storage.get_trials(storage.find_study("tiny")->study_id, {});
+  REQUIRE(trials.size() == 2);  // the first run and the killed-then-resumed one, once each
+  for (const Trial& t : trials) {
+    CHECK(t.state == TrialState::Complete);
+    CHECK(t.user_attrs["macs"].is_number_integer());
+    CHECK(t.user_attrs["dataset"] == "mnist");
+  }
+  CHECK(trials[1].intermediate_values.size() == 3);
+  CHECK(trials[1].values.size() == 1);
+}
+
+TEST_CASE("train_model rejects bad input with one line and exit status 2", "[apps][train_model]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir);
+  const std::string corrupt = dir.file("corrupt");
+  std::filesystem::create_directories(corrupt);
+  for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
+    std::filesystem::copy_file(data + "/" + f + ".gz", corrupt + "/" + f + ".gz");
+  write_idx(corrupt + "/train-images-idx3-ubyte.gz", {160, 12, 12}, pattern_bytes(1000, 1), true);
+  const std::string base = "--model b0 --width-mult 0.25 --resolution 16 --epochs 1 --output-dir " + shell_quote(dir.file("o"));
+  struct Case {
+    std::string args, message;
+  };
+  const Case cases[] = {
+      {base + " --dataset imagenet", "unknown dataset 'imagenet'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(dir.file("none")), "does not exist"},
+      {base + " --dataset mnist --data-dir " + shell_quote(corrupt), "train-images-idx3-ubyte.gz': the IDX header promises"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --optimizer adam", "optimizer 'adam'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --schedule step", "schedule 'step'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --device tpu", "--device 'tpu'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --val-fraction 1.5", "validation fraction"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --batch-size 1000", "smaller than one batch"},
+      {"--dataset mnist", "--model"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.args);
+    const auto r = run_command(train_model(c.args));
+    CHECK(r.exit_status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("train_model: error: ") && Catch::Contains(c.message));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+}
