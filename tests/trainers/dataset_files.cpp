@@ -52,3 +52,44 @@ std::vector<uint8_t> pattern_bytes(size_t n, uint32_t seed) {
 }
 
 }  // namespace effscale::testing
+
+#include <cstdio>
+// libjpeg's header needs <cstdio> first.
+#include <jpeglib.h>
+#include <png.h>
+
+namespace effscale::testing {
+
+void write_png(const std::string& path, int w, int h, const std::vector<uint8_t>& pixels) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(w);
+  png.height = static_cast<png_uint_32>(h);
+  png.format = PNG_FORMAT_RGB;
+  png_image_write_to_file(&png, path.c_str(), 0, pixels.data(), 0, nullptr);
+}
+
+void write_jpeg(const std::string& path, int w, int h, const std::vector<uint8_t>& pixels, int quality) {
+  jpeg_compress_struct info{};
+  jpeg_error_mgr error{};
+  info.err = jpeg_std_error(&error);
+  jpeg_create_compress(&info);
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  jpeg_stdio_dest(&info, file);
+  info.image_width = static_cast<JDIMENSION>(w);
+  info.image_height = static_cast<JDIMENSION>(h);
+  info.input_components = 3;
+  info.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW row = const_cast<uint8_t*>(pixels.data()) + size_t(info.next_scanline) * size_t(w) * 3;
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  std::fclose(file);
+}
+
+}  // namespace effscale::testing

@@ -19,3 +19,11 @@ void write_cifar(const std::string& path, const std::vector<uint8_t>& labels, in
 std::vector<uint8_t> pattern_bytes(size_t n, uint32_t seed);
 
 }  // namespace effscale::testing
+
+namespace effscale::testing {
+
+// Writes an RGB image (pixels: h * w * 3 bytes, row by row) as PNG (exact) or JPEG (at `quality`).
+void write_png(const std::string& path, int w, int h, const std::vector<uint8_t>& pixels);
+void write_jpeg(const std::string& path, int w, int h, const std::vector<uint8_t>& pixels, int quality = 90);
+
+}  // namespace effscale::testing

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <tbb/parallel_for.h>
+
 namespace effscale::trainers {
 
 BatchLoader::BatchLoader(const ImageDataset& data, TransformOptions transform, BatchLoaderOptions options)
@@ -26,10 +28,16 @@ BatchLoader::~BatchLoader() {
 Batch BatchLoader::make_batch(int64_t index) const {
   const int64_t begin = index * options_.batch_size;
   const int64_t end = std::min(begin + options_.batch_size, data_.size());
-  const torch::Tensor idx = order_.slice(0, begin, end);
+  const torch::Tensor idx = order_.slice(0, begin, end).contiguous();
   const uint64_t seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), static_cast<uint64_t>(index));
-  return {transform_batch(data_.images.index_select(0, idx), transform_, options_.training, seed),
-          data_.labels.index_select(0, idx)};
+  // Decoding and transforming are per sample and independent: run them on TBB's workers. Each sample's
+  // randomness comes from its own seed, so the batch is the same whatever the scheduling.
+  std::vector<torch::Tensor> samples(static_cast<size_t>(end - begin));
+  const int64_t* ids = idx.data_ptr<int64_t>();
+  tbb::parallel_for(size_t{0}, samples.size(), [&](size_t i) {
+    samples[i] = transform_image(data_.image(ids[i]), transform_, options_.training, mix_seed(seed, i));
+  });
+  return {torch::cat(samples), data_.labels.index_select(0, idx)};
 }
 
 void BatchLoader::produce() {

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 namespace effscale::trainers {
@@ -115,19 +117,57 @@ ImageDataset read_cifar_batches(const std::vector<std::string>& paths, int cifar
   return data;
 }
 
-std::vector<std::string> named_datasets() { return {"fashion-mnist", "mnist", "cifar10", "cifar100"}; }
+ImageDataset read_image_folder(const std::string& root) {
+  if (!fs::is_directory(root)) throw DataError("image folder '" + root + "' does not exist");
+  std::vector<std::string> classes;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory()) classes.push_back(entry.path().filename().string());
+  std::sort(classes.begin(), classes.end());
+  if (classes.empty()) throw DataError("image folder '" + root + "' has no class folders (expected ROOT/CLASS/*.jpg)");
+  ImageDataset data;
+  data.name = root;
+  std::vector<int64_t> labels;
+  for (size_t c = 0; c < classes.size(); ++c) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(fs::path(root) / classes[c])) {
+      std::string ext = entry.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(entry.path().string());
+    }
+    if (files.empty()) throw DataError("class folder '" + (fs::path(root) / classes[c]).string() + "' holds no .jpg or .png image");
+    std::sort(files.begin(), files.end());
+    data.files.insert(data.files.end(), files.begin(), files.end());
+    labels.insert(labels.end(), files.size(), static_cast<int64_t>(c));
+  }
+  data.labels = torch::tensor(labels, torch::kLong);
+  data.class_names = classes;
+  data.num_classes = static_cast<int64_t>(classes.size());
+  return data;
+}
+
+std::vector<std::string> named_datasets() { return {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder"}; }
 
 DatasetFiles load_named_dataset(const std::string& name, const std::string& dir_arg) {
   std::string dir = dir_arg;
   if (dir.empty() && name == "fashion-mnist") dir = "/usr/share/datasets/fashion-mnist";
   bool known = false;
   for (const std::string& n : named_datasets()) known = known || n == name;
-  if (!known) throw DataError("unknown dataset '" + name + "': expected fashion-mnist, mnist, cifar10 or cifar100");
+  if (!known) throw DataError("unknown dataset '" + name + "': expected fashion-mnist, mnist, cifar10, cifar100 or folder");
   if (dir.empty()) throw DataError("dataset '" + name + "' needs --data-dir");
   if (!fs::is_directory(dir)) throw DataError("dataset folder '" + dir + "' does not exist");
   if (name == "fashion-mnist" || name == "mnist") return load_idx_pair(dir);
   const fs::path d(dir);
   DatasetFiles files;
+  if (name == "folder") {
+    const fs::path test = fs::is_directory(d / "val") ? d / "val" : d / "test";
+    if (!fs::is_directory(d / "train") || !fs::is_directory(test))
+      throw DataError("image dataset '" + dir + "' needs train/ and val/ (or test/) folders of class folders");
+    files.train = read_image_folder((d / "train").string());
+    files.test = read_image_folder(test.string());
+    if (files.test.class_names != files.train.class_names)
+      throw DataError("image dataset '" + dir + "': " + test.filename().string() + "/ has other class folders than train/");
+    return files;
+  }
   if (name == "cifar10") {
     std::vector<std::string> train;
     for (int i = 1; i <= 5; ++i) train.push_back(existing(d, "data_batch_" + std::to_string(i) + ".bin"));

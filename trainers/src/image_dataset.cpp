@@ -2,16 +2,28 @@
 
 #include <torch/torch.h>
 
+#include "effscale/trainers/image_decoder.h"
+
 #include <cmath>
 #include <random>
 #include <stdexcept>
 
 namespace effscale::trainers {
 
+torch::Tensor ImageDataset::image(int64_t i) const {
+  return files.empty() ? images[i] : decode_image_file(files.at(static_cast<size_t>(i)));
+}
+
 ImageDataset ImageDataset::select(const torch::Tensor& indices) const {
   ImageDataset out;
   out.name = name;
-  out.images = images.index_select(0, indices).contiguous();
+  out.class_names = class_names;
+  if (files.empty()) {
+    out.images = images.index_select(0, indices).contiguous();
+  } else {
+    const torch::Tensor idx = indices.contiguous();
+    for (int64_t k = 0; k < idx.numel(); ++k) out.files.push_back(files.at(static_cast<size_t>(idx.data_ptr<int64_t>()[k])));
+  }
   out.labels = labels.index_select(0, indices).contiguous();
   out.num_classes = num_classes;
   return out;

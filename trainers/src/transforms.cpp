@@ -62,27 +62,20 @@ torch::Tensor match_channels(const torch::Tensor& x, int channels) {
 
 }  // namespace
 
-torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& o, bool training, uint64_t seed) {
-  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8, "transform_batch needs uint8 [B, C, H, W]");
-  const int64_t batch = images.size(0), h = images.size(2), w = images.size(3);
-  torch::Tensor source = images.to(torch::kFloat).div_(255.0);
-  std::vector<torch::Tensor> out;
-  out.reserve(static_cast<size_t>(batch));
+torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions& o, bool training, uint64_t sample_seed) {
+  TORCH_CHECK(image.dim() == 3 && image.scalar_type() == torch::kUInt8, "transform_image needs uint8 [C, H, W]");
+  const int64_t h = image.size(1), w = image.size(2);
+  CropBox box;
   if (training) {
-    for (int64_t i = 0; i < batch; ++i) {
-      const uint64_t sample_seed = mix_seed(seed, static_cast<uint64_t>(i));
-      const CropBox box = random_resized_crop_box(h, w, o, sample_seed);
-      torch::Tensor crop = source.slice(0, i, i + 1).slice(2, box.top, box.top + box.height).slice(3, box.left, box.left + box.width);
-      crop = resize(crop, o.resolution, o.bicubic);
-      if (o.horizontal_flip && (mix_seed(sample_seed, 1) & 1)) crop = crop.flip({3});
-      out.push_back(crop);
-    }
+    box = random_resized_crop_box(h, w, o, sample_seed);
   } else {
-    const auto side = static_cast<int64_t>(std::llround(o.eval_crop * double(std::min(h, w))));
-    const int64_t top = (h - side) / 2, left = (w - side) / 2;
-    out.push_back(resize(source.slice(2, top, top + side).slice(3, left, left + side), o.resolution, o.bicubic));
+    const auto side = std::max<int64_t>(1, std::llround(o.eval_crop * double(std::min(h, w))));
+    box = {(h - side) / 2, (w - side) / 2, side, side};
   }
-  torch::Tensor x = match_channels(torch::cat(out), o.channels);
+  torch::Tensor x = image.slice(1, box.top, box.top + box.height).slice(2, box.left, box.left + box.width);
+  x = resize(x.unsqueeze(0).to(torch::kFloat).div_(255.0), o.resolution, o.bicubic);
+  if (training && o.horizontal_flip && (mix_seed(sample_seed, 1) & 1)) x = x.flip({3});
+  x = match_channels(x, o.channels);
   std::vector<double> mean(o.mean.begin(), o.mean.end()), stdev(o.std.begin(), o.std.end());
   if (o.channels == 1) {
     mean = {(o.mean[0] + o.mean[1] + o.mean[2]) / 3};
@@ -91,6 +84,14 @@ torch::Tensor transform_batch(const torch::Tensor& images, const TransformOption
   const torch::Tensor m = torch::tensor(mean, torch::kFloat).view({1, -1, 1, 1});
   const torch::Tensor s = torch::tensor(stdev, torch::kFloat).view({1, -1, 1, 1});
   return ((x - m) / s).contiguous();
+}
+
+torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& o, bool training, uint64_t seed) {
+  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8, "transform_batch needs uint8 [B, C, H, W]");
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); ++i)
+    out.push_back(transform_image(images[i], o, training, mix_seed(seed, static_cast<uint64_t>(i))));
+  return torch::cat(out);
 }
 
 }  // namespace effscale::trainers

@@ -26,6 +26,11 @@ ImageDataset read_idx_dataset(const std::string& images_path, const std::string&
 // classes). A file whose size is not a whole number of records is an error.
 ImageDataset read_cifar_batches(const std::vector<std::string>& paths, int cifar_classes);
 
+// An ImageNet-style folder: root/CLASS/*.{jpg,jpeg,png} (any case), classes sorted by folder name, files
+// sorted by name. Images are decoded when batches need them. Throws DataError naming the folder when it
+// does not exist, has no class folders, or a class folder holds no image.
+ImageDataset read_image_folder(const std::string& root);
+
 // The train and test sets of a named dataset.
 struct DatasetFiles {
   ImageDataset train;
@@ -34,8 +39,9 @@ struct DatasetFiles {
 
 // Loads "fashion-mnist" or "mnist" (IDX files train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
 // t10k-*), "cifar10" (data_batch_1..5.bin, test_batch.bin) or "cifar100" (train.bin, test.bin) from
-// `dir`; an empty dir means the default: /usr/share/datasets/fashion-mnist for fashion-mnist (Debian's
-// dataset-fashion-mnist). Throws DataError for an unknown name, a missing directory or file.
+// `dir`, or "folder" (dir/train/CLASS/*.jpg and dir/val/CLASS/*.jpg, or dir/test/...); an empty dir means
+// the default: /usr/share/datasets/fashion-mnist for fashion-mnist (Debian's dataset-fashion-mnist).
+// Throws DataError for an unknown name, a missing directory or file.
 DatasetFiles load_named_dataset(const std::string& name, const std::string& dir);
 
 // The dataset names load_named_dataset knows.

@@ -5,17 +5,23 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace effscale::trainers {
 
-// images: uint8 [N, C, H, W] (C = 1 for grey, 3 for RGB); labels: int64 [N] in [0, num_classes).
+// Samples held in memory (images: uint8 [N, C, H, W], C = 1 for grey, 3 for RGB) or as image files decoded
+// when a batch needs them (files; images undefined). labels: int64 [N] in [0, num_classes).
 struct ImageDataset {
-  std::string name;         // where it came from (file or folder), for messages
+  std::string name;                      // where it came from (file or folder), for messages
   torch::Tensor images;
+  std::vector<std::string> files;        // folder datasets: one JPEG/PNG path per sample
+  std::vector<std::string> class_names;  // folder datasets: class index -> folder name
   torch::Tensor labels;
   int64_t num_classes = 0;
 
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+  // Sample i as uint8 [C, H, W] (decoded from its file for folder datasets; throws DataError when broken).
+  torch::Tensor image(int64_t i) const;
   // The samples at `indices` (int64 [K]), sharing nothing with this dataset.
   ImageDataset select(const torch::Tensor& indices) const;
 };

@@ -32,9 +32,14 @@ struct CropBox {
 // central fallback), from the 64-bit `seed`.
 CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& options, uint64_t seed);
 
-// Transforms images (uint8 [B, C, H, W], C = 1 or 3) to float [B, channels, resolution, resolution]:
-// training applies random-resized crop and flip per sample, evaluation a center crop; both resize and
-// normalise. Randomness comes only from `seed` (one per batch), so results do not depend on threads.
+// Transforms one image (uint8 [C, H, W], C = 1 or 3, any size) to float [1, channels, resolution, resolution]:
+// training applies a random-resized crop and a flip, evaluation a center crop; both resize and normalise.
+// Randomness comes only from `sample_seed`, so results do not depend on threads. Thread-safe.
+torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions& options, bool training,
+                              uint64_t sample_seed);
+
+// transform_image over a batch (uint8 [B, C, H, W]) with sample i seeded by mix_seed(seed, i); returns
+// float [B, channels, resolution, resolution].
 torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& options, bool training, uint64_t seed);
 
 // Mixes a seed with up to two counters (epoch, batch) into a well-spread 64-bit seed (splitmix64).
