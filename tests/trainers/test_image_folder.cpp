@@ -12,6 +12,7 @@
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/dataset_readers.h"
 #include "effscale/trainers/image_decoder.h"
+#include "effscale/trainers/resample.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -119,4 +120,33 @@ TEST_CASE("bad folders and a corrupt image mid-epoch are reported", "[trainers][
   const ImageDataset d = read_image_folder(dir.file("data/train"));
   BatchLoader loader(d, TransformOptions{}, {6, false, 0, 0, 1});
   CHECK_THROWS_WITH(loader.next(), Catch::Contains("img0.JPG") && Catch::Contains("neither a JPEG nor a PNG"));
+}
+
+TEST_CASE("resampling matches Pillow's antialiased bicubic and bilinear", "[trainers][images]") {
+  TempDir dir;
+  const int w = 53, h = 41;
+  const auto pixels = pattern_bytes(size_t(w) * h * 3, 8);
+  write_png(dir.file("src.png"), w, h, pixels);
+  const torch::Tensor image = decode_image_file(dir.file("src.png"));
+  for (const auto& [filter, name] : {std::pair<ResampleFilter, std::string>{ResampleFilter::Bicubic, "BICUBIC"},
+                                     {ResampleFilter::Bilinear, "BILINEAR"}}) {
+    for (const auto& [ow, oh] : {std::pair<int, int>{17, 13}, {96, 80}, {53, 20}}) {
+      INFO(name << " to " << ow << "x" << oh);
+      const std::string out = dir.file("pil.bin");
+      const auto peer = run_command("/usr/bin/python3 -c " + shell_quote(
+          "import sys\nfrom PIL import Image\n"
+          "im = Image.open(sys.argv[1]).convert('RGB').resize((int(sys.argv[2]), int(sys.argv[3])), getattr(Image, sys.argv[4]))\n"
+          "open(sys.argv[5], 'wb').write(im.tobytes())") + " " + shell_quote(dir.file("src.png")) + " " +
+          std::to_string(ow) + " " + std::to_string(oh) + " " + name + " " + shell_quote(out));
+      REQUIRE(peer.exit_status == 0);
+      const std::string bytes = read_file(out);
+      REQUIRE(bytes.size() == size_t(ow) * oh * 3);
+      const torch::Tensor theirs = torch::from_blob(const_cast<char*>(bytes.data()), {oh, ow, 3}, torch::kUInt8)
+                                       .permute({2, 0, 1}).to(torch::kFloat);
+      const torch::Tensor ours = resample(image, oh, ow, filter) * 255.0;
+      // Pillow rounds to 8 bits after each pass; we keep floats.
+      CHECK((ours - theirs).abs().max().item<double>() <= 2.0);
+      CHECK((ours - theirs).abs().mean().item<double>() <= 0.5);
+    }
+  }
 }

@@ -2,11 +2,12 @@
 
 #include <torch/torch.h>
 
+#include "effscale/trainers/resample.h"
+
 #include <cmath>
 #include <random>
 
 namespace effscale::trainers {
-namespace F = torch::nn::functional;
 
 uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
   auto splitmix = [](uint64_t x) {
@@ -43,15 +44,6 @@ CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& o,
 
 namespace {
 
-torch::Tensor resize(const torch::Tensor& x, int resolution, bool bicubic) {
-  if (x.size(2) == resolution && x.size(3) == resolution) return x;
-  F::InterpolateFuncOptions options;
-  options.size(std::vector<int64_t>{resolution, resolution}).align_corners(false);
-  if (bicubic) options.mode(torch::kBicubic);
-  else options.mode(torch::kBilinear);
-  return F::interpolate(x, options);
-}
-
 torch::Tensor match_channels(const torch::Tensor& x, int channels) {
   if (x.size(1) == channels) return x;
   if (x.size(1) == 1) return x.expand({x.size(0), channels, x.size(2), x.size(3)});
@@ -72,8 +64,9 @@ torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions
     const auto side = std::max<int64_t>(1, std::llround(o.eval_crop * double(std::min(h, w))));
     box = {(h - side) / 2, (w - side) / 2, side, side};
   }
-  torch::Tensor x = image.slice(1, box.top, box.top + box.height).slice(2, box.left, box.left + box.width);
-  x = resize(x.unsqueeze(0).to(torch::kFloat).div_(255.0), o.resolution, o.bicubic);
+  const torch::Tensor crop = image.slice(1, box.top, box.top + box.height).slice(2, box.left, box.left + box.width);
+  torch::Tensor x = resample(crop, o.resolution, o.resolution, o.bicubic ? ResampleFilter::Bicubic : ResampleFilter::Bilinear)
+                        .unsqueeze(0);
   if (training && o.horizontal_flip && (mix_seed(sample_seed, 1) & 1)) x = x.flip({3});
   x = match_channels(x, o.channels);
   std::vector<double> mean(o.mean.begin(), o.mean.end()), stdev(o.std.begin(), o.std.end());

@@ -18,7 +18,7 @@ struct TransformOptions {
   double crop_max_aspect = 4.0 / 3.0;
   bool horizontal_flip = true;     // training: flip half the samples left-right
   double eval_crop = 0.875;        // evaluation: center crop of this fraction of the shorter side
-  bool bicubic = true;             // bicubic resizing (else bilinear)
+  bool bicubic = true;             // bicubic resizing (else bilinear); antialiased when shrinking, as Pillow
   std::array<double, 3> mean{0.485, 0.456, 0.406};  // per-channel normalisation (of [0, 1] values)
   std::array<double, 3> std{0.229, 0.224, 0.225};
 };
