@@ -1,0 +1,31 @@
+#pragma once
+// One training run recorded as a trial: the piece train_model, grid_alpha_beta_gamma and scale_models share.
+
+#include <nlohmann/json.hpp>
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "effscale/app_training/training_flags.h"
+#include "effscale/store/storage.h"
+
+namespace effscale::app_training {
+
+// The trial a run in `out_dir` reports to. With `resume`, the trial recorded in out_dir/trial_id is reused
+// when it is still RUNNING (a killed run) or COMPLETE (a finished run run again: nothing is recorded
+// twice); otherwise a new RUNNING trial is created and recorded there.
+store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std::string& out_dir, bool resume);
+
+// Trains `spec` on `data` with `options` (checkpoints in out_dir), writes out_dir/spec.json and
+// out_dir/result.json, and returns the summary row: model, dataset, epochs, val_top1, val_top5, test_top1,
+// test_top5, params, macs, resolution, wall_s. With a storage and a RUNNING trial: user attributes (the spec's
+// stages, params, MACs, resolution, dataset, seed, checkpoint, and `attrs`), heartbeats, validation top-1 per
+// epoch as intermediate values, then COMPLETE with val_top1 as the value, or FAIL with a fail_reason when
+// training diverges (TrainingDiverged is rethrown). A COMPLETE trial is left as it is. Progress goes to `log`.
+nlohmann::json run_recorded_training(store::Storage* storage, std::optional<store::Trial> trial,
+                                     const models::ArchSpec& spec, const ProxyData& data,
+                                     const trainers::TrainerOptions& options, const std::string& out_dir,
+                                     const nlohmann::json& attrs, std::ostream& log);
+
+}  // namespace effscale::app_training
