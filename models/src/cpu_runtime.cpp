@@ -6,7 +6,14 @@
 #include <algorithm>
 #include <thread>
 
+// Resolved from the libgomp LibTorch links; weak so that a LibTorch without OpenMP still links.
+extern "C" void omp_set_num_threads(int) __attribute__((weak));
+
 namespace effscale::models {
+
+void limit_thread_intra_op(int threads) {
+  if (omp_set_num_threads != nullptr) omp_set_num_threads(std::max(1, threads));
+}
 
 int configure_cpu_runtime(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

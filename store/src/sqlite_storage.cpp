@@ -176,10 +176,8 @@ TrialRef SqliteStorage::create_trial(int64_t study_id) {
   return ref;
 }
 
-TrialRef SqliteStorage::enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
-                                      const json& system_attrs) {
-  std::lock_guard lock(mutex_);
-  SqliteTransaction transaction(db_);
+TrialRef SqliteStorage::insert_waiting_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                                             const json& system_attrs) {
   const TrialRef ref = insert_trial(study_id, TrialState::Waiting);
   json fixed = json::object();
   for (const auto& [name, value] : params) {
@@ -189,8 +187,30 @@ TrialRef SqliteStorage::enqueue_trial(int64_t study_id, const std::map<std::stri
   write_attr("trial_system_attributes", "trial_id", ref.trial_id, "fixed_params", fixed);
   for (auto it = system_attrs.begin(); it != system_attrs.end(); ++it)
     write_attr("trial_system_attributes", "trial_id", ref.trial_id, it.key(), it.value());
+  return ref;
+}
+
+TrialRef SqliteStorage::enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                                      const json& system_attrs) {
+  std::lock_guard lock(mutex_);
+  SqliteTransaction transaction(db_);
+  const TrialRef ref = insert_waiting_trial(study_id, params, system_attrs);
   transaction.commit();
   return ref;
+}
+
+bool SqliteStorage::enqueue_trials_once(int64_t study_id, const std::string& marker_key,
+                                        const std::vector<EnqueueRequest>& requests) {
+  std::lock_guard lock(mutex_);
+  SqliteTransaction transaction(db_);
+  load_study(study_id);
+  auto marker = db_.prepare("SELECT 1 FROM study_system_attributes WHERE study_id = ? AND key = ?");
+  marker.bind(1, study_id).bind(2, marker_key);
+  if (marker.step()) return false;
+  for (const EnqueueRequest& r : requests) insert_waiting_trial(study_id, r.params, r.system_attrs);
+  write_attr("study_system_attributes", "study_id", study_id, marker_key, true);
+  transaction.commit();
+  return true;
 }
 
 std::optional<TrialRef> SqliteStorage::claim_waiting_trial(int64_t study_id) {

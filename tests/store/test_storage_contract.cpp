@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -211,4 +212,23 @@ TEST_CASE("TrialHeartbeat keeps a trial alive until it stops", "[store][heartbea
   TrialHeartbeat late(storage, t.trial_id, std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK_THAT(late.last_error(), Catch::Contains("not running"));
+}
+
+TEST_CASE("enqueue_trials_once enqueues a batch exactly once across workers", "[store][contract]") {
+  effscale::testing::TempDir dir;
+  const std::string url = "sqlite:///" + dir.file("once.db");
+  int64_t study = open_storage(url)->create_or_load_study("grid", {StudyDirection::Maximize}).study_id;
+  std::vector<Storage::EnqueueRequest> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back({{{"alpha", float_param(1.0 + 0.01 * i)}}, json{{"grid_id", i}}});
+  std::atomic<int> enqueued{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] { enqueued += open_storage(url)->enqueue_trials_once(study, "grid_enqueued", batch); });
+  for (auto& w : workers) w.join();
+  CHECK(enqueued == 1);
+  auto storage = open_storage(url);
+  const auto trials = storage->get_trials(study, {TrialState::Waiting});
+  REQUIRE(trials.size() == 10);
+  CHECK(trials[3].system_attrs["grid_id"] == 3);
+  CHECK(storage->study_attrs(study, true)["grid_enqueued"] == true);
 }

@@ -5,9 +5,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_scheduler_observer.h>
 
-// OpenMP's per-thread team size (resolved from the libgomp that LibTorch links; weak, so a LibTorch built
-// without OpenMP still links). Used to keep per-sample torch ops on TBB workers single-threaded.
-extern "C" void omp_set_num_threads(int) __attribute__((weak));
+#include "effscale/models/cpu_runtime.h"
 
 namespace effscale::trainers {
 namespace {
@@ -18,7 +16,7 @@ class SingleThreadedTorchOnWorkers : public tbb::task_scheduler_observer {
  public:
   SingleThreadedTorchOnWorkers() { observe(true); }
   void on_scheduler_entry(bool /*is_worker*/) override {
-    if (omp_set_num_threads != nullptr) omp_set_num_threads(1);
+    models::limit_thread_intra_op(1);
   }
 };
 
@@ -63,7 +61,7 @@ Batch BatchLoader::make_batch(int64_t index) const {
 
 void BatchLoader::produce() {
   // This thread only prepares batches; its own torch ops stay single-threaded too.
-  if (omp_set_num_threads != nullptr) omp_set_num_threads(1);
+  models::limit_thread_intra_op(1);
   for (int64_t i = 0; i < batches_; ++i) {
     {
       std::unique_lock lock(mutex_);

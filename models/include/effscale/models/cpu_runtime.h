@@ -10,4 +10,8 @@ namespace effscale::models {
 // count in effect. Call once, early, from main(); not thread-safe.
 int configure_cpu_runtime(int threads);
 
+// Limits the torch ops of the calling thread to `threads` intra-op threads (OpenMP's per-thread team size),
+// for workers that train side by side in one process. No effect when LibTorch was built without OpenMP.
+void limit_thread_intra_op(int threads);
+
 }  // namespace effscale::models

@@ -25,6 +25,8 @@ class SqliteStorage : public Storage {
   TrialRef create_trial(int64_t study_id) override;
   TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
                          const nlohmann::json& system_attrs) override;
+  bool enqueue_trials_once(int64_t study_id, const std::string& marker_key,
+                           const std::vector<EnqueueRequest>& requests) override;
   std::optional<TrialRef> claim_waiting_trial(int64_t study_id) override;
   void set_param(int64_t trial_id, const std::string& name, const ParamValue& value) override;
   void report_intermediate(int64_t trial_id, int64_t step, double value) override;
@@ -39,6 +41,8 @@ class SqliteStorage : public Storage {
   // Helpers run inside a transaction the caller holds (mutex_ locked).
   Study load_study(int64_t study_id);
   TrialRef insert_trial(int64_t study_id, TrialState state);
+  TrialRef insert_waiting_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                                const nlohmann::json& system_attrs);
   TrialState trial_state(int64_t trial_id);
   void write_param(int64_t trial_id, const std::string& name, const ParamValue& value);
   void write_attr(const char* table, const char* owner, int64_t id, const std::string& key, const nlohmann::json& value);

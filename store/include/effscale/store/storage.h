@@ -41,6 +41,16 @@ class Storage {
   // so Optuna runs it with them) and the given system attributes.
   virtual TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
                                  const nlohmann::json& system_attrs = nlohmann::json::object()) = 0;
+  // A trial to enqueue: its params and system attributes.
+  struct EnqueueRequest {
+    std::map<std::string, ParamValue> params;
+    nlohmann::json system_attrs = nlohmann::json::object();
+  };
+  // In one transaction: unless the study already has the system attribute `marker_key`, enqueues every
+  // request (as enqueue_trial does) and sets the attribute to true. Returns whether it enqueued. Any number
+  // of workers can call this at once; exactly one enqueues.
+  virtual bool enqueue_trials_once(int64_t study_id, const std::string& marker_key,
+                                   const std::vector<EnqueueRequest>& requests) = 0;
   // Claims the oldest WAITING trial of the study by a compare-and-set of its state to RUNNING (also
   // setting its start time and heartbeat), or returns nothing when none is waiting. Two workers never
   // claim the same trial.

@@ -1,0 +1,158 @@
+// scale_models: emits the scaled family (derived from alpha, beta, gamma, or the official table) of a
+// baseline, writes one spec per model, prints the table, and with --train trains each as a trial.
+
+#include <boost/program_options.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "effscale/app_training/recorded_run.h"
+#include "effscale/cli/app_main.h"
+#include "effscale/cli/command_line.h"
+#include "effscale/cli/output_table.h"
+#include "effscale/models/cpu_runtime.h"
+#include "effscale/models/spec_json.h"
+#include "effscale/scaling/scaled_model.h"
+
+namespace po = boost::program_options;
+namespace m = effscale::models;
+namespace sc = effscale::scaling;
+namespace st = effscale::store;
+namespace apt = effscale::app_training;
+using effscale::cli::UsageError;
+using nlohmann::json;
+
+namespace {
+
+const char* const kUsage =
+    "usage: scale_models --baseline b0|SPEC.json (--alpha A --beta B --gamma G | --from-study S | --official)\n"
+    "                    [--phi 1..7 | --phi 1,2,3] [--out-dir DIR] [--format table|csv|json]\n"
+    "                    [--train [training options]] [--study S] [--storage URL]\n"
+    "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).";
+
+std::vector<double> parse_phis(const std::string& text) {
+  std::vector<double> phis;
+  int lo = 0, hi = 0;
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%d..%d%c", &lo, &hi, &extra) == 2) {
+    if (lo < 0 || hi < lo || hi > 20) throw UsageError("--phi '" + text + "': expected LOW..HIGH within 0..20");
+    for (int p = lo; p <= hi; ++p) phis.push_back(p);
+    return phis;
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    try {
+      size_t used = 0;
+      const std::string item = text.substr(start, end - start);
+      phis.push_back(std::stod(item, &used));
+      if (used != item.size() || phis.back() < 0 || phis.back() > 20) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw UsageError("--phi '" + text + "': expected 1..7 or a list like 1,2,3 (each within 0..20)");
+    }
+    start = end + 1;
+  }
+  return phis;
+}
+
+sc::Coefficients coefficients_from(const po::variables_map& vm) {
+  if (vm.count("from-study")) {
+    auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
+    const std::string name = vm["from-study"].as<std::string>();
+    const auto study = storage->find_study(name);
+    if (!study) throw UsageError("no study named '" + name + "' in " + vm["storage"].as<std::string>());
+    const json attrs = storage->study_attrs(study->study_id, false);
+    if (!attrs.contains("best_coefficients"))
+      throw UsageError("study '" + name + "' has no best coefficients yet: run grid_alpha_beta_gamma to the end first");
+    const json& b = attrs["best_coefficients"];
+    return {b.at("alpha").get<double>(), b.at("beta").get<double>(), b.at("gamma").get<double>()};
+  }
+  if (!vm.count("alpha") || !vm.count("beta") || !vm.count("gamma"))
+    throw UsageError("give --alpha, --beta and --gamma, or --from-study S, or --official");
+  const sc::Coefficients c{vm["alpha"].as<double>(), vm["beta"].as<double>(), vm["gamma"].as<double>()};
+  if (c.alpha < 1 || c.beta < 1 || c.gamma < 1) throw UsageError("--alpha, --beta and --gamma must be >= 1");
+  return c;
+}
+
+json official_cells(const m::ArchSpec& baseline, double phi) {
+  if (phi < 1 || phi > 7 || std::floor(phi) != phi) return {nullptr, nullptr, nullptr};
+  const sc::ScaledModel o = sc::official_scaled_model(baseline, phi);
+  return {o.spec.resolution, o.params, o.macs};
+}
+
+int run(int argc, char** argv) {
+  po::options_description options("options");
+  options.add_options()
+      ("baseline", po::value<std::string>()->required(), "b0 or a baseline spec JSON (nas_search --export)")
+      ("alpha", po::value<double>(), "depth coefficient")
+      ("beta", po::value<double>(), "width coefficient")
+      ("gamma", po::value<double>(), "resolution coefficient")
+      ("from-study", po::value<std::string>(), "take the best coefficients of this grid_alpha_beta_gamma study")
+      ("official", po::bool_switch(), "use the official hand-rounded B1-B7 table instead of coefficients")
+      ("phi", po::value<std::string>()->default_value("1..7"), "compound coefficients: LOW..HIGH or a list")
+      ("resolution-divisor", po::value<int>()->default_value(8), "derived resolutions round to multiples of this")
+      ("out-dir", po::value<std::string>()->default_value("scaled"), "one SPEC.json per model goes here")
+      ("format", po::value<std::string>()->default_value("table"), "table, csv or json")
+      ("train", po::bool_switch(), "train every model (resumable; one trial each)")
+      ("study", po::value<std::string>(), "with --train: the study recording the trials (default: scaled)")
+      ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL");
+  options.add(apt::training_options());
+  auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
+  if (parsed.help_requested) return 0;
+  const po::variables_map& vm = parsed.values;
+  const auto format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
+  const bool official = vm["official"].as<bool>();
+  if (official && (vm.count("alpha") || vm.count("from-study")))
+    throw UsageError("--official replaces the coefficients; drop --alpha/--beta/--gamma/--from-study");
+  const m::ArchSpec baseline = m::spec_from_name_or_file(vm["baseline"].as<std::string>());
+  const std::vector<double> phis = parse_phis(vm["phi"].as<std::string>());
+  const sc::Coefficients c = official ? sc::Coefficients{} : coefficients_from(vm);
+
+  std::vector<sc::ScaledModel> family;
+  for (double phi : phis)
+    family.push_back(official ? sc::official_scaled_model(baseline, phi)
+                              : sc::scale_model(baseline, c, phi, vm["resolution-divisor"].as<int>()));
+  const std::string out_dir = vm["out-dir"].as<std::string>();
+  std::filesystem::create_directories(out_dir);
+  effscale::cli::OutputTable table({"model", "phi", "depth_mult", "width_mult", "resolution_mult", "resolution",
+                                    "repeats", "params", "macs", "macs_ratio", "two_pow_phi", "official_resolution",
+                                    "official_params", "official_macs"});
+  for (const sc::ScaledModel& s : family) {
+    m::write_spec_file((std::filesystem::path(out_dir) / (s.name + ".json")).string(), s.spec);
+    const json off = official_cells(baseline, s.phi);
+    auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
+    table.add_row({s.name, s.phi, r4(s.depth_mult), r4(s.width_mult), r4(s.resolution_mult), s.spec.resolution, s.repeats,
+                   s.params, s.macs, std::round(s.macs_ratio * 1000) / 1000, std::pow(2.0, s.phi), off[0], off[1], off[2]});
+  }
+  std::cout << table.render(format);
+  if (!vm["train"].as<bool>()) return 0;
+
+  m::configure_cpu_runtime(vm["threads"].as<int>());
+  const apt::ProxyData data = apt::load_proxy_data(vm);
+  auto storage = st::open_storage(vm["storage"].as<std::string>());
+  const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
+  const int64_t study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  effscale::cli::OutputTable trained({"model", "phi", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
+  for (const sc::ScaledModel& s : family) {
+    const m::ArchSpec spec = apt::adapt_spec(s.spec, vm, data.num_classes);
+    const std::string run_dir = (std::filesystem::path(out_dir) / "runs" / s.name).string();
+    effscale::trainers::TrainerOptions trainer =
+        apt::trainer_options_from(vm, spec, (std::filesystem::path(run_dir) / "checkpoint.pt").string());
+    trainer.resume = true;  // a rerun continues every model where it stopped
+    const st::Trial trial = apt::open_run_trial(*storage, study, run_dir, true);
+    std::cerr << "scale_models: training " << s.name << " (trial " << trial.number << ")\n";
+    const json attrs = {{"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
+                        {"official", official}, {"macs_ratio", s.macs_ratio}};
+    const json row = apt::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr);
+    trained.add_row({s.name, s.phi, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
+  }
+  std::cerr << trained.render(effscale::cli::OutputFormat::Table);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return effscale::cli::run_app("scale_models", [&] { return run(argc, argv); });
+}
