@@ -123,7 +123,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0", "give --alpha, --beta and --gamma"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --phi 9", "phi = 1..7"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi x", "--phi 'x'"},
-      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --from-study nope --storage " + storage, "no study named 'nope'"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --from-study nope --storage " + storage, "cannot open database"},
   };
   for (const Case& c : cases) {
     INFO(c.command);
