@@ -184,9 +184,9 @@ TrialRef SqliteStorage::insert_waiting_trial(int64_t study_id, const std::map<st
     write_param(ref.trial_id, name, value);
     fixed[name] = value.external();
   }
-  write_attr("trial_system_attributes", "trial_id", ref.trial_id, "fixed_params", fixed);
   for (auto it = system_attrs.begin(); it != system_attrs.end(); ++it)
-    write_attr("trial_system_attributes", "trial_id", ref.trial_id, it.key(), it.value());
+    if (it.key() != "fixed_params") write_attr("trial_system_attributes", "trial_id", ref.trial_id, it.key(), it.value());
+  write_attr("trial_system_attributes", "trial_id", ref.trial_id, "fixed_params", fixed);
   return ref;
 }
 
@@ -332,18 +332,10 @@ std::vector<TrialRef> SqliteStorage::fail_stale_trials(int64_t study_id, double 
     json history = old.system_attrs.value("retry_history", json::array());
     history.push_back(ref.number);
     if (static_cast<int>(history.size()) > max_retries) continue;
-    const TrialRef retry = insert_trial(study_id, TrialState::Waiting);
-    json fixed = json::object();
-    for (const auto& [name, value] : old.params) {
-      write_param(retry.trial_id, name, value);
-      fixed[name] = value.external();
-    }
     json attrs = old.system_attrs;
-    attrs["fixed_params"] = fixed;
     attrs["failed_trial"] = ref.number;
     attrs["retry_history"] = history;
-    for (auto it = attrs.begin(); it != attrs.end(); ++it)
-      write_attr("trial_system_attributes", "trial_id", retry.trial_id, it.key(), it.value());
+    insert_waiting_trial(study_id, old.params, attrs);  // writes fixed_params from the params
   }
   transaction.commit();
   return failed;

@@ -18,17 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_mnist(const TempDir& dir) {
-  const std::string root = dir.file("mnist");
-  std::filesystem::create_directories(root);
-  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", 96}, {"t10k", 32}}) {
-    std::vector<uint8_t> labels(n);
-    for (uint32_t i = 0; i < n; ++i) labels[i] = static_cast<uint8_t>(i % 10);
-    write_idx(root + "/" + prefix + "-images-idx3-ubyte", {n, 12, 12}, pattern_bytes(size_t(n) * 144, n), false);
-    write_idx(root + "/" + prefix + "-labels-idx1-ubyte", {n}, labels, false);
-  }
-  return root;
-}
+std::string tiny_mnist(const TempDir& dir) { return write_mnist_folder(dir.file("mnist"), 96, 32, false, false); }
 
 }  // namespace
 

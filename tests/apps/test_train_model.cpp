@@ -18,21 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-// An MNIST-format folder with 160 training and 40 test images of 10 classes, 12x12.
-std::string write_tiny_mnist(const TempDir& dir) {
-  const std::string root = dir.file("mnist");
-  std::filesystem::create_directories(root);
-  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", 160}, {"t10k", 40}}) {
-    std::vector<uint8_t> labels(n), pixels = pattern_bytes(size_t(n) * 144, n);
-    for (uint32_t i = 0; i < n; ++i) {
-      labels[i] = static_cast<uint8_t>(i % 10);
-      for (int p = 0; p < 144; p += 13 - labels[i]) pixels[size_t(i) * 144 + p] = 255;  // a class-dependent stripe
-    }
-    write_idx(root + "/" + prefix + "-images-idx3-ubyte.gz", {n, 12, 12}, pixels, true);
-    write_idx(root + "/" + prefix + "-labels-idx1-ubyte.gz", {n}, labels, true);
-  }
-  return root;
-}
+std::string write_tiny_mnist(const TempDir& dir) { return write_mnist_folder(dir.file("mnist"), 160, 40, true, true); }
 
 std::string train_model(const std::string& args) { return std::string(EFFSCALE_TRAIN_MODEL) + " " + args; }
 

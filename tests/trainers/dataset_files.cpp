@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -42,6 +43,22 @@ void write_cifar(const std::string& path, const std::vector<uint8_t>& labels, in
   }
   bytes.resize(bytes.size() - truncate_by);
   write_bytes(path, bytes, false);
+}
+
+std::string write_mnist_folder(const std::string& root, uint32_t train_n, uint32_t test_n, bool gzip, bool stripes) {
+  std::filesystem::create_directories(root);
+  const std::string ext = gzip ? ".gz" : "";
+  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", train_n}, {"t10k", test_n}}) {
+    std::vector<uint8_t> labels(n), pixels = pattern_bytes(size_t(n) * 144, n);
+    for (uint32_t i = 0; i < n; ++i) {
+      labels[i] = static_cast<uint8_t>(i % 10);
+      if (stripes)
+        for (int p = 0; p < 144; p += 13 - labels[i]) pixels[size_t(i) * 144 + p] = 255;
+    }
+    write_idx(root + "/" + prefix + "-images-idx3-ubyte" + ext, {n, 12, 12}, pixels, gzip);
+    write_idx(root + "/" + prefix + "-labels-idx1-ubyte" + ext, {n}, labels, gzip);
+  }
+  return root;
 }
 
 std::vector<uint8_t> pattern_bytes(size_t n, uint32_t seed) {

@@ -15,6 +15,10 @@ void write_idx(const std::string& path, const std::vector<uint32_t>& dims, const
 // A CIFAR binary batch: per record, `label_bytes` label bytes (the last one is the label) then 3072 pixels.
 void write_cifar(const std::string& path, const std::vector<uint8_t>& labels, int label_bytes, size_t truncate_by = 0);
 
+// An MNIST-format folder ROOT with `train_n` training and `test_n` test images of 12x12 pixels and 10
+// classes (label i % 10); with `stripes`, each class gets a learnable stripe pattern. Returns ROOT.
+std::string write_mnist_folder(const std::string& root, uint32_t train_n, uint32_t test_n, bool gzip, bool stripes);
+
 // n deterministic pseudo-random bytes.
 std::vector<uint8_t> pattern_bytes(size_t n, uint32_t seed);
 
