@@ -116,14 +116,14 @@ int run(int argc, char** argv) {
   const std::string out_dir = vm["out-dir"].as<std::string>();
   std::filesystem::create_directories(out_dir);
   effscale::cli::OutputTable table({"model", "phi", "depth_mult", "width_mult", "resolution_mult", "resolution",
-                                    "repeats", "params", "macs", "macs_ratio", "two_pow_phi", "official_resolution",
+                                    "repeats", "channels", "params", "macs", "macs_ratio", "two_pow_phi", "official_resolution",
                                     "official_params", "official_macs"});
   for (const sc::ScaledModel& s : family) {
     m::write_spec_file((std::filesystem::path(out_dir) / (s.name + ".json")).string(), s.spec);
     const json off = official_cells(baseline, s.phi);
     auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
     table.add_row({s.name, s.phi, r4(s.depth_mult), r4(s.width_mult), r4(s.resolution_mult), s.spec.resolution, s.repeats,
-                   s.params, s.macs, std::round(s.macs_ratio * 1000) / 1000, std::pow(2.0, s.phi), off[0], off[1], off[2]});
+                   s.channels, s.params, s.macs, std::round(s.macs_ratio * 1000) / 1000, std::pow(2.0, s.phi), off[0], off[1], off[2]});
   }
   std::cout << table.render(format);
   if (!vm["train"].as<bool>()) return 0;

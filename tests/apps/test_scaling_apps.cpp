@@ -61,7 +61,8 @@ TEST_CASE("a tiny grid runs once, resumes without duplicates and feeds scale_mod
   REQUIRE(scaled.exit_status == 0);
   const json rows = json::parse(scaled.out);
   REQUIRE(rows.size() == 3);
-  for (const char* key : {"model", "phi", "resolution", "params", "macs", "macs_ratio"}) CHECK(rows[0].contains(key));
+  for (const char* key : {"model", "phi", "resolution", "params", "macs", "macs_ratio", "repeats", "channels"})
+    CHECK(rows[0].contains(key));
   CHECK(std::filesystem::exists(dir.file("scaled/b0-phi2.json")));
 }
 
