@@ -11,6 +11,7 @@
 #include "effscale/models/official.h"
 #include "effscale/models/spec_error.h"
 #include "effscale/search/controller.h"
+#include "effscale/search/ppo_controller.h"
 #include "effscale/search/reward.h"
 #include "effscale/search/search_space.h"
 
@@ -95,6 +96,24 @@ TEST_CASE("the reward is ACC * (MACs / T)^w, soft or hard", "[search][reward]") 
   CHECK(reward(0.8, 800000000, hard) == Approx(0.4));
 }
 
+TEST_CASE("PPO beats random search on a synthetic objective over 5 seeds", "[search][controllers]") {
+  const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    INFO("seed " << seed);
+    std::mt19937 rng(static_cast<uint32_t>(seed) + 100);
+    Candidate target;
+    for (int n : counts) target.push_back(std::uniform_int_distribution<int>(0, n - 1)(rng));
+    auto random = make_random_controller(counts, seed);
+    PpoOptions options;  // fewer, larger updates than the default keep the test to seconds
+    options.batch = 16;
+    options.epochs = 2;
+    options.learning_rate = 1e-2;
+    auto ppo = make_ppo_controller(counts, seed, options);
+    const double r = run(*random, target, 400, 100), p = run(*ppo, target, 400, 100);
+    CHECK(p >= r + 0.15);  // the same margin as evolution's
+  }
+}
+
 TEST_CASE("evolution beats random search on a synthetic objective over 5 seeds", "[search][controllers]") {
   const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
   for (uint64_t seed = 0; seed < 5; ++seed) {
@@ -113,9 +132,12 @@ TEST_CASE("evolution beats random search on a synthetic objective over 5 seeds",
 
 TEST_CASE("a restored controller continues the same stream", "[search][controllers]") {
   const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
-  for (const std::string kind : {"random", "evolution"}) {
+  for (const std::string kind : {"random", "evolution", "ppo"}) {
     INFO(kind);
-    auto make = [&] { return kind == "random" ? make_random_controller(counts, 7) : make_evolution_controller(counts, 7, 8, 3); };
+    auto make = [&] {
+      if (kind == "ppo") return make_ppo_controller(counts, 7, PpoOptions{});
+      return kind == "random" ? make_random_controller(counts, 7) : make_evolution_controller(counts, 7, 8, 3);
+    };
     auto straight = make();
     auto first = make();
     const Candidate target(counts.size(), 0);
