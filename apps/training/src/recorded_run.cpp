@@ -37,7 +37,7 @@ store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std
 
 json run_recorded_training(store::Storage* storage, std::optional<store::Trial> trial, const models::ArchSpec& spec,
                            const ProxyData& data, const trainers::TrainerOptions& options, const std::string& out_dir,
-                           const json& attrs, std::ostream& log) {
+                           const json& attrs, std::ostream& log, const std::function<double(const json&)>& value_of) {
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(out_dir);
   models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
@@ -89,8 +89,8 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
   models::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
   if (recording) {
     heartbeat.reset();
-    for (const char* key : {"test_top1", "test_top5", "val_top5", "wall_s"}) storage->set_trial_attr(trial->trial_id, key, row[key], false);
-    storage->finish_trial(trial->trial_id, store::TrialState::Complete, {val.top1});
+    for (const char* key : {"val_top1", "test_top1", "test_top5", "val_top5", "wall_s"}) storage->set_trial_attr(trial->trial_id, key, row[key], false);
+    storage->finish_trial(trial->trial_id, store::TrialState::Complete, {value_of ? value_of(row) : val.top1});
   }
   return row;
 }

@@ -1,0 +1,196 @@
+// nas_search: the baseline search. A controller samples architectures from the MnasNet space, each is
+// trained briefly on the proxy task and scored by ACC * (MACs / T)^w, and the controller learns from the
+// rewards. Every candidate is a trial; the controller's state lives on the study, so a rerun resumes.
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "effscale/app_training/recorded_run.h"
+#include "effscale/cli/app_main.h"
+#include "effscale/cli/command_line.h"
+#include "effscale/cli/output_table.h"
+#include "effscale/models/atomic_file.h"
+#include "effscale/models/counts.h"
+#include "effscale/models/cpu_runtime.h"
+#include "effscale/models/spec_json.h"
+#include "effscale/search/controller.h"
+#include "effscale/search/ppo_controller.h"
+#include "effscale/search/reward.h"
+#include "effscale/search/search_space.h"
+
+namespace po = boost::program_options;
+namespace m = effscale::models;
+namespace se = effscale::search;
+namespace st = effscale::store;
+namespace apt = effscale::app_training;
+using effscale::cli::UsageError;
+using nlohmann::json;
+
+namespace {
+
+const char* const kUsage =
+    "usage: nas_search --controller ppo|random|evolution --trials N --study S [--storage URL] [--target-macs T]\n"
+    "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--space FILE] [--export BEST.json]\n"
+    "                  [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C] [--seed N]\n"
+    "                  [--config PRESET.ini] [training options]";
+
+std::unique_ptr<se::Controller> make_controller(const std::string& kind, const std::vector<int>& counts, uint64_t seed) {
+  if (kind == "ppo") return se::make_ppo_controller(counts, seed);
+  if (kind == "random") return se::make_random_controller(counts, seed);
+  if (kind == "evolution") return se::make_evolution_controller(counts, seed);
+  throw UsageError("--controller '" + kind + "': expected ppo, random or evolution");
+}
+
+m::ArchSpec proxy_of(m::ArchSpec spec, const po::variables_map& vm, int64_t classes) {
+  if (vm.count("proxy-resolution")) spec.resolution = vm["proxy-resolution"].as<int>();
+  spec.width_mult *= vm["proxy-width"].as<double>();
+  spec.depth_mult *= vm["proxy-depth"].as<double>();
+  if (vm.count("in-channels")) spec.in_channels = vm["in-channels"].as<int>();
+  return apt::adapt_spec(spec, vm, classes);
+}
+
+// The trial a controller step was recorded as, if any.
+std::optional<st::Trial> trial_of_step(st::Storage& storage, int64_t study, int64_t step) {
+  for (const st::Trial& t : storage.get_trials(study, {}))
+    if (t.system_attrs.value("controller_step", int64_t{-1}) == step) return t;
+  return std::nullopt;
+}
+
+// The reward of an architecture already trained in this study (identical stages), if any.
+std::optional<double> known_reward(st::Storage& storage, int64_t study, const json& stages) {
+  for (const st::Trial& t : storage.get_trials(study, {st::TrialState::Complete}))
+    if (t.user_attrs.value("searched_stages", json()) == stages && !t.values.empty()) return t.values[0];
+  return std::nullopt;
+}
+
+int completed(st::Storage& storage, int64_t study) {
+  return static_cast<int>(storage.get_trials(study, {st::TrialState::Complete}).size());
+}
+
+int run(int argc, char** argv) {
+  po::options_description options("options");
+  options.add_options()
+      ("controller", po::value<std::string>()->default_value("ppo"), "ppo, random or evolution")
+      ("trials", po::value<int>()->required(), "complete this many trials in the study")
+      ("study", po::value<std::string>()->required(), "study name")
+      ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
+      ("target-macs", po::value<double>()->default_value(400e6), "T: the MACs target at the full-size setting")
+      ("reward-exponent", po::value<double>()->default_value(-0.07), "w in ACC * (MACs / T)^w")
+      ("hard-constraint", po::bool_switch(), "w = 0 under T and -1 above")
+      ("max-macs", po::value<double>()->default_value(0), "reject candidates above this many MACs before training (0: none)")
+      ("space", po::value<std::string>(), "search space JSON file (default: MnasNet space around B0)")
+      ("proxy-resolution", po::value<int>(), "train candidates at this resolution")
+      ("proxy-width", po::value<double>()->default_value(1.0), "multiply candidates' width for the proxy")
+      ("proxy-depth", po::value<double>()->default_value(1.0), "multiply candidates' depth for the proxy")
+      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets")
+      ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
+      ("out-dir", po::value<std::string>(), "checkpoints per candidate (default: runs/search-STUDY)")
+      ("top", po::value<int>()->default_value(10), "rows of the final table")
+      ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  options.add(apt::training_options());
+  auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
+  if (parsed.help_requested) return 0;
+  const po::variables_map& vm = parsed.values;
+  const auto format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
+  const int trials = vm["trials"].as<int>();
+  if (trials < 1) throw UsageError("--trials must be at least 1");
+  const se::SearchSpace space = vm.count("space") ? se::SearchSpace::from_json(
+      m::read_whole_file(vm["space"].as<std::string>()), vm["space"].as<std::string>()) : se::SearchSpace::efficientnet_default();
+  std::vector<int> counts;
+  for (const se::Decision& d : space.decisions()) counts.push_back(static_cast<int>(d.choices.size()));
+  const uint64_t seed = vm["seed"].as<uint64_t>();
+  auto controller = make_controller(vm["controller"].as<std::string>(), counts, seed);
+  se::RewardOptions reward_options{vm["target-macs"].as<double>(), vm["reward-exponent"].as<double>(), vm["hard-constraint"].as<bool>()};
+  m::configure_cpu_runtime(vm["threads"].as<int>());
+
+  auto storage = st::open_storage(vm["storage"].as<std::string>());
+  const std::string study_name = vm["study"].as<std::string>();
+  const int64_t study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  const json settings = {{"controller", vm["controller"].as<std::string>()}, {"seed", seed}, {"counts", counts},
+                         {"reference", json::parse(m::spec_to_json(space.reference()))},
+                         {"target_macs", reward_options.target_macs}, {"exponent", reward_options.exponent},
+                         {"hard", reward_options.hard}};
+  const json attrs = storage->study_attrs(study, true);
+  if (attrs.contains("search_settings") && attrs["search_settings"] != settings)
+    throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space or reward; use another --study");
+  storage->set_study_attr(study, "search_settings", settings, true);
+  int64_t step = 0;
+  if (attrs.contains("controller_state")) {
+    controller->load_state(attrs["controller_state"]);
+    step = attrs.value("controller_step", int64_t{0});
+  }
+  const apt::ProxyData data = apt::load_proxy_data(vm);
+  const std::string out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
+
+  for (int64_t guard = 0; completed(*storage, study) < trials; ++guard, ++step) {
+    if (guard > 50LL * trials) throw std::runtime_error("the controller keeps proposing known or rejected architectures; stopping");
+    const se::Candidate candidate = controller->ask();
+    m::ArchSpec spec = space.decode(candidate);
+    spec.name = "candidate-" + std::to_string(step);
+    const int64_t macs = m::count_macs(spec);
+    const json stages = json::parse(m::spec_to_json(spec))["stages"];
+    double value = 0;
+    if (vm["max-macs"].as<double>() > 0 && macs > vm["max-macs"].as<double>()) {
+      value = 0;  // rejected before training
+    } else if (const auto known = known_reward(*storage, study, stages); known && !trial_of_step(*storage, study, step)) {
+      value = *known;  // identical architectures are not trained twice
+    } else {
+      std::optional<st::Trial> trial = trial_of_step(*storage, study, step);
+      if (!trial) {
+        const st::TrialRef ref = storage->create_trial(study);
+        storage->set_trial_attr(ref.trial_id, "controller_step", step, true);
+        for (size_t d = 0; d < candidate.size(); ++d)
+          storage->set_param(ref.trial_id, space.decisions()[d].name,
+                             {double(candidate[d]), st::Distribution::categorical(space.decisions()[d].choices)});
+        trial = storage->get_trial(ref.trial_id);
+      }
+      const m::ArchSpec proxy = proxy_of(spec, vm, data.num_classes);
+      const std::string run_dir = (std::filesystem::path(out_dir) / std::to_string(step)).string();
+      effscale::trainers::TrainerOptions trainer =
+          apt::trainer_options_from(vm, proxy, (std::filesystem::path(run_dir) / "checkpoint.pt").string());
+      trainer.resume = true;
+      const json extra = {{"searched_stages", stages}, {"target_macs", macs}, {"target_params", m::count_params(spec)}};
+      auto score = [&](const json& row) { return se::reward(row["val_top1"].get<double>(), macs, reward_options); };
+      std::cerr << "nas_search: step " << step << " trial " << trial->number << ", " << macs / 1e6 << "M MACs\n";
+      try {
+        const json row = apt::run_recorded_training(storage.get(), trial, proxy, data, trainer, run_dir, extra, std::cerr, score);
+        value = score(row);
+      } catch (const effscale::trainers::TrainingDiverged& e) {
+        std::cerr << "nas_search: candidate " << step << " failed: " << e.what() << "\n";
+        value = 0;
+      }
+    }
+    controller->tell(candidate, value);
+    storage->set_study_attr(study, "controller_state", controller->state(), true);
+    storage->set_study_attr(study, "controller_step", step + 1, true);
+  }
+
+  std::vector<st::Trial> done = storage->get_trials(study, {st::TrialState::Complete});
+  std::stable_sort(done.begin(), done.end(), [](const st::Trial& a, const st::Trial& b) { return a.values[0] > b.values[0]; });
+  m::ArchSpec best = space.reference();
+  {
+    json spec_json = json::parse(m::spec_to_json(space.reference()));
+    spec_json["name"] = "searched";
+    spec_json["stages"] = done.front().user_attrs["searched_stages"];
+    best = m::spec_from_json(spec_json.dump(), "best trial");
+  }
+  const std::string export_path = vm.count("export") ? vm["export"].as<std::string>() : (std::filesystem::path(out_dir) / "best.json").string();
+  m::write_spec_file(export_path, best);
+  effscale::cli::OutputTable table({"number", "reward", "val_top1", "target_macs", "target_params", "stages"});
+  for (size_t i = 0; i < done.size() && int(i) < vm["top"].as<int>(); ++i) {
+    const st::Trial& t = done[i];
+    table.add_row({t.number, t.values[0], t.user_attrs.value("val_top1", json(nullptr)), t.user_attrs["target_macs"],
+                   t.user_attrs["target_params"], t.user_attrs["searched_stages"]});
+  }
+  std::cout << table.render(format);
+  std::cerr << "nas_search: best architecture (reward " << done.front().values[0] << ") written to " << export_path << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return effscale::cli::run_app("nas_search", [&] { return run(argc, argv); });
+}
