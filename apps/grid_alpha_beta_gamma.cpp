@@ -42,21 +42,12 @@ json grid_settings(const po::variables_map& vm, const m::ArchSpec& baseline) {
           {"tolerance", vm["tolerance"].as<double>()}};
 }
 
-// The proxy-sized baseline the grid trains (smaller resolution, width and depth; the dataset's channels).
-m::ArchSpec proxy_baseline(m::ArchSpec spec, const po::variables_map& vm) {
-  if (vm.count("proxy-resolution")) spec.resolution = vm["proxy-resolution"].as<int>();
-  spec.width_mult *= vm["proxy-width"].as<double>();
-  spec.depth_mult *= vm["proxy-depth"].as<double>();
-  if (vm.count("in-channels")) spec.in_channels = vm["in-channels"].as<int>();
-  return spec;
-}
-
 // Claims and trains points until none is waiting. Returns how many this worker finished.
 int work(const po::variables_map& vm, const std::string& url, int64_t study, const m::ArchSpec& baseline,
          const apt::ProxyData& data, const std::string& out_dir, int threads, std::mutex& log_mutex) {
   m::limit_thread_intra_op(threads);
   auto storage = st::open_storage(url);
-  const m::ArchSpec proxy = proxy_baseline(baseline, vm);
+  const m::ArchSpec proxy = apt::proxy_spec(baseline, vm);
   int done = 0;
   while (true) {
     storage->fail_stale_trials(study, 120.0, 2);  // points of killed workers come back
@@ -100,14 +91,10 @@ int run(int argc, char** argv) {
       ("beta-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "width coefficient LOW:HIGH:STEP")
       ("gamma-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "resolution coefficient LOW:HIGH:STEP")
       ("tolerance", po::value<double>()->default_value(0.1), "keep points with |alpha beta^2 gamma^2 - 2| <= T")
-      ("proxy-resolution", po::value<int>(), "train the baseline at this resolution (default: its own)")
-      ("proxy-width", po::value<double>()->default_value(1.0), "multiply the baseline's width for the proxy")
-      ("proxy-depth", po::value<double>()->default_value(1.0), "multiply the baseline's depth for the proxy")
-      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets")
       ("workers", po::value<int>()->default_value(1), "points trained at once in this process")
       ("out-dir", po::value<std::string>(), "checkpoints per point (default: runs/grid-STUDY)")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
-  options.add(apt::training_options());
+  options.add(apt::proxy_options()).add(apt::training_options());
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
@@ -121,7 +108,7 @@ int run(int argc, char** argv) {
                                           sc::parse_grid_range(vm["gamma-range"].as<std::string>(), "--gamma-range"),
                                           vm["tolerance"].as<double>());
   if (points.empty()) throw UsageError("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
-  m::validate(proxy_baseline(baseline, vm));
+  m::validate(apt::proxy_spec(baseline, vm));
   const int threads = m::configure_cpu_runtime(vm["threads"].as<int>());
 
   const std::string url = vm["storage"].as<std::string>();

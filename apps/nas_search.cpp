@@ -43,14 +43,6 @@ std::unique_ptr<se::Controller> make_controller(const std::string& kind, const s
   throw UsageError("--controller '" + kind + "': expected ppo, random or evolution");
 }
 
-m::ArchSpec proxy_of(m::ArchSpec spec, const po::variables_map& vm, int64_t classes) {
-  if (vm.count("proxy-resolution")) spec.resolution = vm["proxy-resolution"].as<int>();
-  spec.width_mult *= vm["proxy-width"].as<double>();
-  spec.depth_mult *= vm["proxy-depth"].as<double>();
-  if (vm.count("in-channels")) spec.in_channels = vm["in-channels"].as<int>();
-  return apt::adapt_spec(spec, vm, classes);
-}
-
 // The trial a controller step was recorded as, if any.
 std::optional<st::Trial> trial_of_step(st::Storage& storage, int64_t study, int64_t step) {
   for (const st::Trial& t : storage.get_trials(study, {}))
@@ -81,15 +73,11 @@ int run(int argc, char** argv) {
       ("hard-constraint", po::bool_switch(), "w = 0 under T and -1 above")
       ("max-macs", po::value<double>()->default_value(0), "reject candidates above this many MACs before training (0: none)")
       ("space", po::value<std::string>(), "search space JSON file (default: MnasNet space around B0)")
-      ("proxy-resolution", po::value<int>(), "train candidates at this resolution")
-      ("proxy-width", po::value<double>()->default_value(1.0), "multiply candidates' width for the proxy")
-      ("proxy-depth", po::value<double>()->default_value(1.0), "multiply candidates' depth for the proxy")
-      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets")
       ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
       ("out-dir", po::value<std::string>(), "checkpoints per candidate (default: runs/search-STUDY)")
       ("top", po::value<int>()->default_value(10), "rows of the final table")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
-  options.add(apt::training_options());
+  options.add(apt::proxy_options()).add(apt::training_options());
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
@@ -146,7 +134,7 @@ int run(int argc, char** argv) {
                              {double(candidate[d]), st::Distribution::categorical(space.decisions()[d].choices)});
         trial = storage->get_trial(ref.trial_id);
       }
-      const m::ArchSpec proxy = proxy_of(spec, vm, data.num_classes);
+      const m::ArchSpec proxy = apt::adapt_spec(apt::proxy_spec(spec, vm), vm, data.num_classes);
       const std::string run_dir = (std::filesystem::path(out_dir) / std::to_string(step)).string();
       effscale::trainers::TrainerOptions trainer =
           apt::trainer_options_from(vm, proxy, (std::filesystem::path(run_dir) / "checkpoint.pt").string());

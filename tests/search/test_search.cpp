@@ -33,6 +33,14 @@ double agreement(const Candidate& c, const Candidate& target) {
   return double(same) / double(c.size());
 }
 
+// A hidden target candidate drawn from `seed`.
+Candidate hidden_target(const std::vector<int>& counts, uint64_t seed) {
+  std::mt19937 rng(static_cast<uint32_t>(seed) + 100);
+  Candidate target;
+  for (int n : counts) target.push_back(std::uniform_int_distribution<int>(0, n - 1)(rng));
+  return target;
+}
+
 // Mean reward of the last `tail` of `budget` samples.
 double run(Controller& controller, const Candidate& target, int budget, int tail) {
   double sum = 0;
@@ -100,9 +108,7 @@ TEST_CASE("PPO beats random search on a synthetic objective over 5 seeds", "[sea
   const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
   for (uint64_t seed = 0; seed < 5; ++seed) {
     INFO("seed " << seed);
-    std::mt19937 rng(static_cast<uint32_t>(seed) + 100);
-    Candidate target;
-    for (int n : counts) target.push_back(std::uniform_int_distribution<int>(0, n - 1)(rng));
+    const Candidate target = hidden_target(counts, seed);
     auto random = make_random_controller(counts, seed);
     PpoOptions options;  // fewer, larger updates than the default keep the test to seconds
     options.batch = 16;
@@ -118,9 +124,7 @@ TEST_CASE("evolution beats random search on a synthetic objective over 5 seeds",
   const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
   for (uint64_t seed = 0; seed < 5; ++seed) {
     INFO("seed " << seed);
-    std::mt19937 rng(static_cast<uint32_t>(seed) + 100);
-    Candidate target;
-    for (int n : counts) target.push_back(std::uniform_int_distribution<int>(0, n - 1)(rng));
+    const Candidate target = hidden_target(counts, seed);
     auto random = make_random_controller(counts, seed);
     auto evolution = make_evolution_controller(counts, seed);
     const double r = run(*random, target, 400, 100), e = run(*evolution, target, 400, 100);

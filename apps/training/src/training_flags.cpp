@@ -34,6 +34,24 @@ po::options_description training_options() {
   return o;
 }
 
+po::options_description proxy_options() {
+  po::options_description o("proxy architecture");
+  o.add_options()
+      ("proxy-resolution", po::value<int>(), "train at this resolution (default: the spec's)")
+      ("proxy-width", po::value<double>()->default_value(1.0), "multiply the width for the proxy")
+      ("proxy-depth", po::value<double>()->default_value(1.0), "multiply the depth for the proxy")
+      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets");
+  return o;
+}
+
+models::ArchSpec proxy_spec(models::ArchSpec spec, const po::variables_map& vm) {
+  if (vm.count("proxy-resolution")) spec.resolution = vm["proxy-resolution"].as<int>();
+  spec.width_mult *= vm["proxy-width"].as<double>();
+  spec.depth_mult *= vm["proxy-depth"].as<double>();
+  if (vm.count("in-channels")) spec.in_channels = vm["in-channels"].as<int>();
+  return spec;
+}
+
 ProxyData load_proxy_data(const po::variables_map& vm) {
   ProxyData data;
   data.dataset = vm["dataset"].as<std::string>();

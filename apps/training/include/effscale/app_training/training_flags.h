@@ -30,6 +30,13 @@ struct ProxyData {
 // Loads the dataset the flags name. Throws DataError / std::invalid_argument naming the bad input.
 ProxyData load_proxy_data(const boost::program_options::variables_map& vm);
 
+// --proxy-resolution, --proxy-width, --proxy-depth, --in-channels: how a full-size spec shrinks to the proxy
+// task (nas_search and grid_alpha_beta_gamma train proxies of the architectures they score).
+boost::program_options::options_description proxy_options();
+
+// `spec` shrunk by the proxy flags: resolution replaced, width and depth multiplied, input channels set.
+models::ArchSpec proxy_spec(models::ArchSpec spec, const boost::program_options::variables_map& vm);
+
 // Applies --bn-momentum to a spec (and sets its classes); validates it.
 models::ArchSpec adapt_spec(models::ArchSpec spec, const boost::program_options::variables_map& vm, int64_t num_classes);
 
