@@ -47,6 +47,7 @@ int work(const po::variables_map& vm, const std::string& url, int64_t study, con
          const apt::ProxyData& data, const std::string& out_dir, int threads, std::mutex& log_mutex) {
   m::limit_thread_intra_op(threads);
   auto storage = st::open_storage(url);
+  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
   const m::ArchSpec proxy = apt::proxy_spec(baseline, vm);
   int done = 0;
   while (true) {
@@ -69,7 +70,7 @@ int work(const po::variables_map& vm, const std::string& url, int64_t study, con
                         {"macs_ratio", target.macs_ratio}};
     std::ostringstream log;
     try {
-      apt::run_recorded_training(storage.get(), trial, spec, data, options, run_dir, attrs, log);
+      apt::run_recorded_training(storage.get(), trial, spec, data, options, run_dir, attrs, log, nullptr, pruner.get());
     } catch (const effscale::trainers::TrainingDiverged& e) {
       std::lock_guard lock(log_mutex);
       std::cerr << "grid_alpha_beta_gamma: " << id << " failed: " << e.what() << "\n";

@@ -57,8 +57,9 @@ std::optional<double> known_reward(st::Storage& storage, int64_t study, const js
   return std::nullopt;
 }
 
+// Trials the search has finished with a result (pruned candidates count: they were evaluated).
 int completed(st::Storage& storage, int64_t study) {
-  return static_cast<int>(storage.get_trials(study, {st::TrialState::Complete}).size());
+  return static_cast<int>(storage.get_trials(study, {st::TrialState::Complete, st::TrialState::Pruned}).size());
 }
 
 int run(int argc, char** argv) {
@@ -110,6 +111,7 @@ int run(int argc, char** argv) {
     step = attrs.value("controller_step", int64_t{0});
   }
   const apt::ProxyData data = apt::load_proxy_data(vm);
+  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
   const std::string out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
 
   for (int64_t guard = 0; completed(*storage, study) < trials; ++guard, ++step) {
@@ -143,7 +145,8 @@ int run(int argc, char** argv) {
       auto score = [&](const json& row) { return se::reward(row["val_top1"].get<double>(), macs, reward_options); };
       std::cerr << "nas_search: step " << step << " trial " << trial->number << ", " << macs / 1e6 << "M MACs\n";
       try {
-        const json row = apt::run_recorded_training(storage.get(), trial, proxy, data, trainer, run_dir, extra, std::cerr, score);
+        const json row = apt::run_recorded_training(storage.get(), trial, proxy, data, trainer, run_dir, extra, std::cerr, score,
+                                                    pruner.get());
         value = score(row);
       } catch (const effscale::trainers::TrainingDiverged& e) {
         std::cerr << "nas_search: candidate " << step << " failed: " << e.what() << "\n";
@@ -156,6 +159,7 @@ int run(int argc, char** argv) {
   }
 
   std::vector<st::Trial> done = storage->get_trials(study, {st::TrialState::Complete});
+  if (done.empty()) throw std::runtime_error("no candidate completed (all were pruned or failed); nothing to export");
   std::stable_sort(done.begin(), done.end(), [](const st::Trial& a, const st::Trial& b) { return a.values[0] > b.values[0]; });
   m::ArchSpec best = space.reference();
   {

@@ -60,6 +60,7 @@ int run(int argc, char** argv) {
       apt::trainer_options_from(vm, spec, (std::filesystem::path(out_dir) / "checkpoint.pt").string());
   trainer.resume = vm["resume"].as<bool>();
 
+  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
   std::unique_ptr<st::Storage> storage;
   std::optional<st::Trial> trial;
   if (vm.count("study")) {
@@ -69,7 +70,8 @@ int run(int argc, char** argv) {
     trial = apt::open_run_trial(*storage, study, out_dir, trainer.resume);
   }
   const nlohmann::json row =
-      apt::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, nlohmann::json::object(), std::cerr);
+      apt::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, nlohmann::json::object(), std::cerr,
+                                 nullptr, pruner.get());
   effscale::cli::OutputTable table({"model", "dataset", "epochs", "val_top1", "val_top5", "test_top1", "test_top5",
                                     "params", "macs", "resolution", "wall_s"});
   std::vector<nlohmann::json> cells;

@@ -99,3 +99,28 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
 }
+
+TEST_CASE("train_model --pruner median stops a trial behind the study", "[apps][train_model]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db");
+  {
+    SqliteStorage storage(db);
+    const int64_t study = storage.create_or_load_study("tiny", {StudyDirection::Maximize}).study_id;
+    for (int i = 0; i < 5; ++i) {  // five finished trials that were far better after epoch 1
+      const TrialRef t = storage.create_trial(study);
+      storage.report_intermediate(t.trial_id, 1, 0.99);
+      storage.finish_trial(t.trial_id, TrialState::Complete, {0.99});
+    }
+  }
+  const auto r = run_command(train_model(tiny_args(data, dir.file("run"), db, 3) + " --pruner median --format json"));
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  CHECK(json::parse(r.out)["pruned"] == true);
+  CHECK(json::parse(r.out)["epochs"] == 1);
+  SqliteStorage storage(db);
+  const auto trials = storage.get_trials(storage.find_study("tiny")->study_id, {});
+  REQUIRE(trials.size() == 6);
+  CHECK(trials[5].state == TrialState::Pruned);
+  CHECK(trials[5].intermediate_values.size() == 1);
+  CHECK(run_command(train_model(tiny_args(data, dir.file("x"), db, 1) + " --pruner asha")).exit_status == 2);
+}

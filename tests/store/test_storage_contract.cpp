@@ -11,6 +11,7 @@
 
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
+#include "effscale/store/pruner.h"
 #include "effscale/store/trial_heartbeat.h"
 #include "temp_dir.h"
 
@@ -231,4 +232,30 @@ TEST_CASE("enqueue_trials_once enqueues a batch exactly once across workers", "[
   REQUIRE(trials.size() == 10);
   CHECK(trials[3].system_attrs["grid_id"] == 3);
   CHECK(storage->study_attrs(study, true)["grid_enqueued"] == true);
+}
+
+TEST_CASE("median and successive-halving pruners follow their rules", "[store][pruner]") {
+  SqliteStorage storage(":memory:");
+  const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+  // Five finished trials reported 0.1 .. 0.5 at step 1: the median is 0.3.
+  for (int i = 1; i <= 5; ++i) {
+    const TrialRef t = storage.create_trial(study);
+    storage.report_intermediate(t.trial_id, 1, 0.1 * i);
+    storage.finish_trial(t.trial_id, TrialState::Complete, {0.1 * i});
+  }
+  const TrialRef current = storage.create_trial(study);
+  auto median = make_median_pruner(5, 0);
+  CHECK(median->should_prune(storage, study, current.trial_id, 1, 0.25));
+  CHECK_FALSE(median->should_prune(storage, study, current.trial_id, 1, 0.35));
+  CHECK_FALSE(median->should_prune(storage, study, current.trial_id, 2, 0.0));   // nobody reported step 2
+  CHECK_FALSE(make_median_pruner(6, 0)->should_prune(storage, study, current.trial_id, 1, 0.0));  // still starting up
+  CHECK_FALSE(make_median_pruner(5, 3)->should_prune(storage, study, current.trial_id, 1, 0.0));  // warming up
+
+  auto halving = make_successive_halving_pruner(1, 3);
+  // At rung 1, six values in all: the best 6 / 3 = 2 go on (0.5 and 0.45), the rest stop.
+  CHECK_FALSE(halving->should_prune(storage, study, current.trial_id, 1, 0.45));
+  CHECK(halving->should_prune(storage, study, current.trial_id, 1, 0.35));
+  CHECK_FALSE(halving->should_prune(storage, study, current.trial_id, 2, 0.0));  // 2 is not a rung (1, 3, 9, ...)
+  CHECK_THROWS_WITH(make_pruner("hyperband"), Catch::Contains("--pruner 'hyperband'"));
+  CHECK(make_pruner("none") == nullptr);
 }

@@ -37,7 +37,8 @@ store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std
 
 json run_recorded_training(store::Storage* storage, std::optional<store::Trial> trial, const models::ArchSpec& spec,
                            const ProxyData& data, const trainers::TrainerOptions& options, const std::string& out_dir,
-                           const json& attrs, std::ostream& log, const std::function<double(const json&)>& value_of) {
+                           const json& attrs, std::ostream& log, const std::function<double(const json&)>& value_of,
+                           store::Pruner* pruner) {
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(out_dir);
   models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
@@ -64,7 +65,13 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
   callbacks.on_epoch = [&](const trainers::EpochReport& r) {
     log << "epoch " << r.epoch << "/" << r.epochs << " done: train loss " << r.train_loss << ", val top-1 "
         << r.validation.top1 << ", top-5 " << r.validation.top5 << " (" << static_cast<int>(r.seconds) << "s)\n";
-    if (recording) storage->report_intermediate(trial->trial_id, r.epoch, r.validation.top1);
+    if (!recording) return true;
+    storage->report_intermediate(trial->trial_id, r.epoch, r.validation.top1);
+    if (pruner != nullptr && r.epoch < r.epochs &&
+        pruner->should_prune(*storage, trial->study_id, trial->trial_id, r.epoch, r.validation.top1)) {
+      log << "pruned after epoch " << r.epoch << ": validation top-1 " << r.validation.top1 << " is behind the study\n";
+      return false;
+    }
     return true;
   };
   trainers::TrainResult result;
@@ -85,12 +92,14 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
   const json row = {{"model", spec.name}, {"dataset", data.dataset}, {"epochs", int64_t(result.history.size())},
                     {"val_top1", val.top1}, {"val_top5", val.top5}, {"test_top1", test.top1}, {"test_top5", test.top5},
                     {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
-                    {"resolution", spec.resolution}, {"wall_s", std::round(wall * 10) / 10}};
+                    {"resolution", spec.resolution}, {"wall_s", std::round(wall * 10) / 10},
+                    {"pruned", result.stopped_early}};
   models::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
   if (recording) {
     heartbeat.reset();
     for (const char* key : {"val_top1", "test_top1", "test_top5", "val_top5", "wall_s"}) storage->set_trial_attr(trial->trial_id, key, row[key], false);
-    storage->finish_trial(trial->trial_id, store::TrialState::Complete, {value_of ? value_of(row) : val.top1});
+    if (result.stopped_early) storage->finish_trial(trial->trial_id, store::TrialState::Pruned, {});
+    else storage->finish_trial(trial->trial_id, store::TrialState::Complete, {value_of ? value_of(row) : val.top1});
   }
   return row;
 }

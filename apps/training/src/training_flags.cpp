@@ -28,6 +28,7 @@ po::options_description training_options() {
       ("bn-momentum", po::value<double>(), "override the spec's BN momentum (PyTorch sense; the paper's is 0.01)")
       ("crop-min-area", po::value<double>()->default_value(0.08), "random-resized crop minimum area fraction")
       ("eval-crop", po::value<double>()->default_value(0.875), "evaluation center-crop fraction")
+      ("pruner", po::value<std::string>()->default_value("none"), "stop trials behind the study: none, median or halving")
       ("seed", po::value<uint64_t>()->default_value(0), "seed for weights, data order and augmentation")
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
       ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "effscale/app_training/training_flags.h"
+#include "effscale/store/pruner.h"
 #include "effscale/store/storage.h"
 
 namespace effscale::app_training {
@@ -22,13 +23,14 @@ store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std
 // out_dir/result.json, and returns the summary row: model, dataset, epochs, val_top1, val_top5, test_top1,
 // test_top5, params, macs, resolution, wall_s. With a storage and a RUNNING trial: user attributes (the spec's
 // stages, params, MACs, resolution, dataset, seed, checkpoint, and `attrs`), heartbeats, validation top-1 per
-// epoch as intermediate values, then COMPLETE with value_of(row) as the value (default: val_top1), or FAIL
-// with a fail_reason when training diverges (TrainingDiverged is rethrown). A COMPLETE trial is left as it
-// is. Progress goes to `log`.
+// epoch as intermediate values, then COMPLETE with value_of(row) as the value (default: val_top1), PRUNED
+// when `pruner` stops it after an epoch (the row then has "pruned": true), or FAIL with a fail_reason when
+// training diverges (TrainingDiverged is rethrown). A COMPLETE trial is left as it is. Progress goes to `log`.
 nlohmann::json run_recorded_training(store::Storage* storage, std::optional<store::Trial> trial,
                                      const models::ArchSpec& spec, const ProxyData& data,
                                      const trainers::TrainerOptions& options, const std::string& out_dir,
                                      const nlohmann::json& attrs, std::ostream& log,
-                                     const std::function<double(const nlohmann::json& row)>& value_of = nullptr);
+                                     const std::function<double(const nlohmann::json& row)>& value_of = nullptr,
+                                     store::Pruner* pruner = nullptr);
 
 }  // namespace effscale::app_training
