@@ -10,6 +10,8 @@
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
+#include "effscale/cli/svg_plot.h"
+#include "effscale/models/atomic_file.h"
 #include "effscale/store/storage.h"
 #include "effscale/store/store_error.h"
 
@@ -27,6 +29,7 @@ const char* const kUsage =
     "       query_results [--storage URL] trials --study S [--state S1,S2] [--sort value|number|ATTR] [--top K]\n"
     "       query_results [--storage URL] best|pareto|export --study S\n"
     "       query_results [--storage URL] curves --study S --trial N\n"
+    "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid --output FILE.svg\n"
     "Every form takes --format table|csv|json. The database is opened as it is; it is never created.";
 
 // Seconds between two Optuna datetimes, or null when either is missing.
@@ -104,14 +107,22 @@ bool dominates(const std::array<double, 2>& a, const std::array<double, 2>& b) {
   return a[0] >= b[0] && a[1] >= b[1] && (a[0] > b[0] || a[1] > b[1]);
 }
 
+// The MACs a trial is judged by: `target_macs` (the full-size model of a proxy run) when recorded, else `macs`;
+// NaN when neither is a number.
+double trial_macs(const st::Trial& t) {
+  for (const char* key : {"target_macs", "macs"})
+    if (t.user_attrs.contains(key) && t.user_attrs[key].is_number()) return t.user_attrs[key].get<double>();
+  return NAN;
+}
+
 std::vector<st::Trial> pareto_front(const st::Study& study, const std::vector<st::Trial>& complete) {
   // Objectives are turned into "higher is better": two-objective studies use their directions; a
-  // single-objective study is value vs the `macs` user attribute (fewer is better).
+  // single-objective study is value vs trial_macs (fewer is better).
   auto point = [&](const st::Trial& t) -> std::optional<std::array<double, 2>> {
     auto sign = [&](size_t i) { return study.directions[i] == st::StudyDirection::Maximize ? 1.0 : -1.0; };
     if (study.directions.size() >= 2 && t.values.size() >= 2) return std::array<double, 2>{sign(0) * t.values[0], sign(1) * t.values[1]};
-    if (t.values.empty() || !t.user_attrs.contains("macs") || !t.user_attrs["macs"].is_number()) return std::nullopt;
-    return std::array<double, 2>{sign(0) * t.values[0], -t.user_attrs["macs"].get<double>()};
+    if (t.values.empty() || std::isnan(trial_macs(t))) return std::nullopt;
+    return std::array<double, 2>{sign(0) * t.values[0], -trial_macs(t)};
   };
   std::vector<st::Trial> front;
   for (const st::Trial& t : complete) {
@@ -125,6 +136,84 @@ std::vector<st::Trial> pareto_front(const st::Study& study, const std::vector<st
     if (!dominated) front.push_back(t);
   }
   return front;
+}
+
+// Writes an SVG chart of the study: pareto (value vs MACs, the front joined), history (value per trial and
+// the best so far), curves (intermediate values per step, one line per trial), grid (value vs alpha, beta,
+// gamma).
+void plot_study(const st::Study& study, const std::vector<st::Trial>& all, const std::string& kind,
+                const std::string& output) {
+  std::vector<st::Trial> complete;
+  for (const st::Trial& t : all)
+    if (t.state == st::TrialState::Complete && !t.values.empty()) complete.push_back(t);
+  const auto macs = trial_macs;
+  const std::string title = "study " + study.name;
+  std::unique_ptr<effscale::cli::SvgPlot> plot;
+  if (kind == "pareto") {
+    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": value vs MACs", "multiply-adds", "value", true);
+    effscale::cli::PlotSeries trials{"trials"}, front{"Pareto front", {}, {}, "#d62728", true, true};
+    trials.color = "#999999";
+    for (const st::Trial& t : complete) {
+      trials.x.push_back(macs(t));
+      trials.y.push_back(t.values[0]);
+    }
+    std::vector<st::Trial> f = pareto_front(study, complete);
+    std::sort(f.begin(), f.end(), [&](const st::Trial& a, const st::Trial& b) { return macs(a) < macs(b); });
+    for (const st::Trial& t : f) {
+      front.x.push_back(macs(t));
+      front.y.push_back(t.values[0]);
+    }
+    plot->add(trials);
+    plot->add(front);
+  } else if (kind == "history") {
+    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": value per trial", "trial", "value");
+    effscale::cli::PlotSeries values{"value"}, best{"best so far", {}, {}, "#d62728", false, true};
+    const bool maximize = study.directions[0] == st::StudyDirection::Maximize;
+    double running = maximize ? -INFINITY : INFINITY;
+    for (const st::Trial& t : complete) {
+      values.x.push_back(t.number);
+      values.y.push_back(t.values[0]);
+      running = maximize ? std::max(running, t.values[0]) : std::min(running, t.values[0]);
+      best.x.push_back(t.number);
+      best.y.push_back(running);
+    }
+    plot->add(values);
+    plot->add(best);
+  } else if (kind == "curves") {
+    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": learning curves", "epoch", "validation value");
+    const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+    int n = 0;
+    for (const st::Trial& t : all) {
+      if (t.intermediate_values.empty() || n >= 8) continue;
+      effscale::cli::PlotSeries curve{"trial " + std::to_string(t.number), {}, {}, colors[n++], true, true};
+      for (const auto& [step, v] : t.intermediate_values) {
+        curve.x.push_back(double(step));
+        curve.y.push_back(v);
+      }
+      plot->add(curve);
+    }
+  } else if (kind == "grid") {
+    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": value vs coefficient", "coefficient value", "value");
+    const std::pair<const char*, const char*> params[] = {{"alpha", "#1f77b4"}, {"beta", "#ff7f0e"}, {"gamma", "#2ca02c"}};
+    for (const auto& [name, color] : params) {
+      effscale::cli::PlotSeries series{name, {}, {}, color};
+      for (const st::Trial& t : complete)
+        if (t.params.count(name)) {
+          series.x.push_back(t.params.at(name).internal);
+          series.y.push_back(t.values[0]);
+        }
+      plot->add(series);
+    }
+  } else {
+    throw UsageError("--kind '" + kind + "': expected pareto, history, curves or grid");
+  }
+  std::string svg;
+  try {
+    svg = plot->render();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("study '" + study.name + "': " + e.what());
+  }
+  effscale::models::write_file_atomically(output, svg);
 }
 
 std::vector<st::TrialState> parse_states(const std::string& list) {
@@ -154,6 +243,8 @@ int run(int argc, char** argv) {
       ("sort", po::value<std::string>()->default_value("number"), "trials: value, number, a user attribute or a param")
       ("top", po::value<int>(), "trials: only the first K after sorting (value: best first)")
       ("trial", po::value<int>(), "curves: trial number")
+      ("kind", po::value<std::string>(), "plot: pareto, history, curves or grid")
+      ("output", po::value<std::string>(), "plot: the SVG file to write")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
   po::positional_options_description positional;
   positional.add("query", 1);
@@ -163,9 +254,9 @@ int run(int argc, char** argv) {
   const OutputFormat format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
   if (!vm.count("query")) throw UsageError("name a query: studies, trials, best, pareto, curves or export");
   const std::string query = vm["query"].as<std::string>();
-  const std::vector<std::string> known = {"studies", "trials", "best", "pareto", "curves", "export"};
+  const std::vector<std::string> known = {"studies", "trials", "best", "pareto", "curves", "export", "plot"};
   if (std::find(known.begin(), known.end(), query) == known.end())
-    throw UsageError("unknown query '" + query + "': expected studies, trials, best, pareto, curves or export");
+    throw UsageError("unknown query '" + query + "': expected studies, trials, best, pareto, curves, export or plot");
   auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
 
   if (query == "studies") {
@@ -188,6 +279,12 @@ int run(int argc, char** argv) {
     return 0;
   }
   const st::Study study = require_study(*storage, vm);
+  if (query == "plot") {
+    if (!vm.count("kind") || !vm.count("output")) throw UsageError("plot needs --kind and --output FILE.svg");
+    plot_study(study, storage->get_trials(study.study_id, {}), vm["kind"].as<std::string>(), vm["output"].as<std::string>());
+    std::cerr << "query_results: wrote " << vm["output"].as<std::string>() << "\n";
+    return 0;
+  }
   if (query == "curves") {
     if (!vm.count("trial")) throw UsageError("curves needs --trial N");
     const int number = vm["trial"].as<int>();

@@ -142,3 +142,35 @@ TEST_CASE("query_results rejects bad input with exit status 2 and leaves files a
   CHECK(url.exit_status == 2);
   CHECK_THAT(url.err, Catch::Contains("storage URL 'mysql://x'"));
 }
+
+TEST_CASE("query_results plot writes SVG charts a browser and an XML parser read", "[apps][query_results]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("s.db");
+  write_study(db);
+  for (const char* kind : {"pareto", "history", "curves", "grid"}) {
+    INFO(kind);
+    const std::string out = dir.file(std::string(kind) + ".svg");
+    const auto r = query(db, std::string("plot --study grid --kind ") + kind + " --output " + shell_quote(out));
+    REQUIRE(r.exit_status == 0);
+    const std::string svg = effscale::testing::read_file(out);
+    CHECK(svg.rfind("<svg", 0) == 0);
+    const auto parsed = run_command("/usr/bin/python3 -c " + shell_quote(
+        "import sys, xml.dom.minidom\nd = xml.dom.minidom.parse(sys.argv[1])\nprint(len(d.getElementsByTagName('circle')))") +
+        " " + shell_quote(out));
+    REQUIRE(parsed.exit_status == 0);
+    // pareto: 3 trials + the 2 on the front; history: 3 values; curves: 2 steps x 3 trials; grid: the 3
+    // alpha values (this study has no beta or gamma).
+    const int expected = std::string(kind) == "pareto" ? 5 : std::string(kind) == "curves" ? 6 : 3;
+    CHECK(std::stoi(parsed.out) == expected);
+  }
+  const auto bad = query(db, "plot --study grid --kind pie --output " + shell_quote(dir.file("pie.svg")));
+  CHECK(bad.exit_status == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--kind 'pie'"));
+  CHECK(query(db, "plot --study grid --kind pareto").exit_status == 2);
+  SqliteStorage(db).create_or_load_study("empty", {StudyDirection::Maximize});
+  const std::string none = dir.file("none.svg");
+  const auto empty = query(db, "plot --study empty --kind history --output " + shell_quote(none));
+  CHECK(empty.exit_status == 2);
+  CHECK_THAT(empty.err, Catch::Contains("nothing to plot"));
+  CHECK_FALSE(std::filesystem::exists(none));
+}
