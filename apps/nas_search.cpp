@@ -129,12 +129,10 @@ int run(int argc, char** argv) {
     } else {
       std::optional<st::Trial> trial = trial_of_step(*storage, study, step);
       if (!trial) {
-        const st::TrialRef ref = storage->create_trial(study);
-        storage->set_trial_attr(ref.trial_id, "controller_step", step, true);
+        std::map<std::string, st::ParamValue> params;
         for (size_t d = 0; d < candidate.size(); ++d)
-          storage->set_param(ref.trial_id, space.decisions()[d].name,
-                             {double(candidate[d]), st::Distribution::categorical(space.decisions()[d].choices)});
-        trial = storage->get_trial(ref.trial_id);
+          params[space.decisions()[d].name] = {double(candidate[d]), st::Distribution::categorical(space.decisions()[d].choices)};
+        trial = storage->get_trial(storage->create_trial_with(study, params, {{"controller_step", step}}).trial_id);
       }
       const m::ArchSpec proxy = apt::adapt_spec(apt::proxy_spec(spec, vm), vm, data.num_classes);
       const std::string run_dir = (std::filesystem::path(out_dir) / std::to_string(step)).string();

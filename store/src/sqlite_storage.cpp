@@ -190,6 +190,19 @@ TrialRef SqliteStorage::insert_waiting_trial(int64_t study_id, const std::map<st
   return ref;
 }
 
+TrialRef SqliteStorage::create_trial_with(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                                          const json& system_attrs) {
+  std::lock_guard lock(mutex_);
+  SqliteTransaction transaction(db_);
+  const TrialRef ref = insert_trial(study_id, TrialState::Running);
+  write_heartbeat(ref.trial_id);
+  for (const auto& [name, value] : params) write_param(ref.trial_id, name, value);
+  for (auto it = system_attrs.begin(); it != system_attrs.end(); ++it)
+    write_attr("trial_system_attributes", "trial_id", ref.trial_id, it.key(), it.value());
+  transaction.commit();
+  return ref;
+}
+
 TrialRef SqliteStorage::enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
                                       const json& system_attrs) {
   std::lock_guard lock(mutex_);

@@ -76,6 +76,16 @@ TEST_CASE("storage contract", "[store][contract]") {
     CHECK_FALSE(got.datetime_complete.empty());
   }
 
+  SECTION("a trial can be created with its params and system attributes at once") {
+    const Study s = storage->create_or_load_study("s", {StudyDirection::Maximize});
+    const TrialRef t = storage->create_trial_with(s.study_id, {{"alpha", float_param(1.2)}}, json{{"step", 4}});
+    const Trial got = storage->get_trial(t.trial_id);
+    CHECK(got.state == TrialState::Running);
+    CHECK(got.params.at("alpha").internal == 1.2);
+    CHECK(got.system_attrs["step"] == 4);
+    CHECK(storage->fail_stale_trials(s.study_id, 60.0, 0).empty());  // it has a heartbeat
+  }
+
   SECTION("finished trials refuse changes") {
     const Study s = storage->create_or_load_study("s", {StudyDirection::Maximize});
     const TrialRef t = storage->create_trial(s.study_id);

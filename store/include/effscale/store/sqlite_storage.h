@@ -23,6 +23,8 @@ class SqliteStorage : public Storage {
   void set_study_attr(int64_t study_id, const std::string& key, const nlohmann::json& value, bool system) override;
   nlohmann::json study_attrs(int64_t study_id, bool system) override;
   TrialRef create_trial(int64_t study_id) override;
+  TrialRef create_trial_with(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                             const nlohmann::json& system_attrs) override;
   TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
                          const nlohmann::json& system_attrs) override;
   bool enqueue_trials_once(int64_t study_id, const std::string& marker_key,

@@ -37,6 +37,10 @@ class Storage {
 
   // Creates a RUNNING trial with the next number and a heartbeat now.
   virtual TrialRef create_trial(int64_t study_id) = 0;
+  // The same, holding `params` and `system_attrs` from the start: one transaction, so a worker killed
+  // while creating it leaves no half-made trial.
+  virtual TrialRef create_trial_with(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                                     const nlohmann::json& system_attrs) = 0;
   // Creates a WAITING trial holding `params` (also written as Optuna's `fixed_params` system attribute,
   // so Optuna runs it with them) and the given system attributes.
   virtual TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
