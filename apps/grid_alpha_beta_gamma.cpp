@@ -104,10 +104,10 @@ int run(int argc, char** argv) {
   if (workers < 1 || workers > 64) throw UsageError("--workers must be from 1 to 64");
   if (vm["tolerance"].as<double>() < 0) throw UsageError("--tolerance must be >= 0");
   const m::ArchSpec baseline = m::spec_from_name_or_file(vm["baseline"].as<std::string>());
-  const auto points = sc::admissible_grid(sc::parse_grid_range(vm["alpha-range"].as<std::string>(), "--alpha-range"),
-                                          sc::parse_grid_range(vm["beta-range"].as<std::string>(), "--beta-range"),
-                                          sc::parse_grid_range(vm["gamma-range"].as<std::string>(), "--gamma-range"),
-                                          vm["tolerance"].as<double>());
+  const sc::GridRange alpha_range = sc::parse_grid_range(vm["alpha-range"].as<std::string>(), "--alpha-range");
+  const sc::GridRange beta_range = sc::parse_grid_range(vm["beta-range"].as<std::string>(), "--beta-range");
+  const sc::GridRange gamma_range = sc::parse_grid_range(vm["gamma-range"].as<std::string>(), "--gamma-range");
+  const auto points = sc::admissible_grid(alpha_range, beta_range, gamma_range, vm["tolerance"].as<double>());
   if (points.empty()) throw UsageError("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
   m::validate(apt::proxy_spec(baseline, vm));
   const int threads = m::configure_cpu_runtime(vm["threads"].as<int>());
@@ -123,13 +123,12 @@ int run(int argc, char** argv) {
   storage->set_study_attr(study, "grid_settings", settings, false);
   std::vector<st::Storage::EnqueueRequest> requests;
   for (const sc::GridPoint& p : points) {
-    auto range_of = [&](const char* flag) { return sc::parse_grid_range(vm[flag].as<std::string>(), flag); };
     auto param = [](double v, const sc::GridRange& r) {
       return st::ParamValue{v, st::Distribution::float_range(r.low, r.high, r.step)};
     };
-    requests.push_back({{{"alpha", param(p.coefficients.alpha, range_of("alpha-range"))},
-                         {"beta", param(p.coefficients.beta, range_of("beta-range"))},
-                         {"gamma", param(p.coefficients.gamma, range_of("gamma-range"))}},
+    requests.push_back({{{"alpha", param(p.coefficients.alpha, alpha_range)},
+                         {"beta", param(p.coefficients.beta, beta_range)},
+                         {"gamma", param(p.coefficients.gamma, gamma_range)}},
                         {{"grid_id", p.id}}});
   }
   if (storage->enqueue_trials_once(study, "grid_enqueued", requests))

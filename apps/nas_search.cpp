@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -44,22 +45,25 @@ std::unique_ptr<se::Controller> make_controller(const std::string& kind, const s
 }
 
 // The trial a controller step was recorded as, if any.
-std::optional<st::Trial> trial_of_step(st::Storage& storage, int64_t study, int64_t step) {
-  for (const st::Trial& t : storage.get_trials(study, {}))
+std::optional<st::Trial> trial_of_step(const std::vector<st::Trial>& recorded, int64_t step) {
+  for (const st::Trial& t : recorded)
     if (t.system_attrs.value("controller_step", int64_t{-1}) == step) return t;
   return std::nullopt;
 }
 
 // The reward of an architecture already trained in this study (identical stages), if any.
-std::optional<double> known_reward(st::Storage& storage, int64_t study, const json& stages) {
-  for (const st::Trial& t : storage.get_trials(study, {st::TrialState::Complete}))
-    if (t.user_attrs.value("searched_stages", json()) == stages && !t.values.empty()) return t.values[0];
+std::optional<double> known_reward(const std::vector<st::Trial>& recorded, const json& stages) {
+  for (const st::Trial& t : recorded)
+    if (t.state == st::TrialState::Complete && !t.values.empty() && t.user_attrs.value("searched_stages", json()) == stages)
+      return t.values[0];
   return std::nullopt;
 }
 
 // Trials the search has finished with a result (pruned candidates count: they were evaluated).
-int completed(st::Storage& storage, int64_t study) {
-  return static_cast<int>(storage.get_trials(study, {st::TrialState::Complete, st::TrialState::Pruned}).size());
+int completed(const std::vector<st::Trial>& recorded) {
+  return static_cast<int>(std::count_if(recorded.begin(), recorded.end(), [](const st::Trial& t) {
+    return t.state == st::TrialState::Complete || t.state == st::TrialState::Pruned;
+  }));
 }
 
 int run(int argc, char** argv) {
@@ -114,7 +118,9 @@ int run(int argc, char** argv) {
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
   const std::string out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
 
-  for (int64_t guard = 0; completed(*storage, study) < trials; ++guard, ++step) {
+  for (int64_t guard = 0;; ++guard, ++step) {
+    const std::vector<st::Trial> recorded = storage->get_trials(study, {});  // read once per step
+    if (completed(recorded) >= trials) break;
     if (guard > 50LL * trials) throw std::runtime_error("the controller keeps proposing known or rejected architectures; stopping");
     const se::Candidate candidate = controller->ask();
     m::ArchSpec spec = space.decode(candidate);
@@ -124,10 +130,10 @@ int run(int argc, char** argv) {
     double value = 0;
     if (vm["max-macs"].as<double>() > 0 && macs > vm["max-macs"].as<double>()) {
       value = 0;  // rejected before training
-    } else if (const auto known = known_reward(*storage, study, stages); known && !trial_of_step(*storage, study, step)) {
+    } else if (const auto known = known_reward(recorded, stages); known && !trial_of_step(recorded, step)) {
       value = *known;  // identical architectures are not trained twice
     } else {
-      std::optional<st::Trial> trial = trial_of_step(*storage, study, step);
+      std::optional<st::Trial> trial = trial_of_step(recorded, step);
       if (!trial) {
         std::map<std::string, st::ParamValue> params;
         for (size_t d = 0; d < candidate.size(); ++d)
