@@ -19,20 +19,17 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std::string& out_dir, bool resume) {
-  const std::string marker = (fs::path(out_dir) / "trial_id").string();
-  if (resume && fs::exists(marker)) {
-    try {
-      const store::Trial t = storage.get_trial(std::stoll(models::read_whole_file(marker)));
-      if (t.study_id == study_id && (t.state == store::TrialState::Running || t.state == store::TrialState::Complete))
-        return t;
-    } catch (const std::exception&) {
-      // An unreadable marker or a trial of another database: start a new trial.
-    }
+  // The trial names its folder (system attribute run_dir) from the transaction that creates it, so a run
+  // killed at any moment never leaves a trial its rerun cannot find.
+  const std::string run_dir = fs::absolute(out_dir).lexically_normal().string();
+  if (resume) {
+    std::optional<store::Trial> latest;
+    for (const store::Trial& t : storage.get_trials(study_id, {}))
+      if (t.system_attrs.value("run_dir", "") == run_dir) latest = t;
+    if (latest && (latest->state == store::TrialState::Running || latest->state == store::TrialState::Complete))
+      return *latest;
   }
-  fs::create_directories(out_dir);
-  const store::TrialRef ref = storage.create_trial(study_id);
-  models::write_file_atomically(marker, std::to_string(ref.trial_id));
-  return storage.get_trial(ref.trial_id);
+  return storage.get_trial(storage.create_trial_with(study_id, {}, {{"run_dir", run_dir}}).trial_id);
 }
 
 json run_recorded_training(store::Storage* storage, std::optional<store::Trial> trial, const models::ArchSpec& spec,

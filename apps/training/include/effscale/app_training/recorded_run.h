@@ -14,9 +14,9 @@
 
 namespace effscale::app_training {
 
-// The trial a run in `out_dir` reports to. With `resume`, the trial recorded in out_dir/trial_id is reused
-// when it is still RUNNING (a killed run) or COMPLETE (a finished run run again: nothing is recorded
-// twice); otherwise a new RUNNING trial is created and recorded there.
+// The trial a run in `out_dir` reports to. Trials carry their folder as the system attribute `run_dir`. With
+// `resume`, the latest trial of that folder is reused when it is still RUNNING (a killed run) or COMPLETE
+// (a finished run run again: nothing is recorded twice); otherwise a new RUNNING trial is created.
 store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std::string& out_dir, bool resume);
 
 // Trains `spec` on `data` with `options` (checkpoints in out_dir), writes out_dir/spec.json and
