@@ -41,6 +41,13 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(summary["val_top1"].get<double>() >= 0.0);
   CHECK(std::filesystem::exists(dir.file("first/checkpoint.pt")));
   CHECK(std::filesystem::exists(dir.file("first/spec.json")));
+  // The trained weights classify with predict.
+  write_png(dir.file("digit.png"), 28, 28, pattern_bytes(28 * 28 * 3, 5));
+  const auto predicted = run_command(std::string(EFFSCALE_PREDICT) + " --model " + dir.file("first/spec.json") + " --weights " +
+                                     dir.file("first/weights.pth") + " --topk 1 --format csv " + dir.file("digit.png"));
+  INFO(predicted.err);
+  CHECK(predicted.exit_status == 0);
+  CHECK(predicted.out.find("digit.png,1,") != std::string::npos);
   CHECK(done.err.find("epoch 2/2 done") != std::string::npos);
 
   // Kill a 3-epoch run once its first checkpoint exists, then resume it.

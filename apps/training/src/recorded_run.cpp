@@ -11,6 +11,8 @@
 #include "effscale/models/atomic_file.h"
 #include "effscale/models/counts.h"
 #include "effscale/models/spec_json.h"
+#include "effscale/models/state_dict_file.h"
+#include "effscale/models/weight_loading.h"
 #include "effscale/store/trial_heartbeat.h"
 
 namespace effscale::app_training {
@@ -91,6 +93,8 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
                     {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
                     {"resolution", spec.resolution}, {"wall_s", std::round(wall * 10) / 10},
                     {"pruned", result.stopped_early}};
+  models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
+                           models::export_weights(result.eval_model, models::WeightFormat::Effscale));
   models::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
   if (recording) {
     heartbeat.reset();

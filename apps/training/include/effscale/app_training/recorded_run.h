@@ -19,8 +19,9 @@ namespace effscale::app_training {
 // (a finished run run again: nothing is recorded twice); otherwise a new RUNNING trial is created.
 store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std::string& out_dir, bool resume);
 
-// Trains `spec` on `data` with `options` (checkpoints in out_dir), writes out_dir/spec.json and
-// out_dir/result.json, and returns the summary row: model, dataset, epochs, val_top1, val_top5, test_top1,
+// Trains `spec` on `data` with `options` (checkpoints in out_dir), writes out_dir/spec.json, the evaluated
+// weights (the EMA copy when enabled) as out_dir/weights.pth in torch.save format with our names (predict and
+// Python's torch.load read it), and out_dir/result.json, and returns the summary row: model, dataset, epochs, val_top1, val_top5, test_top1,
 // test_top5, params, macs, resolution, wall_s. With a storage and a RUNNING trial: user attributes (the spec's
 // stages, params, MACs, resolution, dataset, seed, checkpoint, and `attrs`), heartbeats, validation top-1 per
 // epoch as intermediate values, then COMPLETE with value_of(row) as the value (default: val_top1), PRUNED

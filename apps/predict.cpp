@@ -1,0 +1,174 @@
+// predict: loads weights (torchvision, timm or ours; torch.save or safetensors) into an EfficientNet and
+// classifies images or a saved N x C x H x W tensor; prints the top-k and optionally saves the logits.
+
+#include <boost/program_options.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <iostream>
+
+#include "effscale/cli/app_main.h"
+#include "effscale/cli/command_line.h"
+#include "effscale/cli/output_table.h"
+#include "effscale/models/cpu_runtime.h"
+#include "effscale/models/efficientnet.h"
+#include "effscale/models/spec_json.h"
+#include "effscale/models/state_dict_file.h"
+#include "effscale/models/torch_archive.h"
+#include "effscale/models/weight_loading.h"
+#include "effscale/trainers/image_decoder.h"
+#include "effscale/trainers/transforms.h"
+
+namespace po = boost::program_options;
+using effscale::cli::UsageError;
+namespace m = effscale::models;
+namespace t = effscale::trainers;
+
+namespace {
+
+const char* const kUsage =
+    "usage: predict --model NAME|SPEC.json --weights FILE [--weights-format torchvision|timm|effscale]\n"
+    "               --input IMAGE|TENSOR.pt [--input ...] [--output LOGITS.pt] [--topk 5] [--threads N]\n"
+    "Loads weights into an EfficientNet and classifies images (JPEG/PNG, evaluated with the reference\n"
+    "preprocessing: 0.875 center crop, bicubic resize to the model's resolution, ImageNet mean/std) or an\n"
+    "N x C x H x W tensor saved with torch.save. NAME is b0..b7, efficientnet_b0.. or timm's\n"
+    "tf_efficientnet_b0.. (TF 'same' padding, BN eps 1e-3). Without --weights-format, names starting with\n"
+    "'features.' mean torchvision, others timm for a NAME and effscale for a SPEC.json. The class count comes\n"
+    "from the classifier in the weights.";
+
+// What --model names: the spec and whether it is timm's TF-ported variant.
+struct ModelChoice {
+  m::ArchSpec spec;
+  bool tf_variant = false;
+};
+
+ModelChoice resolve_model(const std::string& text) {
+  if (text.size() > 5 && text.substr(text.size() - 5) == ".json") return {m::read_spec_file(text), false};
+  std::string name = text;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  ModelChoice choice;
+  if (name.rfind("tf_", 0) == 0) {
+    choice.tf_variant = true;
+    name.erase(0, 3);
+  }
+  if (name.rfind("efficientnet_", 0) == 0) name.erase(0, 13);
+  choice.spec = m::spec_from_name_or_file(name);
+  return choice;
+}
+
+m::WeightFormat detect_format(const m::StateDict& tensors, bool spec_file) {
+  const bool torchvision = std::any_of(tensors.begin(), tensors.end(), [](const auto& entry) {
+    return entry.first.rfind("features.", 0) == 0;
+  });
+  if (torchvision) return m::WeightFormat::Torchvision;
+  return spec_file ? m::WeightFormat::Effscale : m::WeightFormat::Timm;
+}
+
+// The classifier's output count in the file, or `fallback` when the file has no classifier weight.
+int classes_in(const m::StateDict& tensors, m::WeightFormat format, int fallback) {
+  const std::string name = format == m::WeightFormat::Torchvision ? "classifier.1.weight" : "classifier.weight";
+  for (const auto& [key, tensor] : tensors)
+    if (key == name && tensor.dim() == 2) return int(tensor.size(0));
+  return fallback;
+}
+
+bool is_torch_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && std::string(magic, 4) == std::string("PK\x03\x04", 4);
+}
+
+// One input file as a float batch: a saved tensor as it is (checked), an image through the eval transform.
+torch::Tensor load_input(const std::string& path, const m::ArchSpec& spec) {
+  if (is_torch_file(path)) {
+    const m::PickleRef value = m::read_torch_file(path);
+    if (value->kind != m::PickleValue::Kind::Tensor)
+      throw UsageError(path + ": holds a " + value->describe() + ", expected an N x C x H x W tensor");
+    const torch::Tensor x = value->tensor;
+    if (x.dim() != 4)
+      throw UsageError(path + ": tensor of rank " + std::to_string(x.dim()) + ", expected N x C x H x W");
+    if (x.size(1) != spec.in_channels)
+      throw UsageError(path + ": tensor has " + std::to_string(x.size(1)) + " channels, the model takes " +
+                       std::to_string(spec.in_channels));
+    if (!x.is_floating_point()) throw UsageError(path + ": tensor is not floating point");
+    return x.to(torch::kFloat);
+  }
+  t::TransformOptions transform;
+  transform.resolution = spec.resolution;
+  transform.channels = spec.in_channels;
+  return t::transform_image(t::decode_image_file(path), transform, /*training=*/false, 0);
+}
+
+int run(int argc, char** argv) {
+  po::options_description options("options");
+  options.add_options()
+      ("model", po::value<std::string>(), "b0..b7, efficientnet_bN, tf_efficientnet_bN, or a spec JSON file")
+      ("weights", po::value<std::string>(), "weights: torch.save state dict or checkpoint, or safetensors")
+      ("weights-format", po::value<std::string>(), "torchvision, timm or effscale (default: from the names)")
+      ("weights-key", po::value<std::string>()->default_value(""), "checkpoint key holding the state dict")
+      ("input", po::value<std::vector<std::string>>(), "image (JPEG/PNG) or tensor file; repeatable")
+      ("output", po::value<std::string>(), "write the logits [N, classes] here, readable by torch.load")
+      ("topk", po::value<int>()->default_value(5), "classes to print per input")
+      ("resolution", po::value<int>(), "image input resolution (default: the model's)")
+      ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
+      ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  po::positional_options_description positional;
+  positional.add("input", -1);
+  auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage, &positional);
+  if (parsed.help_requested) return 0;
+  const po::variables_map& vm = parsed.values;
+  for (const char* required : {"model", "weights", "input"})
+    if (!vm.count(required)) throw UsageError(std::string("--") + required + " is required");
+  const auto format_out = effscale::cli::parse_output_format(vm["format"].as<std::string>());
+  const int topk = vm["topk"].as<int>();
+  if (topk < 1) throw UsageError("--topk must be at least 1");
+  m::configure_cpu_runtime(vm["threads"].as<int>());
+
+  const std::string model_text = vm["model"].as<std::string>();
+  ModelChoice choice = resolve_model(model_text);
+  const std::string weights_path = vm["weights"].as<std::string>();
+  const m::StateDict tensors = m::read_state_dict(weights_path, vm["weights-key"].as<std::string>());
+  const bool spec_file = model_text.size() > 5 && model_text.substr(model_text.size() - 5) == ".json";
+  const m::WeightFormat format = vm.count("weights-format")
+                                     ? m::parse_weight_format(vm["weights-format"].as<std::string>())
+                                     : detect_format(tensors, spec_file);
+  m::ArchSpec spec = m::with_weight_conventions(choice.spec, format, choice.tf_variant);
+  spec.num_classes = classes_in(tensors, format, spec.num_classes);
+  if (vm.count("resolution")) spec.resolution = vm["resolution"].as<int>();
+  m::validate(spec);
+  m::EfficientNet model(spec);
+  m::load_weights(model, tensors, format, weights_path);
+  model->eval();
+
+  std::vector<torch::Tensor> batches;
+  std::vector<std::string> sources;
+  for (const std::string& path : vm["input"].as<std::vector<std::string>>()) {
+    batches.push_back(load_input(path, spec));
+    for (int64_t i = 0; i < batches.back().size(0); ++i)
+      sources.push_back(batches.back().size(0) == 1 ? path : path + "[" + std::to_string(i) + "]");
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> outputs;
+  for (const torch::Tensor& batch : batches) outputs.push_back(model->forward(batch));
+  const torch::Tensor logits = torch::cat(outputs);
+  if (vm.count("output")) m::write_torch_file(vm["output"].as<std::string>(), logits);
+
+  const auto [probs, classes] = torch::softmax(logits, 1).topk(std::min<int64_t>(topk, logits.size(1)), 1);
+  effscale::cli::OutputTable table({"input", "rank", "class", "probability", "logit"});
+  for (int64_t i = 0; i < logits.size(0); ++i)
+    for (int64_t r = 0; r < probs.size(1); ++r) {
+      const int64_t cls = classes[i][r].item<int64_t>();
+      table.add_row({sources[size_t(i)], r + 1, cls, probs[i][r].item<double>(), logits[i][cls].item<double>()});
+    }
+  std::cout << table.render(format_out);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return effscale::cli::run_app("predict", [&] { return run(argc, argv); });
+}

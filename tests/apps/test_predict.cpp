@@ -1,0 +1,116 @@
+// predict, run as users run it: torchvision weights from the peer, an image and a saved tensor, logits
+// written for torch.load, and bad input answered with one line, exit status 2 and no output file.
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "dataset_files.h"
+#include "run_command.h"
+#include "temp_dir.h"
+
+using namespace effscale::testing;
+
+namespace {
+
+std::string predict(const std::string& args) { return std::string(EFFSCALE_PREDICT) + " " + args + " --threads 2"; }
+
+// One torchvision B0 with random weights plus its input tensor (2 x 3 x 64 x 64) and logits.
+const TempDir& peer() {
+  static const TempDir dir;
+  static const bool made = [] {
+    const auto result = run_command("/usr/bin/python3 " + shell_quote(EFFSCALE_PEER_WEIGHTS) + " " +
+                                    shell_quote(dir.path().string()) + " b0:64:torchvision:checkpoint");
+    INFO(result.err);
+    REQUIRE(result.exit_status == 0);
+    return true;
+  }();
+  (void)made;
+  return dir;
+}
+
+std::string weights() { return peer().file("b0_64_torchvision.weights"); }
+
+// A 3-line stderr check: one line, naming `what`.
+void check_one_line_error(const CommandResult& result, const std::string& what) {
+  CHECK(result.exit_status == 2);
+  CHECK(result.err.find(what) != std::string::npos);
+  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+}
+
+}  // namespace
+
+TEST_CASE("predict reproduces the peer's logits from a saved tensor and writes them for torch.load", "[apps][predict][peer]") {
+  TempDir dir;
+  const auto result = run_command(predict("--model efficientnet_b0 --weights " + weights() + " --input " +
+                                          peer().file("b0_64_torchvision.input.pt") + " --output " +
+                                          dir.file("logits.pt") + " --topk 3 --format csv"));
+  INFO(result.err);
+  REQUIRE(result.exit_status == 0);
+  CHECK(std::count(result.out.begin(), result.out.end(), '\n') == 1 + 2 * 3);  // header + 2 inputs x top-3
+  const std::string check = R"PY(
+import sys, torch
+ours, ref = torch.load(sys.argv[1]), torch.load(sys.argv[2])
+assert ours.shape == ref.shape, (ours.shape, ref.shape)
+err = ((ours - ref).abs().max() / ref.abs().max()).item()
+assert err < 1e-4, err
+top = ref.softmax(1).topk(3, 1).indices
+print(",".join(str(int(c)) for c in top[0]))
+)PY";
+  const auto peer_check = run_command("/usr/bin/python3 -c " + shell_quote(check) + " " + dir.file("logits.pt") + " " +
+                                      peer().file("b0_64_torchvision.logits.pt"));
+  INFO(peer_check.err);
+  REQUIRE(peer_check.exit_status == 0);
+  // The first input's top classes, in order, are the peer's.
+  const std::string first = peer_check.out.substr(0, peer_check.out.find(','));
+  CHECK(result.out.find(",1," + first + ",") != std::string::npos);
+}
+
+TEST_CASE("predict classifies JPEG and PNG images", "[apps][predict]") {
+  TempDir dir;
+  std::vector<uint8_t> pixels(3 * 50 * 40);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = uint8_t(i * 7 % 251);
+  write_png(dir.file("a.png"), 50, 40, pixels);
+  write_jpeg(dir.file("b.jpg"), 50, 40, pixels);
+  const auto result = run_command(predict("--model b0 --weights-format torchvision --resolution 64 --weights " +
+                                          weights() + " --topk 2 --format csv " + dir.file("a.png") + " " + dir.file("b.jpg")));
+  INFO(result.err);
+  REQUIRE(result.exit_status == 0);
+  CHECK(result.out.find("a.png,1,") != std::string::npos);
+  CHECK(result.out.find("b.jpg,2,") != std::string::npos);
+}
+
+TEST_CASE("predict rejects bad input with one line and no output file", "[apps][predict][errors]") {
+  TempDir dir;
+  const std::string out = dir.file("out.pt");
+  const std::string tensor = peer().file("b0_64_torchvision.input.pt");
+  SECTION("not a weights file") {
+    const auto path = dir.write("w.pth", "plain text");
+    check_one_line_error(run_command(predict("--model b0 --weights " + path + " --input " + tensor + " --output " + out)),
+                         "w.pth");
+  }
+  SECTION("weights of another model") {
+    check_one_line_error(run_command(predict("--model b2 --weights " + weights() + " --input " + tensor + " --output " + out)),
+                         "mis-shaped");
+  }
+  SECTION("an image that does not decode") {
+    const auto path = dir.write("broken.jpg", std::string("\xff\xd8\xff\xe0 not really a jpeg", 24));
+    check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + path + " --output " + out)),
+                         "broken.jpg");
+  }
+  SECTION("a tensor of the wrong rank") {
+    const auto made = run_command("/usr/bin/python3 -c " +
+                                  shell_quote("import sys, torch; torch.save(torch.zeros(3, 8, 8), sys.argv[1])") + " " +
+                                  dir.file("rank3.pt"));
+    REQUIRE(made.exit_status == 0);
+    check_one_line_error(
+        run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("rank3.pt") + " --output " + out)),
+        "rank 3");
+  }
+  SECTION("an unknown weights format") {
+    check_one_line_error(run_command(predict("--model b0 --weights-format keras --weights " + weights() + " --input " +
+                                             tensor + " --output " + out)),
+                         "keras");
+  }
+  CHECK_FALSE(std::filesystem::exists(out));
+}
