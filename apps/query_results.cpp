@@ -10,8 +10,10 @@
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
-#include "effscale/cli/svg_plot.h"
 #include "effscale/models/atomic_file.h"
+#include "effscale/report/study_analysis.h"
+#include "effscale/report/study_charts.h"
+#include "effscale/report/study_report.h"
 #include "effscale/store/storage.h"
 #include "effscale/store/store_error.h"
 
@@ -29,25 +31,15 @@ const char* const kUsage =
     "       query_results [--storage URL] trials --study S [--state S1,S2] [--sort value|number|ATTR] [--top K]\n"
     "       query_results [--storage URL] best|pareto|export --study S\n"
     "       query_results [--storage URL] curves --study S --trial N\n"
-    "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid --output FILE.svg\n"
+    "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid|family --output FILE.svg\n"
+    "       query_results [--storage URL] report [--search-study S] [--grid-study G] [--scaled-study C]\n"
+    "                     --output-dir DIR [--title T] [--wall-time SECONDS] [--command TEXT]\n"
     "Every form takes --format table|csv|json. The database is opened as it is; it is never created.";
 
-// Seconds between two Optuna datetimes, or null when either is missing.
-json duration_seconds(const std::string& start, const std::string& end) {
-  auto parse = [](const std::string& text, double& out) {
-    std::tm tm{};
-    double seconds = 0;
-    if (std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%lf", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &seconds) != 6)
-      return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    out = static_cast<double>(timegm(&tm)) + seconds;
-    return true;
-  };
-  double a = 0, b = 0;
-  if (!parse(start, a) || !parse(end, b)) return nullptr;
-  return std::round((b - a) * 1000) / 1000;
+// A trial's duration in seconds (millisecond precision), or null when it has not finished.
+json duration_seconds(const st::Trial& t) {
+  const auto seconds = effscale::report::trial_seconds(t);
+  return seconds ? json(std::round(*seconds * 1000) / 1000) : json(nullptr);
 }
 
 // A number JSON can carry: NaN and infinities become null.
@@ -63,7 +55,7 @@ json trial_json(const st::Trial& t) {
               {"intermediate_values", steps}, {"user_attrs", t.user_attrs},
               {"datetime_start", t.datetime_start.empty() ? json(nullptr) : json(t.datetime_start)},
               {"datetime_complete", t.datetime_complete.empty() ? json(nullptr) : json(t.datetime_complete)},
-              {"duration_s", duration_seconds(t.datetime_start, t.datetime_complete)}};
+              {"duration_s", duration_seconds(t)}};
 }
 
 // Prints trials: JSON as Optuna-named objects; table and CSV as one row each with the attributes that matter.
@@ -102,120 +94,6 @@ double sort_key(const st::Trial& t, const std::string& key) {
   return NAN;
 }
 
-// True when `a` is at least as good as `b` on both objectives and better on one.
-bool dominates(const std::array<double, 2>& a, const std::array<double, 2>& b) {
-  return a[0] >= b[0] && a[1] >= b[1] && (a[0] > b[0] || a[1] > b[1]);
-}
-
-// The MACs a trial is judged by: `target_macs` (the full-size model of a proxy run) when recorded, else `macs`;
-// NaN when neither is a number.
-double trial_macs(const st::Trial& t) {
-  for (const char* key : {"target_macs", "macs"})
-    if (t.user_attrs.contains(key) && t.user_attrs[key].is_number()) return t.user_attrs[key].get<double>();
-  return NAN;
-}
-
-std::vector<st::Trial> pareto_front(const st::Study& study, const std::vector<st::Trial>& complete) {
-  // Objectives are turned into "higher is better": two-objective studies use their directions; a
-  // single-objective study is value vs trial_macs (fewer is better).
-  auto point = [&](const st::Trial& t) -> std::optional<std::array<double, 2>> {
-    auto sign = [&](size_t i) { return study.directions[i] == st::StudyDirection::Maximize ? 1.0 : -1.0; };
-    if (study.directions.size() >= 2 && t.values.size() >= 2) return std::array<double, 2>{sign(0) * t.values[0], sign(1) * t.values[1]};
-    if (t.values.empty() || std::isnan(trial_macs(t))) return std::nullopt;
-    return std::array<double, 2>{sign(0) * t.values[0], -trial_macs(t)};
-  };
-  std::vector<st::Trial> front;
-  for (const st::Trial& t : complete) {
-    const auto p = point(t);
-    if (!p) continue;
-    bool dominated = false;
-    for (const st::Trial& other : complete) {
-      const auto q = point(other);
-      dominated = dominated || (q && dominates(*q, *p));
-    }
-    if (!dominated) front.push_back(t);
-  }
-  return front;
-}
-
-// Writes an SVG chart of the study: pareto (value vs MACs, the front joined), history (value per trial and
-// the best so far), curves (intermediate values per step, one line per trial), grid (value vs alpha, beta,
-// gamma).
-void plot_study(const st::Study& study, const std::vector<st::Trial>& all, const std::string& kind,
-                const std::string& output) {
-  std::vector<st::Trial> complete;
-  for (const st::Trial& t : all)
-    if (t.state == st::TrialState::Complete && !t.values.empty()) complete.push_back(t);
-  const auto macs = trial_macs;
-  const std::string title = "study " + study.name;
-  std::unique_ptr<effscale::cli::SvgPlot> plot;
-  if (kind == "pareto") {
-    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": value vs MACs", "multiply-adds", "value", true);
-    effscale::cli::PlotSeries trials{"trials"}, front{"Pareto front", {}, {}, "#d62728", true, true};
-    trials.color = "#999999";
-    for (const st::Trial& t : complete) {
-      trials.x.push_back(macs(t));
-      trials.y.push_back(t.values[0]);
-    }
-    std::vector<st::Trial> f = pareto_front(study, complete);
-    std::sort(f.begin(), f.end(), [&](const st::Trial& a, const st::Trial& b) { return macs(a) < macs(b); });
-    for (const st::Trial& t : f) {
-      front.x.push_back(macs(t));
-      front.y.push_back(t.values[0]);
-    }
-    plot->add(trials);
-    plot->add(front);
-  } else if (kind == "history") {
-    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": value per trial", "trial", "value");
-    effscale::cli::PlotSeries values{"value"}, best{"best so far", {}, {}, "#d62728", false, true};
-    const bool maximize = study.directions[0] == st::StudyDirection::Maximize;
-    double running = maximize ? -INFINITY : INFINITY;
-    for (const st::Trial& t : complete) {
-      values.x.push_back(t.number);
-      values.y.push_back(t.values[0]);
-      running = maximize ? std::max(running, t.values[0]) : std::min(running, t.values[0]);
-      best.x.push_back(t.number);
-      best.y.push_back(running);
-    }
-    plot->add(values);
-    plot->add(best);
-  } else if (kind == "curves") {
-    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": learning curves", "epoch", "validation value");
-    const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-    int n = 0;
-    for (const st::Trial& t : all) {
-      if (t.intermediate_values.empty() || n >= 8) continue;
-      effscale::cli::PlotSeries curve{"trial " + std::to_string(t.number), {}, {}, colors[n++], true, true};
-      for (const auto& [step, v] : t.intermediate_values) {
-        curve.x.push_back(double(step));
-        curve.y.push_back(v);
-      }
-      plot->add(curve);
-    }
-  } else if (kind == "grid") {
-    plot = std::make_unique<effscale::cli::SvgPlot>(title + ": value vs coefficient", "coefficient value", "value");
-    const std::pair<const char*, const char*> params[] = {{"alpha", "#1f77b4"}, {"beta", "#ff7f0e"}, {"gamma", "#2ca02c"}};
-    for (const auto& [name, color] : params) {
-      effscale::cli::PlotSeries series{name, {}, {}, color};
-      for (const st::Trial& t : complete)
-        if (t.params.count(name)) {
-          series.x.push_back(t.params.at(name).internal);
-          series.y.push_back(t.values[0]);
-        }
-      plot->add(series);
-    }
-  } else {
-    throw UsageError("--kind '" + kind + "': expected pareto, history, curves or grid");
-  }
-  std::string svg;
-  try {
-    svg = plot->render();
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("study '" + study.name + "': " + e.what());
-  }
-  effscale::models::write_file_atomically(output, svg);
-}
-
 std::vector<st::TrialState> parse_states(const std::string& list) {
   std::vector<st::TrialState> states;
   size_t start = 0;
@@ -243,8 +121,15 @@ int run(int argc, char** argv) {
       ("sort", po::value<std::string>()->default_value("number"), "trials: value, number, a user attribute or a param")
       ("top", po::value<int>(), "trials: only the first K after sorting (value: best first)")
       ("trial", po::value<int>(), "curves: trial number")
-      ("kind", po::value<std::string>(), "plot: pareto, history, curves or grid")
+      ("kind", po::value<std::string>(), "plot: pareto, history, curves, grid or family")
       ("output", po::value<std::string>(), "plot: the SVG file to write")
+      ("search-study", po::value<std::string>()->default_value(""), "report: the nas_search study")
+      ("grid-study", po::value<std::string>()->default_value(""), "report: the grid_alpha_beta_gamma study")
+      ("scaled-study", po::value<std::string>()->default_value(""), "report: the scale_models --train study")
+      ("output-dir", po::value<std::string>(), "report: where report.md and its charts go")
+      ("title", po::value<std::string>()->default_value("effscale run"), "report: heading")
+      ("wall-time", po::value<double>(), "report: end-to-end wall time in seconds, measured by the caller")
+      ("command", po::value<std::string>()->default_value(""), "report: how the run was started")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
   po::positional_options_description positional;
   positional.add("query", 1);
@@ -254,11 +139,25 @@ int run(int argc, char** argv) {
   const OutputFormat format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
   if (!vm.count("query")) throw UsageError("name a query: studies, trials, best, pareto, curves or export");
   const std::string query = vm["query"].as<std::string>();
-  const std::vector<std::string> known = {"studies", "trials", "best", "pareto", "curves", "export", "plot"};
+  const std::vector<std::string> known = {"studies", "trials", "best", "pareto", "curves", "export", "plot", "report"};
   if (std::find(known.begin(), known.end(), query) == known.end())
-    throw UsageError("unknown query '" + query + "': expected studies, trials, best, pareto, curves, export or plot");
+    throw UsageError("unknown query '" + query + "': expected studies, trials, best, pareto, curves, export, plot or report");
   auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
 
+  if (query == "report") {
+    if (!vm.count("output-dir")) throw UsageError("report needs --output-dir DIR");
+    effscale::report::ReportOptions report;
+    report.search_study = vm["search-study"].as<std::string>();
+    report.grid_study = vm["grid-study"].as<std::string>();
+    report.scaled_study = vm["scaled-study"].as<std::string>();
+    report.output_dir = vm["output-dir"].as<std::string>();
+    report.title = vm["title"].as<std::string>();
+    if (vm.count("wall-time")) report.wall_seconds = vm["wall-time"].as<double>();
+    report.command = vm["command"].as<std::string>();
+    effscale::report::write_study_report(*storage, report);
+    std::cerr << "query_results: wrote " << report.output_dir << "/report.md\n";
+    return 0;
+  }
   if (query == "studies") {
     OutputTable table({"study", "directions", "trials", "complete", "best_value"});
     for (const st::Study& s : storage->list_studies()) {
@@ -281,7 +180,12 @@ int run(int argc, char** argv) {
   const st::Study study = require_study(*storage, vm);
   if (query == "plot") {
     if (!vm.count("kind") || !vm.count("output")) throw UsageError("plot needs --kind and --output FILE.svg");
-    plot_study(study, storage->get_trials(study.study_id, {}), vm["kind"].as<std::string>(), vm["output"].as<std::string>());
+    const std::string kind = vm["kind"].as<std::string>();
+    const auto& kinds = effscale::report::chart_kinds();
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
+      throw UsageError("--kind '" + kind + "': expected pareto, history, curves, grid or family");
+    const std::string svg = effscale::report::study_chart_svg(study, storage->get_trials(study.study_id, {}), kind);
+    effscale::models::write_file_atomically(vm["output"].as<std::string>(), svg);
     std::cerr << "query_results: wrote " << vm["output"].as<std::string>() << "\n";
     return 0;
   }
@@ -313,7 +217,7 @@ int run(int argc, char** argv) {
     if (trials.size() > top) trials.resize(top);
     if (query == "best" && trials.empty()) throw std::runtime_error("study '" + study.name + "' has no complete trial yet");
   } else if (query == "pareto") {
-    trials = pareto_front(study, storage->get_trials(study.study_id, {st::TrialState::Complete}));
+    trials = effscale::report::pareto_front(study, storage->get_trials(study.study_id, {st::TrialState::Complete}));
   }
   print_trials(trials, format);
   return 0;

@@ -142,7 +142,7 @@ int run(int argc, char** argv) {
     trainer.resume = true;  // a rerun continues every model where it stopped
     const st::Trial trial = apt::open_run_trial(*storage, study, run_dir, true);
     std::cerr << "scale_models: training " << s.name << " (trial " << trial.number << ")\n";
-    const json attrs = {{"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
+    const json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
                         {"official", official}, {"macs_ratio", s.macs_ratio}};
     const json row = apt::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr);
     trained.add_row({s.name, s.phi, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});

@@ -1,0 +1,257 @@
+// report.md: sections per study, tables in Markdown, charts as SVG files beside it.
+
+#include "effscale/report/study_report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include "effscale/models/atomic_file.h"
+#include "effscale/report/machine_info.h"
+#include "effscale/report/study_analysis.h"
+#include "effscale/report/study_charts.h"
+
+namespace effscale::report {
+namespace st = effscale::store;
+using nlohmann::json;
+
+namespace {
+
+// The paper's Table 1 (REFERENCE §2): params, FLOPs (multiply-adds) and ImageNet top-1 of B0-B7.
+struct PaperRow {
+  const char* model;
+  const char* params;
+  const char* flops;
+  const char* top1;
+};
+const PaperRow kPaperTable[] = {{"B0", "5.3M", "0.39B", "77.1%"}, {"B1", "7.8M", "0.70B", "79.1%"},
+                                {"B2", "9.2M", "1.0B", "80.1%"},  {"B3", "12M", "1.8B", "81.6%"},
+                                {"B4", "19M", "4.2B", "82.9%"},   {"B5", "30M", "9.9B", "83.6%"},
+                                {"B6", "43M", "19B", "84.0%"},    {"B7", "66M", "37B", "84.3%"}};
+
+std::string md_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  auto line = [](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (const std::string& c : cells) out += " " + c + " |";
+    return out + "\n";
+  };
+  std::string out = line(header) + "|";
+  for (size_t i = 0; i < header.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string number(const json& value, const char* format = "{:.4f}") {
+  if (!value.is_number()) return "–";
+  return fmt::format(fmt::runtime(format), value.get<double>());
+}
+
+// A count with a unit: 5.3M, 0.39B, 120K.
+std::string millions(double v) {
+  if (!std::isfinite(v)) return "–";
+  if (v >= 1e9) return fmt::format("{:.2f}B", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.1f}M", v / 1e6);
+  return fmt::format("{:.0f}K", v / 1e3);
+}
+
+json attr(const st::Trial& t, const char* key) { return t.user_attrs.contains(key) ? t.user_attrs[key] : json(nullptr); }
+
+std::string duration_text(double seconds) {
+  const int s = int(std::lround(seconds));
+  return s >= 60 ? fmt::format("{}m{:02d}s", s / 60, s % 60) : fmt::format("{}s", s);
+}
+
+// One study with its trials, loaded once.
+struct Loaded {
+  st::Study study;
+  std::vector<st::Trial> trials;
+  json attrs;  // user and system attributes merged
+};
+
+std::optional<Loaded> load(st::Storage& storage, const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  const auto study = storage.find_study(name);
+  if (!study) throw std::invalid_argument("no study named '" + name + "' (list them with `query_results studies`)");
+  json attrs = storage.study_attrs(study->study_id, false);
+  const json system = storage.study_attrs(study->study_id, true);  // a named copy: items() does not own it
+  for (const auto& [k, v] : system.items()) attrs[k] = v;
+  return Loaded{*study, storage.get_trials(study->study_id, {}), attrs};
+}
+
+// Writes one chart and returns the Markdown that shows it (or says why there is none).
+std::string chart(const Loaded& s, const std::string& kind, const std::string& file, const std::string& dir,
+                  std::optional<int64_t> marked = std::nullopt, const std::string& label = "chosen") {
+  try {
+    models::write_file_atomically((std::filesystem::path(dir) / file).string(),
+                                  study_chart_svg(s.study, s.trials, kind, marked, label));
+    return "![" + kind + " chart of " + s.study.name + "](" + file + ")\n\n";
+  } catch (const std::invalid_argument& e) {
+    return "_No " + kind + " chart: " + std::string(e.what()) + "._\n\n";
+  }
+}
+
+std::string state_counts(const std::vector<st::Trial>& trials) {
+  std::map<std::string, int> counts;
+  for (const st::Trial& t : trials) ++counts[st::state_name(t.state)];
+  std::string out;
+  for (const auto& [state, n] : counts) out += (out.empty() ? "" : ", ") + fmt::format("{} {}", n, state);
+  return out.empty() ? "no trials" : out;
+}
+
+// Wall time from the trials: first start to last completion, and the sum of trial durations.
+std::string study_time(const std::vector<st::Trial>& trials) {
+  double first = INFINITY, last = -INFINITY, total = 0;
+  for (const st::Trial& t : trials) {
+    if (const auto a = parse_optuna_time(t.datetime_start)) first = std::min(first, *a);
+    if (const auto b = parse_optuna_time(t.datetime_complete)) last = std::max(last, *b);
+    if (const auto d = trial_seconds(t)) total += *d;
+  }
+  if (!std::isfinite(first) || !std::isfinite(last)) return "no finished trials";
+  return fmt::format("{} from the first start to the last completion ({} summed over trials)", duration_text(last - first),
+                     duration_text(total));
+}
+
+// One bullet per setting, values as compact JSON; nested settings objects get one bullet per field.
+std::string settings_bullets(const json& attrs) {
+  std::string out;
+  for (const auto& [key, value] : attrs.items()) {
+    if (key == "controller_state") continue;  // the controller's policy weights: large, and not a setting
+    if (!value.is_object()) {
+      out += "- `" + key + "`: `" + value.dump() + "`\n";
+      continue;
+    }
+    out += "- `" + key + "`:\n";
+    for (const auto& [field, v] : value.items()) {
+      if (field == "counts" && v.is_array()) {
+        out += fmt::format("  - `decisions`: {} (choices per decision: `{}`)\n", v.size(), v.dump());
+      } else if (v.is_object() && v.contains("stages")) {  // a spec: its name and stages say what it is
+        out += "  - `" + field + "`: `" + v.value("name", std::string("spec")) + "` with stages `" + v["stages"].dump() + "`\n";
+      } else {
+        out += "  - `" + field + "`: `" + v.dump() + "`\n";
+      }
+    }
+  }
+  return out.empty() ? "- (none recorded on the study)\n" : out;
+}
+
+std::string settings_block(const Loaded& s) {
+  std::string proxy;
+  for (const st::Trial& t : s.trials) {
+    if (t.user_attrs.contains("dataset")) {
+      proxy = fmt::format("- proxy of the first trial: dataset {}, resolution {}, seed {}\n", attr(t, "dataset").dump(),
+                          attr(t, "resolution").dump(), attr(t, "seed").dump());
+      break;
+    }
+  }
+  return fmt::format("Study `{}`: {}; {}.\n\n{}{}\n", s.study.name, state_counts(s.trials), study_time(s.trials),
+                     settings_bullets(s.attrs), proxy);
+}
+
+std::string search_section(const Loaded& s, const std::string& dir) {
+  std::string out = "## 1. Baseline search\n\n" + settings_block(s);
+  const auto best = best_trial(s.study, s.trials);
+  if (!best) return out + "No candidate has finished yet.\n\n";
+  out += fmt::format("Chosen baseline: trial {}, reward {:.4f}, validation top-1 {}, {} multiply-adds at the target "
+                     "setting.\n\nStages: `{}`\n\n",
+                     best->number, best->values[0], number(attr(*best, "val_top1")), millions(trial_macs(*best)),
+                     attr(*best, "searched_stages").dump());
+  out += chart(s, "pareto", "search_pareto.svg", dir, best->number, "chosen baseline");
+  out += chart(s, "history", "search_history.svg", dir);
+  std::vector<st::Trial> top = complete_trials(s.trials);
+  std::sort(top.begin(), top.end(), [](const st::Trial& a, const st::Trial& b) { return a.values[0] > b.values[0]; });
+  if (top.size() > 10) top.resize(10);
+  std::vector<std::vector<std::string>> rows;
+  for (const st::Trial& t : top)
+    rows.push_back({std::to_string(t.number), fmt::format("{:.4f}", t.values[0]), number(attr(t, "val_top1")),
+                    millions(trial_macs(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN)});
+  return out + "Top candidates (params are of the proxy-sized model trained):\n\n" +
+         md_table({"trial", "reward", "val top-1", "target MACs", "proxy params"}, rows) + "\n";
+}
+
+std::string grid_section(const Loaded& s, const std::string& dir) {
+  std::string out = "## 2. Compound-coefficient grid\n\n" + settings_block(s);
+  std::vector<st::Trial> done = complete_trials(s.trials);
+  std::sort(done.begin(), done.end(), [](const st::Trial& a, const st::Trial& b) { return a.values[0] > b.values[0]; });
+  std::vector<std::vector<std::string>> rows;
+  for (const st::Trial& t : done) {
+    auto p = [&](const char* name) { return t.params.count(name) ? t.params.at(name).internal : NAN; };
+    const double product = p("alpha") * p("beta") * p("beta") * p("gamma") * p("gamma");
+    rows.push_back({std::to_string(t.number), fmt::format("{:.2f}", p("alpha")), fmt::format("{:.2f}", p("beta")),
+                    fmt::format("{:.2f}", p("gamma")), fmt::format("{:.3f}", product), fmt::format("{:.4f}", t.values[0]),
+                    millions(trial_macs(t))});
+  }
+  if (rows.empty()) return out + "No grid point has finished yet.\n\n";
+  out += md_table({"trial", "alpha", "beta", "gamma", "alpha·beta²·gamma²", "val top-1", "MACs"}, rows) + "\n";
+  if (s.attrs.contains("best_coefficients")) out += "Best coefficients: `" + s.attrs["best_coefficients"].dump() + "`\n\n";
+  return out + chart(s, "grid", "grid.svg", dir);
+}
+
+std::string scaled_section(const Loaded& s, const std::string& dir) {
+  std::string out = "## 3. The scaled family\n\n" + settings_block(s);
+  std::vector<st::Trial> done = complete_trials(s.trials);
+  auto phi = [](const st::Trial& t) { return attr(t, "phi").is_number() ? attr(t, "phi").get<double>() : NAN; };
+  std::sort(done.begin(), done.end(), [&](const st::Trial& a, const st::Trial& b) { return phi(a) < phi(b); });
+  std::vector<std::vector<std::string>> rows;
+  bool rising = done.size() >= 2;
+  for (size_t i = 0; i < done.size(); ++i) {
+    const st::Trial& t = done[i];
+    if (i > 0) rising = rising && t.values[0] >= done[i - 1].values[0];
+    const PaperRow* paper = std::isfinite(phi(t)) && phi(t) >= 0 && phi(t) <= 7 ? &kPaperTable[size_t(phi(t))] : nullptr;
+    rows.push_back({attr(t, "model").is_string() ? attr(t, "model").get<std::string>() : std::to_string(t.number),
+                    fmt::format("{:g}", phi(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+                    millions(trial_macs(t)), number(attr(t, "macs_ratio"), "{:.2f}"), fmt::format("{:g}", std::pow(2.0, phi(t))),
+                    number(attr(t, "val_top1")),
+                    number(attr(t, "test_top1")), paper ? paper->model : "–", paper ? paper->params : "–",
+                    paper ? paper->flops : "–", paper ? paper->top1 : "–"});
+  }
+  if (rows.empty()) return out + "No scaled model has finished training yet.\n\n";
+  out += "Ours (trained on the proxy) beside the paper's Table 1 (ImageNet):\n\n";
+  out += md_table({"model", "phi", "params", "MACs", "MACs ratio", "2^phi", "val top-1", "test top-1", "paper", "paper params",
+                   "paper FLOPs", "paper top-1"},
+                  rows) +
+         "\n";
+  out += rising ? "As in the paper, accuracy rises with phi on this proxy.\n\n"
+                : "Unlike the paper's Table 1, accuracy does not rise monotonically with phi on this proxy (short "
+                  "training on a small dataset favours small models; see the learning curves).\n\n";
+  out += chart(s, "family", "scaled_family.svg", dir);
+  return out + "### Learning curves\n\n" + chart(s, "curves", "scaled_curves.svg", dir);
+}
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  return text;
+}
+
+}  // namespace
+
+void write_study_report(st::Storage& storage, const ReportOptions& options) {
+  const auto search = load(storage, options.search_study);
+  const auto grid = load(storage, options.grid_study);
+  const auto scaled = load(storage, options.scaled_study);
+  if (!search && !grid && !scaled) throw std::invalid_argument("report needs at least one of --search-study, --grid-study, --scaled-study");
+  std::filesystem::create_directories(options.output_dir);
+  std::string md = "# " + options.title + "\n\n";
+  md += "- Generated: " + utc_now() + "\n- Machine: " + describe_machine() + "\n";
+  std::vector<st::Trial> all;
+  for (const auto* s : {&search, &grid, &scaled})
+    if (*s) all.insert(all.end(), (*s)->trials.begin(), (*s)->trials.end());
+  md += "- Trials recorded: " + study_time(all) + "\n";
+  if (options.wall_seconds) md += "- Wall time of the invocation that wrote this report: " + duration_text(*options.wall_seconds) + "\n";
+  if (!options.command.empty()) md += "- Command: `" + options.command + "`\n";
+  md += "\n";
+  if (search) md += search_section(*search, options.output_dir);
+  if (grid) md += grid_section(*grid, options.output_dir);
+  if (scaled) md += scaled_section(*scaled, options.output_dir);
+  models::write_file_atomically((std::filesystem::path(options.output_dir) / "report.md").string(), md);
+}
+
+}  // namespace effscale::report
