@@ -58,9 +58,16 @@ void parse_token(std::string_view text, std::string_view token, BlockArgs& args,
   auto mark = [&](std::string_view key) {
     if (!seen.insert(std::string(key)).second) fail(text, token, "each key once (duplicate '" + std::string(key) + "')");
   };
-  if (token == "noskip") {
-    mark("noskip");
-    args.id_skip = false;
+  if (token == "noskip" || token == "poolskip") {
+    mark("skip");  // one skip token at most
+    args.id_skip = token == "poolskip";
+    args.pool_skip = token == "poolskip";
+    return;
+  }
+  if (token.size() == 2 && token[0] == 'c') {
+    mark("c");
+    if (token[1] != '0' && token[1] != '1') fail(text, token, "a conv type: c0 (depthwise) or c1 (regular conv)");
+    args.conv_type = token[1] - '0';
     return;
   }
   if (token.substr(0, 2) == "se") {
@@ -84,7 +91,7 @@ void parse_token(std::string_view text, std::string_view token, BlockArgs& args,
       return;
     }
   }
-  fail(text, token, "one of r, k, s, e, i, o, se, noskip followed by its value");
+  fail(text, token, "one of r, k, s, e, i, o, se, c followed by its value, or noskip / poolskip");
 }
 
 std::string format_double(double v) {
@@ -98,7 +105,8 @@ std::string format_double(double v) {
 bool operator==(const BlockArgs& a, const BlockArgs& b) {
   return a.num_repeat == b.num_repeat && a.kernel_size == b.kernel_size && a.strides == b.strides &&
          a.expand_ratio == b.expand_ratio && a.input_filters == b.input_filters &&
-         a.output_filters == b.output_filters && a.se_ratio == b.se_ratio && a.id_skip == b.id_skip;
+         a.output_filters == b.output_filters && a.se_ratio == b.se_ratio && a.id_skip == b.id_skip &&
+         a.conv_type == b.conv_type && a.pool_skip == b.pool_skip;
 }
 
 void validate_block_args(const BlockArgs& a, std::string_view context) {
@@ -113,6 +121,8 @@ void validate_block_args(const BlockArgs& a, std::string_view context) {
   check(a.expand_ratio >= 1, "e must be at least 1, got " + std::to_string(a.expand_ratio));
   check(a.input_filters >= 1, "i must be at least 1, got " + std::to_string(a.input_filters));
   check(a.output_filters >= 1, "o must be at least 1, got " + std::to_string(a.output_filters));
+  check(a.conv_type == 0 || a.conv_type == 1, "c must be 0 or 1, got " + std::to_string(a.conv_type));
+  check(!a.pool_skip || a.id_skip, "a pooling skip is a kind of skip: it cannot go with noskip");
   check(a.se_ratio >= 0.0 && a.se_ratio <= 1.0,
         "se must be a ratio in (0, 1] (leave it out for no SE), got " + format_double(a.se_ratio));
 }
@@ -140,7 +150,9 @@ std::string format_block_string(const BlockArgs& a) {
                   std::to_string(a.expand_ratio) + "_i" + std::to_string(a.input_filters) + "_o" +
                   std::to_string(a.output_filters);
   if (a.has_se()) s += "_se" + format_double(a.se_ratio);
+  if (a.conv_type != 0) s += "_c" + std::to_string(a.conv_type);
   if (!a.id_skip) s += "_noskip";
+  if (a.pool_skip) s += "_poolskip";
   return s;
 }
 

@@ -21,8 +21,12 @@ int64_t count_params(const ArchSpec& spec) {
   int64_t total = conv_params(spec.in_channels, stem, 3) + bn_params(stem);
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
-    if (l.expand_ratio != 1) total += conv_params(l.input_filters, e, 1) + bn_params(e);
-    total += conv_params(e, e, l.kernel_size, e) + bn_params(e);
+    if (l.fused) {  // one regular kxk conv in -> e replaces expand + depthwise
+      total += conv_params(l.input_filters, e, l.kernel_size) + bn_params(e);
+    } else {
+      if (l.expand_ratio != 1) total += conv_params(l.input_filters, e, 1) + bn_params(e);
+      total += conv_params(e, e, l.kernel_size, e) + bn_params(e);
+    }
     if (l.se_filters > 0) total += (e * l.se_filters + l.se_filters) + (l.se_filters * e + e);
     total += conv_params(e, l.output_filters, 1) + bn_params(l.output_filters);
   }
@@ -40,10 +44,10 @@ int64_t count_macs(const ArchSpec& spec, int resolution) {
   int64_t total = h * w * conv_params(spec.in_channels, stem, 3);
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
-    if (l.expand_ratio != 1) total += h * w * conv_params(l.input_filters, e, 1);
+    if (l.expand_ratio != 1 && !l.fused) total += h * w * conv_params(l.input_filters, e, 1);
     h = out_size(h, l.strides[0]);
     w = out_size(w, l.strides[1]);
-    total += h * w * conv_params(e, e, l.kernel_size, e);
+    total += l.fused ? h * w * conv_params(l.input_filters, e, l.kernel_size) : h * w * conv_params(e, e, l.kernel_size, e);
     if (l.se_filters > 0) total += 2 * e * l.se_filters;
     total += h * w * conv_params(e, l.output_filters, 1);
   }

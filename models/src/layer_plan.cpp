@@ -27,6 +27,8 @@ std::vector<LayerPlan> plan_layers(const ArchSpec& spec) {
       l.strides = j == 0 ? b.strides : std::array<int, 2>{1, 1};
       l.residual = b.id_skip && l.strides[0] == 1 && l.strides[1] == 1 &&
                    l.input_filters == l.output_filters;
+      l.pool_shortcut = b.pool_skip && !l.residual;
+      l.fused = b.conv_type == 1;
       l.drop_connect_rate = spec.drop_connect * static_cast<double>(layers.size()) / total;
       layers.push_back(l);
     }

@@ -26,24 +26,36 @@ MBConvImpl::MBConvImpl(LayerPlan plan_, BatchNormConfig bn_, Padding padding_)
 
 void MBConvImpl::reset() {
   const int64_t in = plan.input_filters, mid = plan.expanded_filters, out = plan.output_filters;
-  const bool expands = plan.expand_ratio != 1;
-  // timm's names: the depthwise-separable block (no expansion) numbers its BNs from 1.
-  const std::string dw_bn = expands ? "bn2" : "bn1";
-  const std::string pw_name = expands ? "conv_pwl" : "conv_pw";
+  const bool expands = plan.expand_ratio != 1 && !plan.fused;
+  // timm's names: InvertedResidual (conv_pw, bn1, conv_dw, bn2, se, conv_pwl, bn3), DepthwiseSeparableConv
+  // (conv_dw, bn1, se, conv_pw, bn2) and, for the fused block, EdgeResidual (conv_exp, bn1, se, conv_pwl, bn2).
+  const std::string kxk_name = plan.fused ? "conv_exp" : "conv_dw";
+  const std::string kxk_bn = expands ? "bn2" : "bn1";
+  const std::string pw_name = expands || plan.fused ? "conv_pwl" : "conv_pw";
   const std::string pw_bn = expands ? "bn3" : "bn2";
   if (expands) {
     expand_conv = register_module("conv_pw", Conv2dPad(Conv2dPadOptions(in, mid, 1).padding(padding)));
     expand_bn = register_module("bn1", make_batch_norm(mid, bn));
   }
   depthwise_conv = register_module(
-      "conv_dw", Conv2dPad(Conv2dPadOptions(mid, mid, plan.kernel_size)
-                               .stride({plan.strides[0], plan.strides[1]})
-                               .groups(mid)
-                               .padding(padding)));
-  depthwise_bn = register_module(dw_bn, make_batch_norm(mid, bn));
+      kxk_name, Conv2dPad(Conv2dPadOptions(plan.fused ? in : mid, mid, plan.kernel_size)
+                              .stride({plan.strides[0], plan.strides[1]})
+                              .groups(plan.fused ? 1 : mid)
+                              .padding(padding)));
+  depthwise_bn = register_module(kxk_bn, make_batch_norm(mid, bn));
   if (plan.se_filters > 0) se = register_module("se", SqueezeExcite(mid, plan.se_filters));
   project_conv = register_module(pw_name, Conv2dPad(Conv2dPadOptions(mid, out, 1).padding(padding)));
   project_bn = register_module(pw_bn, make_batch_norm(out, bn));
+}
+
+torch::Tensor pool_shortcut(const torch::Tensor& x, const std::array<int, 2>& strides, int64_t channels) {
+  torch::Tensor y = x;
+  if (strides[0] != 1 || strides[1] != 1)
+    y = torch::avg_pool2d(y, {strides[0], strides[1]}, {strides[0], strides[1]}, /*padding=*/{0, 0},
+                          /*ceil_mode=*/true, /*count_include_pad=*/false);
+  if (y.size(1) > channels) return y.narrow(1, 0, channels);
+  if (y.size(1) < channels) return torch::constant_pad_nd(y, {0, 0, 0, 0, 0, channels - y.size(1)});
+  return y;
 }
 
 torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
@@ -54,6 +66,8 @@ torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
   y = project_bn->forward(project_conv->forward(y));
   // The add can be in place: neither batch norm's nor drop-connect's backward reads this tensor.
   if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training()).add_(x);
+  if (plan.pool_shortcut)
+    y = drop_connect(y, plan.drop_connect_rate, is_training()).add_(pool_shortcut(x, plan.strides, plan.output_filters));
   return y;
 }
 

@@ -75,7 +75,7 @@ std::string WeightNaming::torchvision(const std::string& name) const {
   const LayerPlan* layer = nullptr;
   for (const LayerPlan& l : plan_)
     if (l.stage == stage && l.index_in_stage == index) layer = &l;
-  if (!layer) return "";
+  if (!layer || layer->fused) return "";  // torchvision's EfficientNet (v1) has no fused block
   const bool expand = layer->expand_ratio != 1;
   const int dw = expand ? 1 : 0;
   const int se = dw + 1;

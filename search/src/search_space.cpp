@@ -14,13 +14,19 @@ namespace effscale::search {
 using nlohmann::json;
 
 const std::vector<std::string>& known_ops() {
-  static const std::vector<std::string> ops{"dsconv", "mbconv3", "mbconv6"};
+  static const std::vector<std::string> ops{"dsconv", "mbconv3", "mbconv6", "conv"};
   return ops;
 }
 
 namespace {
 
-int expand_of(const std::string& op) { return op == "dsconv" ? 1 : op == "mbconv3" ? 3 : 6; }
+int expand_of(const std::string& op) { return op == "dsconv" || op == "conv" ? 1 : op == "mbconv3" ? 3 : 6; }
+
+// conv_type of an op: 1 for the regular conv, 0 for the depthwise ops.
+int conv_type_of(const std::string& op) { return op == "conv" ? 1 : 0; }
+
+// The skip choice a stage's BlockArgs encodes.
+std::string skip_of(const models::BlockArgs& b) { return b.pool_skip ? "pool" : b.id_skip ? "identity" : "none"; }
 
 int round_to_8(double filters) { return std::max(8, static_cast<int>(std::lround(filters / 8.0)) * 8); }
 
@@ -45,9 +51,10 @@ SearchSpace::SearchSpace(models::ArchSpec reference, std::vector<BlockChoices> b
       throw models::SpecError(where + "every decision needs at least one choice");
     for (const std::string& op : c.ops)
       if (std::find(known_ops().begin(), known_ops().end(), op) == known_ops().end())
-        throw models::SpecError(where + "op '" + op + "': expected dsconv, mbconv3 or mbconv6");
+        throw models::SpecError(where + "op '" + op + "': expected dsconv, mbconv3, mbconv6 or conv");
     for (const std::string& skip : c.skips)
-      if (skip != "none" && skip != "identity") throw models::SpecError(where + "skip '" + skip + "': expected none or identity");
+      if (skip != "none" && skip != "identity" && skip != "pool")
+        throw models::SpecError(where + "skip '" + skip + "': expected none, identity or pool");
     for (int k : c.kernels)
       if (k < 1 || k > 15 || k % 2 == 0) throw models::SpecError(where + "kernel " + std::to_string(k) + " must be odd, 1..15");
     for (double se : c.se_ratios)
@@ -115,9 +122,11 @@ models::ArchSpec SearchSpace::decode(const std::vector<int>& candidate) const {
     const int* pick = candidate.data() + 6 * b;
     models::BlockArgs& s = spec.stages[b];
     s.expand_ratio = expand_of(c.ops[pick[0]]);
+    s.conv_type = conv_type_of(c.ops[pick[0]]);
     s.kernel_size = c.kernels[pick[1]];
     s.se_ratio = c.se_ratios[pick[2]];
-    s.id_skip = c.skips[pick[3]] == "identity";
+    s.id_skip = c.skips[pick[3]] != "none";
+    s.pool_skip = c.skips[pick[3]] == "pool";
     s.input_filters = previous;
     s.output_filters = round_to_8(reference_.stages[b].output_filters * c.filter_mults[pick[4]]);
     s.num_repeat = std::max(1, reference_.stages[b].num_repeat + c.layer_deltas[pick[5]]);
@@ -140,10 +149,12 @@ std::optional<std::vector<int>> SearchSpace::encode(const models::ArchSpec& spec
       return -1;
     };
     const int picks[] = {
-        index_of(c.ops.size(), [&](size_t i) { return expand_of(c.ops[i]) == want.expand_ratio; }),
+        index_of(c.ops.size(), [&](size_t i) {
+          return expand_of(c.ops[i]) == want.expand_ratio && conv_type_of(c.ops[i]) == want.conv_type;
+        }),
         index_of(c.kernels.size(), [&](size_t i) { return c.kernels[i] == want.kernel_size; }),
         index_of(c.se_ratios.size(), [&](size_t i) { return c.se_ratios[i] == want.se_ratio; }),
-        index_of(c.skips.size(), [&](size_t i) { return (c.skips[i] == "identity") == want.id_skip; }),
+        index_of(c.skips.size(), [&](size_t i) { return c.skips[i] == skip_of(want); }),
         index_of(c.filter_mults.size(), [&](size_t i) { return round_to_8(ref.output_filters * c.filter_mults[i]) == want.output_filters; }),
         index_of(c.layer_deltas.size(), [&](size_t i) { return std::max(1, ref.num_repeat + c.layer_deltas[i]) == want.num_repeat; }),
     };

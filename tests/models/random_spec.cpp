@@ -26,6 +26,8 @@ models::ArchSpec random_valid_spec(std::mt19937& rng) {
     b.output_filters = pick(0, 1) ? previous : 4 * pick(1, 12);
     b.se_ratio = pick(0, 1) ? 0.0 : 0.25 * pick(1, 4);
     b.id_skip = pick(0, 3) != 0;
+    b.pool_skip = b.id_skip && pick(0, 2) == 0;
+    b.conv_type = pick(0, 3) == 0 ? 1 : 0;
     s.stages.push_back(b);
     previous = b.output_filters;
   }

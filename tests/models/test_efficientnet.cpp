@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -163,4 +164,53 @@ TEST_CASE("an invalid spec is rejected when the module is built", "[models][effi
 TEST_CASE("configure_cpu_runtime sets the thread count, all cores by default", "[models][runtime]") {
   CHECK(configure_cpu_runtime(1) == 1);
   CHECK(configure_cpu_runtime(0) == static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts", "[models][mbconv]") {
+  ArchSpec spec = official("b0");
+  spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c1"), parse_block_string("r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip")};
+  spec.head_filters = 64;
+  EfficientNet model(spec);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& p : model->named_parameters()) shapes[p.key()] = p.value().sizes().vec();
+  CHECK(shapes["blocks.0.0.conv_exp.weight"] == std::vector<int64_t>{32, 32, 3, 3});
+  CHECK(shapes["blocks.0.0.conv_pwl.weight"] == std::vector<int64_t>{16, 32, 1, 1});
+  CHECK(shapes["blocks.1.0.conv_exp.weight"] == std::vector<int64_t>{64, 16, 5, 5});
+  CHECK(shapes["blocks.1.0.se.conv_reduce.weight"] == std::vector<int64_t>{4, 64, 1, 1});
+  CHECK(shapes["blocks.1.0.bn2.weight"] == std::vector<int64_t>{24});
+  CHECK(shapes.count("blocks.1.0.conv_dw.weight") == 0);
+  CHECK(count_module_params(*model) == count_params(spec));
+  // MACs by hand at 32 px: stem 16x16x(3*9*32); block 0 at 16x16: 3x3 conv 32->32, 1x1 32->16; block 1.0 strides
+  // to 8x8: 5x5 conv 16->64, SE 2*64*4, 1x1 64->24; block 1.1 at 8x8: 5x5 24->96, SE 2*96*6, 1x1 96->24; head
+  // 8x8 24->64; classifier 64*1000.
+  const int64_t expected = 256 * 27 * 32 + 256 * (32 * 32 * 9 + 32 * 16) + 64 * (16 * 64 * 25 + 64 * 24) + 2 * 64 * 4 +
+                           64 * (24 * 96 * 25 + 96 * 24) + 2 * 96 * 6 + 64 * 24 * 64 + 64 * 1000;
+  CHECK(count_macs(spec, 32) == expected);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  CHECK(model->forward(torch::randn({2, 3, 32, 32})).sizes() == std::vector<int64_t>{2, 1000});
+}
+
+TEST_CASE("the pooling shortcut averages by the stride and pads or cuts channels", "[models][mbconv]") {
+  const torch::Tensor x = torch::arange(1, 10, torch::kFloat).reshape({1, 1, 3, 3}).repeat({1, 2, 1, 1});
+  const torch::Tensor padded = pool_shortcut(x, {2, 2}, 3);
+  REQUIRE(padded.sizes() == std::vector<int64_t>{1, 3, 2, 2});
+  // ceil-mode windows of an odd size; the padding is not counted in the average
+  CHECK(torch::allclose(padded[0][0], torch::tensor({{3.0f, 4.5f}, {7.5f, 9.0f}})));
+  CHECK(torch::equal(padded[0][2], torch::zeros({2, 2})));
+  CHECK(pool_shortcut(x, {1, 1}, 1).sizes() == std::vector<int64_t>{1, 1, 3, 3});
+
+  // A block whose branch is zero passes the shortcut through.
+  LayerPlan plan;
+  plan.input_filters = 2;
+  plan.output_filters = 3;
+  plan.expanded_filters = 4;
+  plan.expand_ratio = 2;
+  plan.strides = {2, 2};
+  plan.pool_shortcut = true;
+  MBConv block(plan, BatchNormConfig{}, Padding::Symmetric);
+  block->eval();
+  torch::NoGradGuard no_grad;
+  block->project_conv->weight.zero_();
+  CHECK(torch::allclose(block->forward(x), padded));
 }

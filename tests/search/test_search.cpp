@@ -64,7 +64,38 @@ TEST_CASE("the default space holds EfficientNet-B0 exactly", "[search][space]") 
   const m::ArchSpec decoded = space.decode(*b0);
   CHECK(decoded.stages == m::official("b0").stages);
   CHECK(m::count_params(decoded) == 5288548);
-  CHECK(space.size() == Approx(std::pow(216.0, 7)));  // 3 * 2 * 2 * 2 * 3 * 3 choices per block
+  CHECK(space.size() == Approx(std::pow(576.0, 7)));  // 4 ops * 2 kernels * 2 SE * 3 skips * 4 filters * 3 layers
+}
+
+TEST_CASE("the default space holds MnasNet-A1's block strings", "[search][space]") {
+  const SearchSpace space = SearchSpace::efficientnet_default();
+  m::ArchSpec a1 = m::official("b0");
+  a1.stages.clear();
+  for (const char* block : {"r1_k3_s11_e1_i32_o16_noskip", "r2_k3_s22_e6_i16_o24", "r3_k5_s22_e3_i24_o40_se0.25",
+                            "r4_k3_s22_e6_i40_o80", "r2_k3_s11_e6_i80_o112_se0.25", "r3_k5_s22_e6_i112_o160_se0.25",
+                            "r1_k3_s11_e6_i160_o320"})
+    a1.stages.push_back(m::parse_block_string(block));
+  const auto encoded = space.encode(a1);
+  REQUIRE(encoded);
+  std::vector<std::string> decoded;
+  for (const m::BlockArgs& b : space.decode(*encoded).stages) decoded.push_back(m::format_block_string(b));
+  CHECK(decoded == std::vector<std::string>{"r1_k3_s11_e1_i32_o16_noskip", "r2_k3_s22_e6_i16_o24",
+                                            "r3_k5_s22_e3_i24_o40_se0.25", "r4_k3_s22_e6_i40_o80",
+                                            "r2_k3_s11_e6_i80_o112_se0.25", "r3_k5_s22_e6_i112_o160_se0.25",
+                                            "r1_k3_s11_e6_i160_o320"});
+  CHECK(space.decisions()[4 * 6 + 4].choices[size_t((*encoded)[4 * 6 + 4])] == 1.0);  // block 4 keeps 112 filters
+  CHECK(space.decisions()[5 * 6 + 4].choices[size_t((*encoded)[5 * 6 + 4])] == 0.85);  // 192 * 0.85 -> 160
+}
+
+TEST_CASE("regular-conv and pooling-skip choices decode to their block-string tokens", "[search][space]") {
+  const SearchSpace space = SearchSpace::efficientnet_default();
+  m::ArchSpec spec = m::official("b0");
+  spec.stages[1] = m::parse_block_string("r2_k3_s22_e1_i16_o24_c1_poolskip");
+  const auto encoded = space.encode(spec);
+  REQUIRE(encoded);
+  CHECK(space.decisions()[6].choices[size_t((*encoded)[6])] == "conv");
+  CHECK(space.decisions()[9].choices[size_t((*encoded)[9])] == "pool");
+  CHECK(m::format_block_string(space.decode(*encoded).stages[1]) == "r2_k3_s22_e1_i16_o24_c1_poolskip");
 }
 
 TEST_CASE("every candidate decodes to a valid, buildable spec", "[search][space]") {

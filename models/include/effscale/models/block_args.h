@@ -19,6 +19,10 @@ struct BlockArgs {
   int output_filters = 0;           // `o`: channels out of the stage (>= 1)
   double se_ratio = 0.0;            // `se`: squeeze ratio in (0, 1] relative to the block input; 0 = no SE
   bool id_skip = true;              // false when the string carries `noskip`
+  int conv_type = 0;                // `c`: 0 depthwise kxk (MBConv), 1 regular kxk conv in its place (fused
+                                    // MBConv: kxk conv in -> in*e, then the 1x1 projection; `c1`)
+  bool pool_skip = false;           // `poolskip`: layers that change resolution or width keep a shortcut,
+                                    // average-pooled by the stride and zero-padded / cut to the output width
 
   // True when the stage has a squeeze-excitation module.
   bool has_se() const { return se_ratio > 0.0; }
@@ -29,11 +33,11 @@ struct BlockArgs {
 };
 
 // Parses a block string. Tokens are separated by '_' and may come in any order; r, k, s, e, i and o
-// are required, `se` and `noskip` optional. Throws SpecError naming the string, the bad token and what
+// are required, `se`, `c0`/`c1` and one of `noskip` / `poolskip` optional. Throws SpecError naming the string, the bad token and what
 // was expected (for example "token 's2': expected two stride digits like s11 or s22").
 BlockArgs parse_block_string(std::string_view text);
 
-// Formats the canonical block string: r_k_s_e_i_o[_seX][_noskip], se as the shortest decimal that
+// Formats the canonical block string: r_k_s_e_i_o[_seX][_c1][_noskip|_poolskip], se as the shortest decimal that
 // reads back to the same double. format_block_string(parse_block_string(s)) == s for canonical s, and
 // parse_block_string(format_block_string(b)) == b for every valid b.
 std::string format_block_string(const BlockArgs& args);

@@ -20,7 +20,10 @@ struct LayerPlan {
   int kernel_size = 3;
   std::array<int, 2> strides{1, 1};  // only the first layer of a stage strides
   int expand_ratio = 1;
-  bool residual = false;             // stride 1, in == out and id_skip
+  bool residual = false;             // stride 1, in == out and id_skip (identity shortcut)
+  bool pool_shortcut = false;        // pool_skip where the identity does not fit: the shortcut is average-pooled
+                                     // by the stride (kernel = stride, ceil mode) and zero-padded / cut to out
+  bool fused = false;                // conv_type 1: a regular kxk conv in -> expanded replaces expand + depthwise
   double drop_connect_rate = 0.0;    // drop_connect * layer_index / layer_count (all layers, 0-based)
 };
 

@@ -13,9 +13,11 @@ namespace effscale::models {
 
 // expand 1x1 conv + BN + swish (only when expand_ratio != 1), depthwise kxk conv carrying the stride
 // + BN + swish, squeeze-excitation (when se_filters > 0), project 1x1 conv + BN; a residual add with
-// drop-connect when the plan says `residual`.
+// drop-connect when the plan says `residual`, or an add of pool_shortcut(x) when it says `pool_shortcut`.
+// A fused plan (conv type 1) replaces expand + depthwise by one regular kxk conv input -> expanded.
 // Parameter names follow timm: with expansion conv_pw, bn1, conv_dw, bn2, se.*, conv_pwl, bn3; without
-// it (timm's DepthwiseSeparableConv) conv_dw, bn1, se.*, conv_pw, bn2.
+// it (timm's DepthwiseSeparableConv) conv_dw, bn1, se.*, conv_pw, bn2; fused (timm's EdgeResidual) conv_exp,
+// bn1, se.*, conv_pwl, bn2. For a fused block `depthwise_conv` holds the regular conv.
 class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
  public:
   MBConvImpl(LayerPlan plan, BatchNormConfig bn, Padding padding);
@@ -37,6 +39,11 @@ class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
   torch::nn::BatchNorm2d project_bn{nullptr};
 };
 TORCH_MODULE(MBConv);
+
+// The pooling shortcut: x average-pooled with kernel = stride and stride = stride (ceil mode, so the size is
+// ceil(n / s) like the block's output; padding not counted), then zero-padded or cut to `channels`. No
+// parameters, no multiply-adds.
+torch::Tensor pool_shortcut(const torch::Tensor& x, const std::array<int, 2>& strides, int64_t channels);
 
 // Batch norm with the spec's eps and momentum (PyTorch sense), affine, tracking running statistics.
 torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& bn);

@@ -15,17 +15,21 @@
 namespace effscale::search {
 
 // The ops a block can use. `dsconv` is a depthwise-separable conv (MBConv with expand 1); `mbconv3` and
-// `mbconv6` are inverted bottlenecks with expand 3 and 6. (Regular convs and pooling skips need modules
-// effscale does not build yet.)
+// `mbconv6` are inverted bottlenecks with expand 3 and 6; `conv` is a regular kxk conv followed by the 1x1
+// projection (block-string token `c1` with expand 1: dsconv with a full conv in place of the depthwise).
 const std::vector<std::string>& known_ops();
 
 // The choices of one block.
 struct BlockChoices {
-  std::vector<std::string> ops{"dsconv", "mbconv3", "mbconv6"};
+  std::vector<std::string> ops{"dsconv", "mbconv3", "mbconv6", "conv"};
   std::vector<int> kernels{3, 5};
   std::vector<double> se_ratios{0.0, 0.25};
-  std::vector<std::string> skips{"none", "identity"};  // identity: a residual where stride 1 and in == out
-  std::vector<double> filter_mults{0.75, 1.0, 1.25};   // x the reference block's output filters
+  // none; identity: a residual where stride 1 and in == out; pool: identity where it fits, else the input
+  // average-pooled by the stride and zero-padded / cut to the output width (`poolskip`, see mbconv.h)
+  std::vector<std::string> skips{"none", "identity", "pool"};
+  // x the reference block's output filters, rounded to a multiple of 8; 0.85 makes MnasNet-A1 (160 filters
+  // where B0 has 192) a point of the default space
+  std::vector<double> filter_mults{0.75, 0.85, 1.0, 1.25};
   std::vector<int> layer_deltas{-1, 0, 1};             // + the reference block's layers (at least 1)
 };
 
@@ -40,7 +44,8 @@ class SearchSpace {
  public:
   // Throws SpecError when the reference is invalid or a block's choices are empty or unknown.
   SearchSpace(models::ArchSpec reference, std::vector<BlockChoices> blocks);
-  // The default: B0 as reference, BlockChoices{} for each of its 7 blocks. Holds B0 as a point.
+  // The default: B0 as reference, BlockChoices{} for each of its 7 blocks. Holds B0 and MnasNet-A1 (its block
+  // strings; A1's ReLU is not part of a spec) as points.
   static SearchSpace efficientnet_default();
   // Reads a space file: {"reference": SPEC or "b0", "blocks": [{"ops": [...], "kernels": [...], ...}, ...]}
   // (a missing key takes BlockChoices' default; "blocks" may be one object applied to every block).
