@@ -20,12 +20,17 @@
 #include "effscale/search/ppo_controller.h"
 #include "effscale/search/reward.h"
 #include "effscale/search/search_space.h"
+#include "effscale/search_loop/search_rounds.h"
+
+#include <mutex>
+#include <thread>
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
 namespace se = effscale::search;
 namespace st = effscale::store;
 namespace apt = effscale::app_training;
+namespace es = effscale::search_loop;
 using effscale::cli::UsageError;
 using nlohmann::json;
 
@@ -35,35 +40,14 @@ const char* const kUsage =
     "usage: nas_search --controller ppo|random|evolution --trials N --study S [--storage URL] [--target-macs T]\n"
     "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--space FILE] [--export BEST.json]\n"
     "                  [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C] [--seed N]\n"
-    "                  [--config PRESET.ini] [training options]";
+    "                  [--workers N] [--batch B] [--config PRESET.ini] [training options]\n"
+    "Several nas_search processes on one study cooperate: each trains candidates of the same controller rounds.";
 
 std::unique_ptr<se::Controller> make_controller(const std::string& kind, const std::vector<int>& counts, uint64_t seed) {
   if (kind == "ppo") return se::make_ppo_controller(counts, seed);
   if (kind == "random") return se::make_random_controller(counts, seed);
   if (kind == "evolution") return se::make_evolution_controller(counts, seed);
   throw UsageError("--controller '" + kind + "': expected ppo, random or evolution");
-}
-
-// The trial a controller step was recorded as, if any.
-std::optional<st::Trial> trial_of_step(const std::vector<st::Trial>& recorded, int64_t step) {
-  for (const st::Trial& t : recorded)
-    if (t.system_attrs.value("controller_step", int64_t{-1}) == step) return t;
-  return std::nullopt;
-}
-
-// The reward of an architecture already trained in this study (identical stages), if any.
-std::optional<double> known_reward(const std::vector<st::Trial>& recorded, const json& stages) {
-  for (const st::Trial& t : recorded)
-    if (t.state == st::TrialState::Complete && !t.values.empty() && t.user_attrs.value("searched_stages", json()) == stages)
-      return t.values[0];
-  return std::nullopt;
-}
-
-// Trials the search has finished with a result (pruned candidates count: they were evaluated).
-int completed(const std::vector<st::Trial>& recorded) {
-  return static_cast<int>(std::count_if(recorded.begin(), recorded.end(), [](const st::Trial& t) {
-    return t.state == st::TrialState::Complete || t.state == st::TrialState::Pruned;
-  }));
 }
 
 int run(int argc, char** argv) {
@@ -80,6 +64,9 @@ int run(int argc, char** argv) {
       ("space", po::value<std::string>(), "search space JSON file (default: MnasNet space around B0)")
       ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
       ("out-dir", po::value<std::string>(), "checkpoints per candidate (default: runs/search-STUDY)")
+      ("workers", po::value<int>()->default_value(1), "candidates trained at once in this process (threads)")
+      ("batch", po::value<int>()->default_value(8), "candidates per controller round (a study setting; PPO updates per round)")
+      ("stale-after", po::value<double>()->default_value(30), "seconds without a heartbeat before a candidate is re-queued")
       ("top", po::value<int>()->default_value(10), "rows of the final table")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
   options.add(apt::proxy_options()).add(apt::training_options());
@@ -94,9 +81,13 @@ int run(int argc, char** argv) {
   std::vector<int> counts;
   for (const se::Decision& d : space.decisions()) counts.push_back(static_cast<int>(d.choices.size()));
   const uint64_t seed = vm["seed"].as<uint64_t>();
-  auto controller = make_controller(vm["controller"].as<std::string>(), counts, seed);
+  make_controller(vm["controller"].as<std::string>(), counts, seed);  // rejects an unknown kind before any work
+  const int batch = vm["batch"].as<int>();
+  if (batch < 1) throw UsageError("--batch must be at least 1");
+  if (vm["workers"].as<int>() < 1) throw UsageError("--workers must be at least 1");
+  if (vm["stale-after"].as<double>() <= 5) throw UsageError("--stale-after must be above 5 seconds (heartbeats come every 2)");
   se::RewardOptions reward_options{vm["target-macs"].as<double>(), vm["reward-exponent"].as<double>(), vm["hard-constraint"].as<bool>()};
-  m::configure_cpu_runtime(vm["threads"].as<int>());
+  const int threads = m::configure_cpu_runtime(vm["threads"].as<int>());
 
   auto storage = st::open_storage(vm["storage"].as<std::string>());
   const std::string study_name = vm["study"].as<std::string>();
@@ -104,63 +95,41 @@ int run(int argc, char** argv) {
   const json settings = {{"controller", vm["controller"].as<std::string>()}, {"seed", seed}, {"counts", counts},
                          {"reference", json::parse(m::spec_to_json(space.reference()))},
                          {"target_macs", reward_options.target_macs}, {"exponent", reward_options.exponent},
-                         {"hard", reward_options.hard}};
+                         {"hard", reward_options.hard}, {"batch", batch}};
   const json attrs = storage->study_attrs(study, true);
   if (attrs.contains("search_settings") && attrs["search_settings"] != settings)
     throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space or reward; use another --study");
   storage->set_study_attr(study, "search_settings", settings, true);
-  int64_t step = 0;
-  if (attrs.contains("controller_state")) {
-    controller->load_state(attrs["controller_state"]);
-    step = attrs.value("controller_step", int64_t{0});
-  }
   const apt::ProxyData data = apt::load_proxy_data(vm);
-  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
-  const std::string out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
-
-  for (int64_t guard = 0;; ++guard, ++step) {
-    const std::vector<st::Trial> recorded = storage->get_trials(study, {});  // read once per step
-    if (completed(recorded) >= trials) break;
-    if (guard > 50LL * trials) throw std::runtime_error("the controller keeps proposing known or rejected architectures; stopping");
-    const se::Candidate candidate = controller->ask();
-    m::ArchSpec spec = space.decode(candidate);
-    spec.name = "candidate-" + std::to_string(step);
-    const int64_t macs = m::count_macs(spec);
-    const json stages = json::parse(m::spec_to_json(spec))["stages"];
-    double value = 0;
-    if (vm["max-macs"].as<double>() > 0 && macs > vm["max-macs"].as<double>()) {
-      value = 0;  // rejected before training
-    } else if (const auto known = known_reward(recorded, stages); known && !trial_of_step(recorded, step)) {
-      value = *known;  // identical architectures are not trained twice
-    } else {
-      std::optional<st::Trial> trial = trial_of_step(recorded, step);
-      if (!trial) {
-        std::map<std::string, st::ParamValue> params;
-        for (size_t d = 0; d < candidate.size(); ++d)
-          params[space.decisions()[d].name] = {double(candidate[d]), st::Distribution::categorical(space.decisions()[d].choices)};
-        trial = storage->get_trial(storage->create_trial_with(study, params, {{"controller_step", step}}).trial_id);
-      }
-      const m::ArchSpec proxy = apt::adapt_spec(apt::proxy_spec(spec, vm), vm, data.num_classes);
-      const std::string run_dir = (std::filesystem::path(out_dir) / std::to_string(step)).string();
-      effscale::trainers::TrainerOptions trainer =
-          apt::trainer_options_from(vm, proxy, (std::filesystem::path(run_dir) / "checkpoint.pt").string());
-      trainer.resume = true;
-      const json extra = {{"searched_stages", stages}, {"target_macs", macs}, {"target_params", m::count_params(spec)}};
-      auto score = [&](const json& row) { return se::reward(row["val_top1"].get<double>(), macs, reward_options); };
-      std::cerr << "nas_search: step " << step << " trial " << trial->number << ", " << macs / 1e6 << "M MACs\n";
+  const int workers = vm["workers"].as<int>();
+  es::SearchJob job;
+  job.storage_url = vm["storage"].as<std::string>();
+  job.study_id = study;
+  job.space = &space;
+  job.reward = reward_options;
+  job.max_macs = vm["max-macs"].as<double>();
+  job.trials = trials;
+  job.batch = batch;
+  job.stale_after_s = vm["stale-after"].as<double>();
+  job.make_controller = [&] { return make_controller(vm["controller"].as<std::string>(), counts, seed); };
+  job.vm = &vm;
+  job.data = &data;
+  job.out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
+  std::mutex log_mutex;
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
+  for (int w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] {
       try {
-        const json row = apt::run_recorded_training(storage.get(), trial, proxy, data, trainer, run_dir, extra, std::cerr, score,
-                                                    pruner.get());
-        value = score(row);
-      } catch (const effscale::trainers::TrainingDiverged& e) {
-        std::cerr << "nas_search: candidate " << step << " failed: " << e.what() << "\n";
-        value = 0;
+        es::run_search_worker(job, std::max(1, threads / workers), log_mutex);
+      } catch (...) {
+        errors[static_cast<size_t>(w)] = std::current_exception();
       }
-    }
-    controller->tell(candidate, value);
-    storage->set_study_attr(study, "controller_state", controller->state(), true);
-    storage->set_study_attr(study, "controller_step", step + 1, true);
-  }
+    });
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  const std::string out_dir = job.out_dir;
 
   std::vector<st::Trial> done = storage->get_trials(study, {st::TrialState::Complete});
   if (done.empty()) throw std::runtime_error("no candidate completed (all were pruned or failed); nothing to export");

@@ -134,6 +134,21 @@ void SqliteStorage::set_study_attr(int64_t study_id, const std::string& key, con
   transaction.commit();
 }
 
+bool SqliteStorage::compare_and_set_study_attrs(int64_t study_id, const std::string& guard_key, const json& expected,
+                                                const json& updates, bool system) {
+  std::lock_guard lock(mutex_);
+  SqliteTransaction transaction(db_);
+  load_study(study_id);
+  const char* table = system ? "study_system_attributes" : "study_user_attributes";
+  auto current = db_.prepare(fmt::format("SELECT value_json FROM {} WHERE study_id = ? AND key = ?", table));
+  current.bind(1, study_id).bind(2, guard_key);
+  const json value = current.step() ? json::parse(current.column_text(0)) : json(nullptr);
+  if (value != expected) return false;  // the transaction rolls back untouched
+  for (const auto& [key, v] : updates.items()) write_attr(table, "study_id", study_id, key, v);
+  transaction.commit();
+  return true;
+}
+
 json SqliteStorage::study_attrs(int64_t study_id, bool system) {
   std::lock_guard lock(mutex_);
   auto stmt = db_.prepare(fmt::format("SELECT key, value_json FROM {} WHERE study_id = ?",

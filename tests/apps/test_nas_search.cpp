@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "dataset_files.h"
@@ -19,11 +20,36 @@ using nlohmann::json;
 
 namespace {
 
-std::string search_command(const TempDir& dir, const std::string& data, int trials) {
+std::string search_command(const TempDir& dir, const std::string& data, int trials, const std::string& db = "search.db",
+                           const std::string& runs = "runs") {
   return std::string(EFFSCALE_NAS_SEARCH) + " --controller evolution --trials " + std::to_string(trials) +
-         " --study s --storage " + shell_quote("sqlite:///" + dir.file("search.db")) + " --dataset mnist --data-dir " +
+         " --study s --storage " + shell_quote("sqlite:///" + dir.file(db)) + " --dataset mnist --data-dir " +
          shell_quote(data) + " --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1 --epochs 1" +
-         " --batch-size 16 --threads 1 --bn-momentum 0.1 --seed 3 --out-dir " + shell_quote(dir.file("runs")) + " --format json";
+         " --batch-size 16 --threads 1 --bn-momentum 0.1 --seed 3 --batch 2 --stale-after 6 --out-dir " +
+         shell_quote(dir.file(runs)) + " --format json";
+}
+
+// The controller's stored step and state, and the stages trained at each step (COMPLETE trials).
+struct SearchOutcome {
+  json step, state;
+  std::map<int64_t, json> stages;
+  int complete = 0;
+};
+
+SearchOutcome outcome_of(const std::string& db) {
+  SqliteStorage storage(db);
+  const int64_t study = storage.find_study("s")->study_id;
+  SearchOutcome out;
+  const json attrs = storage.study_attrs(study, true);
+  out.step = attrs.value("controller_step", json(nullptr));
+  out.state = attrs.value("controller_state", json(nullptr));
+  for (const Trial& t : storage.get_trials(study, {TrialState::Complete})) {
+    ++out.complete;
+    const int64_t step = t.system_attrs["controller_step"].get<int64_t>();
+    CHECK(out.stages.count(step) == 0);  // one COMPLETE trial per step: nothing trained twice
+    out.stages[step] = t.user_attrs["searched_stages"];
+  }
+  return out;
 }
 
 }  // namespace
@@ -43,18 +69,25 @@ TEST_CASE("nas_search completes exactly N trials across a kill and exports a usa
 
   SqliteStorage storage(dir.file("search.db"));
   const auto trials = storage.get_trials(storage.find_study("s")->study_id, {});
-  std::set<int64_t> steps;
-  int complete = 0;
   for (const Trial& t : trials) {
-    complete += t.state == TrialState::Complete;
-    CHECK(steps.insert(t.system_attrs["controller_step"].get<int64_t>()).second);  // no step recorded twice
     CHECK(t.params.at("b0_op").distribution.kind == Distribution::Kind::Categorical);
+    // the killed candidate's trial is FAIL and re-queued with its step; nothing else is left unfinished
+    CHECK((t.state == TrialState::Complete || t.state == TrialState::Fail));
   }
-  CHECK(complete == 4);
-  CHECK(trials.size() == 4);
+  const SearchOutcome resumed_outcome = outcome_of(dir.file("search.db"));
+  CHECK(resumed_outcome.complete == 4);
   // Running it again does nothing more.
+  const size_t recorded = trials.size();
   REQUIRE(run_command(search_command(dir, data, 4)).exit_status == 0);
-  CHECK(storage.get_trials(storage.find_study("s")->study_id, {}).size() == 4);
+  CHECK(storage.get_trials(storage.find_study("s")->study_id, {}).size() == recorded);
+
+  // An uninterrupted run of the same search proposes the same candidates and reaches the same controller state.
+  REQUIRE(run_command(search_command(dir, data, 4, "straight.db", "straight")).exit_status == 0);
+  const SearchOutcome straight = outcome_of(dir.file("straight.db"));
+  CHECK(straight.stages == resumed_outcome.stages);
+  CHECK(straight.step == resumed_outcome.step);
+  CHECK(straight.step == 2);  // the first round of 2 was told; the second finished the budget
+  CHECK(straight.state == resumed_outcome.state);
 
   const auto info = run_command(std::string(EFFSCALE_MODEL_INFO) + " --model " + shell_quote(dir.file("runs/best.json")) + " --format json");
   REQUIRE(info.exit_status == 0);
@@ -63,11 +96,31 @@ TEST_CASE("nas_search completes exactly N trials across a kill and exports a usa
   const auto optuna = run_command("/usr/bin/python3 -c " + shell_quote(
       "import sys, optuna\noptuna.logging.set_verbosity(optuna.logging.ERROR)\n"
       "s = optuna.load_study(study_name='s', storage='sqlite:///' + sys.argv[1])\n"
-      "t = s.best_trial\nprint(type(t.distributions['b3_kernel']).__name__, t.params['b0_op'] in ('dsconv', 'mbconv3', 'mbconv6'), len(t.params))") +
+      "t = s.best_trial\nprint(type(t.distributions['b3_kernel']).__name__, t.params['b0_op'] in ('dsconv', 'mbconv3', 'mbconv6', 'conv'), len(t.params))") +
       " " + shell_quote(dir.file("search.db")));
   INFO(optuna.err);
   REQUIRE(optuna.exit_status == 0);
   CHECK(optuna.out == "CategoricalDistribution True 42\n");
+}
+
+TEST_CASE("nas_search workers and processes share one search without duplicating work", "[apps][nas_search]") {
+  TempDir dir;
+  const std::string data = write_mnist_folder(dir.file("mnist"), 96, 32, false, true);
+  // Two processes with two workers each on one study, against one process with one worker.
+  const std::string two = search_command(dir, data, 6, "shared.db", "shared") + " --workers 2";
+  const auto both = run_command("(" + two + " >/dev/null 2>" + shell_quote(dir.file("a.log")) + " & " + two +
+                                " >/dev/null 2>" + shell_quote(dir.file("b.log")) + " & wait)");
+  INFO(read_file(dir.file("a.log")) + read_file(dir.file("b.log")));
+  REQUIRE(both.exit_status == 0);
+  REQUIRE(run_command(search_command(dir, data, 6, "alone.db", "alone")).exit_status == 0);
+  const SearchOutcome shared = outcome_of(dir.file("shared.db")), alone = outcome_of(dir.file("alone.db"));
+  CHECK(shared.complete == 6);
+  CHECK(shared.stages == alone.stages);
+  CHECK(shared.step == alone.step);
+  CHECK(shared.state == alone.state);
+  // Both processes trained candidates (they cooperated rather than one doing everything).
+  CHECK(read_file(dir.file("a.log")).find("nas_search: step") != std::string::npos);
+  CHECK(read_file(dir.file("b.log")).find("nas_search: step") != std::string::npos);
 }
 
 TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]") {
@@ -82,6 +135,8 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
       {" --trials 2 --controller bandit", "--controller 'bandit'"},
       {" --trials 2 --space " + shell_quote(bad_space), "op 'conv9'"},
       {" --trials 2 --space " + shell_quote(dir.file("none.json")), "none.json"},
+      {" --trials 2 --workers 0", "--workers must be at least 1"},
+      {" --trials 2 --batch 0", "--batch must be at least 1"},
   };
   for (const Case& c : cases) {
     INFO(c.args);

@@ -245,6 +245,29 @@ TEST_CASE("enqueue_trials_once enqueues a batch exactly once across workers", "[
   CHECK(storage->study_attrs(study, true)["grid_enqueued"] == true);
 }
 
+TEST_CASE("compare_and_set_study_attrs lets exactly one of racing workers advance a state", "[store][contract]") {
+  effscale::testing::TempDir dir;
+  const std::string url = "sqlite:///" + dir.file("cas.db");
+  int64_t study = open_storage(url)->create_or_load_study("search", {StudyDirection::Maximize}).study_id;
+  // Eight workers each try to move step 0 -> 1 (the guard is absent at first, so null is expected).
+  std::atomic<int> landed{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w)
+    workers.emplace_back([&, w] {
+      landed += open_storage(url)->compare_and_set_study_attrs(study, "step", nullptr, json{{"step", 1}, {"state", w}}, true);
+    });
+  for (auto& w : workers) w.join();
+  CHECK(landed == 1);
+  auto storage = open_storage(url);
+  CHECK(storage->study_attrs(study, true)["step"] == 1);
+  // A stale writer (still expecting 0) changes nothing; the right guard advances.
+  CHECK_FALSE(storage->compare_and_set_study_attrs(study, "step", 0, json{{"step", 5}, {"state", "old"}}, true));
+  CHECK(storage->study_attrs(study, true)["step"] == 1);
+  CHECK(storage->compare_and_set_study_attrs(study, "step", 1, json{{"step", 2}, {"state", "new"}}, true));
+  CHECK(storage->study_attrs(study, true)["state"] == "new");
+  CHECK(storage->study_attrs(study, false).empty());  // user attributes untouched
+}
+
 TEST_CASE("median and successive-halving pruners follow their rules", "[store][pruner]") {
   SqliteStorage storage(":memory:");
   const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;

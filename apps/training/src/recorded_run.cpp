@@ -44,7 +44,7 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
   const bool recording = storage != nullptr && trial && trial->state == store::TrialState::Running;
   std::unique_ptr<store::TrialHeartbeat> heartbeat;
   if (recording) {
-    heartbeat = std::make_unique<store::TrialHeartbeat>(*storage, trial->trial_id, std::chrono::seconds(10));
+    heartbeat = std::make_unique<store::TrialHeartbeat>(*storage, trial->trial_id, std::chrono::seconds(2));
     json all = {{"model", spec.name}, {"stages", json::parse(models::spec_to_json(spec))["stages"]},
                 {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
                 {"resolution", spec.resolution}, {"dataset", data.dataset}, {"epochs", options.epochs},

@@ -21,6 +21,8 @@ class SqliteStorage : public Storage {
   std::optional<Study> find_study(const std::string& name) override;
   std::vector<Study> list_studies() override;
   void set_study_attr(int64_t study_id, const std::string& key, const nlohmann::json& value, bool system) override;
+  bool compare_and_set_study_attrs(int64_t study_id, const std::string& guard_key, const nlohmann::json& expected,
+                                   const nlohmann::json& updates, bool system) override;
   nlohmann::json study_attrs(int64_t study_id, bool system) override;
   TrialRef create_trial(int64_t study_id) override;
   TrialRef create_trial_with(int64_t study_id, const std::map<std::string, ParamValue>& params,

@@ -32,6 +32,11 @@ class Storage {
   virtual std::vector<Study> list_studies() = 0;
   // Sets (inserts or replaces) a study attribute; user attributes are the user's, system ones effscale's.
   virtual void set_study_attr(int64_t study_id, const std::string& key, const nlohmann::json& value, bool system) = 0;
+  // In one transaction: when the study attribute `guard_key` equals `expected` (null: the attribute is absent),
+  // sets every key of the JSON object `updates` and returns true; otherwise changes nothing and returns false.
+  // Workers that each computed the same next state use it so that exactly one state advance lands.
+  virtual bool compare_and_set_study_attrs(int64_t study_id, const std::string& guard_key, const nlohmann::json& expected,
+                                           const nlohmann::json& updates, bool system) = 0;
   // All user (or system) attributes of a study as a JSON object.
   virtual nlohmann::json study_attrs(int64_t study_id, bool system) = 0;
 
