@@ -173,3 +173,48 @@ TEST_CASE("a small B0-derived net learns Fashion-MNIST", "[trainers][learning]")
   INFO("validation top-1 after 3 epochs on 4500 images: " << r.history.back().validation.top1);
   CHECK(r.history.back().validation.top1 >= 0.72);  // chance is 0.10
 }
+
+TEST_CASE("bf16 autocast and channels_last train on the CPU; fp16 asks for CUDA", "[trainers][precision]") {
+  const ImageDataset train_set = synthetic(96, 1), val = synthetic(32, 2);
+  auto run = [&](Precision precision, bool channels_last) {
+    torch::manual_seed(3);
+    m::EfficientNet model(tiny_spec(4));
+    TrainerOptions o = tiny_options("");
+    o.epochs = 1;
+    o.precision = precision;
+    o.channels_last = channels_last;
+    const TrainResult r = train(model, train_set, val, o);
+    return std::make_pair(r.history.back().train_loss, model);
+  };
+  const auto [fp32_loss, fp32_model] = run(Precision::Fp32, false);
+  const auto [bf16_loss, bf16_model] = run(Precision::Bf16, false);
+  const auto [cl_loss, cl_model] = run(Precision::Fp32, true);
+  CHECK(std::isfinite(bf16_loss));
+  CHECK(bf16_loss != fp32_loss);                                   // autocast really changed the arithmetic
+  CHECK(bf16_loss == Approx(fp32_loss).epsilon(0.05));             // ... by rounding, not by breaking training
+  CHECK(cl_loss == Approx(fp32_loss).epsilon(1e-4));               // memory format changes no values
+  for (const auto& p : bf16_model->parameters()) CHECK(p.scalar_type() == torch::kFloat);  // fp32 master weights
+  const torch::Tensor stem = cl_model->conv_stem->weight;
+  CHECK(stem.is_contiguous(torch::MemoryFormat::ChannelsLast));
+
+  m::EfficientNet model(tiny_spec(4));
+  TrainerOptions o = tiny_options("");
+  o.precision = Precision::Fp16;
+  CHECK_THROWS_WITH(train(model, train_set, val, o), Catch::Contains("--amp fp16 needs a CUDA device"));
+  CHECK_THROWS_WITH(parse_precision("fp8"), Catch::Contains("--amp 'fp8'"));
+}
+
+TEST_CASE("the fp16 loss scaler backs off on overflow and grows after clean steps", "[trainers][precision]") {
+  LossScaler scaler(true, 1024.0, 3);
+  torch::Tensor p = torch::ones({2}, torch::requires_grad());
+  p.mutable_grad() = torch::tensor({2048.0f, -1024.0f});
+  CHECK(scaler.unscale_and_check({p}));
+  CHECK(torch::equal(p.grad(), torch::tensor({2.0f, -1.0f})));
+  p.mutable_grad() = torch::tensor({INFINITY, 1.0f});
+  CHECK_FALSE(scaler.unscale_and_check({p}));
+  scaler.update(false);
+  CHECK(scaler.scale() == 512.0);
+  for (int i = 0; i < 3; ++i) scaler.update(true);
+  CHECK(scaler.scale() == 1024.0);
+  CHECK(LossScaler(false).scale() == 1.0);
+}

@@ -59,7 +59,7 @@ void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
 // One training epoch; returns the mean loss and the images per second.
 std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer& optimizer, ModelEma* ema,
                                     const ImageDataset& data, const TrainerOptions& o, const LrScheduleOptions& schedule,
-                                    int64_t epoch, int64_t& step, const TrainerCallbacks& callbacks) {
+                                    int64_t epoch, int64_t& step, LossScaler& scaler, const TrainerCallbacks& callbacks) {
   model->train();
   BatchLoader loader(data, o.transform, {o.batch_size, true, o.seed, epoch, 2});
   const auto start = Clock::now();
@@ -67,16 +67,23 @@ std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer&
   int64_t done = 0, images = 0;
   while (auto batch = loader.next()) {
     const double lr = learning_rate(schedule, step);
-    const torch::Tensor x = batch->images.to(o.device), y = batch->labels.to(o.device);
+    const torch::Tensor x = to_memory_format(batch->images.to(o.device), o.channels_last), y = batch->labels.to(o.device);
     optimizer.zero_grad();
-    torch::Tensor loss = label_smoothing_cross_entropy(model->forward(x), y, o.label_smoothing);
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(o.precision, o.device);
+      logits = model->forward(x);
+    }
+    torch::Tensor loss = label_smoothing_cross_entropy(logits.to(torch::kFloat), y, o.label_smoothing);
     const double value = loss.item<double>();
     if (!std::isfinite(value))
       throw TrainingDiverged("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
                              ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
                              "); lower --lr or check the data");
-    loss.backward();
-    optimizer.step(lr);
+    (scaler.enabled() ? loss * scaler.scale() : loss).backward();
+    const bool finite = scaler.unscale_and_check(model->parameters());
+    scaler.update(finite);
+    if (finite) optimizer.step(lr);  // an fp16 overflow skips the step and lowers the scale
     if (ema != nullptr) ema->update(model, step);
     ++step;
     ++done;
@@ -117,7 +124,7 @@ EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const
   int64_t top1 = 0, top5 = 0;
   while (auto batch = loader.next()) {
     const torch::Tensor y = batch->labels.to(device);
-    const torch::Tensor logits = model->forward(batch->images.to(device));
+    const torch::Tensor logits = model->forward(batch->images.to(device)).to(torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     top1 += count_topk_correct(logits, y, 1);
     top5 += count_topk_correct(logits, y, 5);
@@ -134,7 +141,10 @@ EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const
 TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, const ImageDataset& validation,
                   const TrainerOptions& o, const TrainerCallbacks& callbacks) {
   check_options(o, train_set);
+  check_precision(o.precision, o.device);
   model->to(o.device);
+  if (o.channels_last) to_channels_last(*model);
+  LossScaler scaler(o.precision == Precision::Fp16);
   TrainOptimizer optimizer(split_for_weight_decay(*model), o.optimizer);
   std::unique_ptr<ModelEma> ema = o.ema_decay > 0 ? std::make_unique<ModelEma>(model, o.ema_decay) : nullptr;
   LrScheduleOptions schedule = o.schedule;
@@ -152,7 +162,7 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
   result.eval_model = ema ? ema->model() : model;
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = Clock::now();
-    const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, callbacks);
+    const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, scaler, callbacks);
     EpochReport report;
     report.epoch = epoch + 1;
     report.epochs = o.epochs;

@@ -68,6 +68,10 @@ torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions
   torch::Tensor x = resample(crop, o.resolution, o.resolution, o.bicubic ? ResampleFilter::Bicubic : ResampleFilter::Bilinear)
                         .unsqueeze(0);
   if (training && o.horizontal_flip && (mix_seed(sample_seed, 1) & 1)) x = x.flip({3});
+  if (training && o.augment.policy != AugmentPolicy::None) {
+    const torch::Tensor bytes = x[0].mul(255.0).round_().clamp_(0, 255).to(torch::kByte);
+    x = augment_image(bytes, o.augment, mix_seed(sample_seed, 2)).to(torch::kFloat).div_(255.0).unsqueeze(0);
+  }
   x = match_channels(x, o.channels);
   std::vector<double> mean(o.mean.begin(), o.mean.end()), stdev(o.std.begin(), o.std.end());
   if (o.channels == 1) {

@@ -28,6 +28,11 @@ po::options_description training_options() {
       ("bn-momentum", po::value<double>(), "override the spec's BN momentum (PyTorch sense; the paper's is 0.01)")
       ("crop-min-area", po::value<double>()->default_value(0.08), "random-resized crop minimum area fraction")
       ("eval-crop", po::value<double>()->default_value(0.875), "evaluation center-crop fraction")
+      ("amp", po::value<std::string>()->default_value("none"), "mixed precision: none, bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling)")
+      ("channels-last", po::bool_switch(), "parameters and batches in channels_last memory format")
+      ("augment", po::value<std::string>()->default_value("none"), "training augmentation: none, autoaugment (ImageNet policy v0) or randaugment")
+      ("randaugment-layers", po::value<int>()->default_value(2), "RandAugment: ops per image (N)")
+      ("randaugment-magnitude", po::value<double>()->default_value(10), "RandAugment: level of every op (M, 0..10)")
       ("pruner", po::value<std::string>()->default_value("none"), "stop trials behind the study: none, median or halving")
       ("seed", po::value<uint64_t>()->default_value(0), "seed for weights, data order and augmentation")
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
@@ -91,6 +96,18 @@ trainers::TrainerOptions trainer_options_from(const po::variables_map& vm, const
   o.transform.channels = spec.in_channels;
   o.transform.crop_min_area = vm["crop-min-area"].as<double>();
   o.transform.eval_crop = vm["eval-crop"].as<double>();
+  try {
+    o.transform.augment.policy = trainers::parse_augment_policy(vm["augment"].as<std::string>());
+    o.precision = trainers::parse_precision(vm["amp"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
+  o.channels_last = vm["channels-last"].as<bool>();
+  o.transform.augment.layers = vm["randaugment-layers"].as<int>();
+  o.transform.augment.magnitude = vm["randaugment-magnitude"].as<double>();
+  if (o.transform.augment.layers < 1 || o.transform.augment.layers > 10) throw cli::UsageError("--randaugment-layers must be in 1..10");
+  if (!(o.transform.augment.magnitude >= 0 && o.transform.augment.magnitude <= 10))
+    throw cli::UsageError("--randaugment-magnitude must be in [0, 10]");
   o.seed = vm["seed"].as<uint64_t>();
   o.checkpoint_path = checkpoint_path;
   o.device = trainers::parse_device(vm["device"].as<std::string>());

@@ -11,6 +11,7 @@
 #include "effscale/models/efficientnet.h"
 #include "effscale/trainers/image_dataset.h"
 #include "effscale/trainers/lr_schedule.h"
+#include "effscale/trainers/mixed_precision.h"
 #include "effscale/trainers/train_optimizer.h"
 #include "effscale/trainers/transforms.h"
 
@@ -32,6 +33,9 @@ struct TrainerOptions {
   std::string checkpoint_path;        // written at every epoch end (atomically); empty: none
   bool resume = false;                // continue from checkpoint_path when it exists
   torch::Device device = torch::kCPU;
+  Precision precision = Precision::Fp32;  // autocast for forward and loss (bf16 on CPU or CUDA; fp16 on CUDA with
+                                          // dynamic loss scaling, restarted at 65536 on resume)
+  bool channels_last = false;         // parameters and batches in channels_last memory format
   int64_t progress_every = 20;        // steps between progress callbacks
 };
 

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdint>
 
+#include "effscale/trainers/augment.h"
+
 namespace effscale::trainers {
 
 // What a batch goes through. Defaults are the EfficientNet ImageNet recipe (REFERENCE §4).
@@ -19,6 +21,7 @@ struct TransformOptions {
   bool horizontal_flip = true;     // training: flip half the samples left-right
   double eval_crop = 0.875;        // evaluation: center crop of this fraction of the shorter side
   bool bicubic = true;             // bicubic resizing (else bilinear); antialiased when shrinking, as Pillow
+  AugmentOptions augment;          // training: AutoAugment / RandAugment after crop, resize and flip
   std::array<double, 3> mean{0.485, 0.456, 0.406};  // per-channel normalisation (of [0, 1] values)
   std::array<double, 3> std{0.229, 0.224, 0.225};
 };
@@ -33,7 +36,8 @@ struct CropBox {
 CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& options, uint64_t seed);
 
 // Transforms one image (uint8 [C, H, W], C = 1 or 3, any size) to float [1, channels, resolution, resolution]:
-// training applies a random-resized crop and a flip, evaluation a center crop; both resize and normalise.
+// training applies a random-resized crop, a flip and the augmentation policy (on the resized image rounded to
+// uint8, as the reference applies it), evaluation a center crop; both resize and normalise.
 // Randomness comes only from `sample_seed`, so results do not depend on threads. Thread-safe.
 torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions& options, bool training,
                               uint64_t sample_seed);
