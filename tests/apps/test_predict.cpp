@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "dataset_files.h"
+#include "peer_cache.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -15,18 +16,19 @@ namespace {
 
 std::string predict(const std::string& args) { return std::string(EFFSCALE_PREDICT) + " " + args + " --threads 2"; }
 
-// One torchvision B0 with random weights plus its input tensor (2 x 3 x 64 x 64) and logits.
-const TempDir& peer() {
-  static const TempDir dir;
-  static const bool made = [] {
-    const auto result = run_command("/usr/bin/python3 " + shell_quote(EFFSCALE_PEER_WEIGHTS) + " " +
-                                    shell_quote(dir.path().string()) + " b0:64:torchvision:checkpoint");
-    INFO(result.err);
-    REQUIRE(result.exit_status == 0);
-    return true;
-  }();
-  (void)made;
-  return dir;
+// One torchvision B0 with random weights plus its input tensor (2 x 3 x 64 x 64) and logits, made once per build.
+struct PeerFiles {
+  std::string dir;
+  std::string file(const std::string& name) const { return dir + "/" + name; }
+};
+
+const PeerFiles& peer() {
+  static const PeerFiles files{cached_peer_dir(read_file(EFFSCALE_PEER_WEIGHTS) + " b0:64:torchvision:checkpoint", [](const std::string& out) {
+    const auto result = run_command("/usr/bin/python3 " + shell_quote(EFFSCALE_PEER_WEIGHTS) + " " + shell_quote(out) +
+                                    " b0:64:torchvision:checkpoint");
+    if (result.exit_status != 0) throw std::runtime_error("peer failed: " + result.err);
+  })};
+  return files;
 }
 
 std::string weights() { return peer().file("b0_64_torchvision.weights"); }

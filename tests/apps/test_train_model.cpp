@@ -33,7 +33,7 @@ std::string tiny_args(const std::string& data, const std::string& out, const std
 TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps][train_model]") {
   TempDir dir;
   const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
-  const auto done = run_command(train_model(tiny_args(data, dir.file("first"), db, 2) + " --format json"));
+  const auto done = run_command(train_model(tiny_args(data, dir.file("first"), db, 2) + " --augment randaugment --format json"));
   INFO(done.err);
   REQUIRE(done.exit_status == 0);
   const json summary = json::parse(done.out);
@@ -96,6 +96,9 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --device tpu", "--device 'tpu'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --val-fraction 1.5", "validation fraction"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --batch-size 1000", "smaller than one batch"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment mixup", "--augment 'mixup'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment randaugment --randaugment-magnitude 12",
+       "--randaugment-magnitude must be in [0, 10]"},
       {"--dataset mnist", "--model"},
   };
   for (const Case& c : cases) {

@@ -14,6 +14,7 @@
 #include "effscale/models/torch_archive.h"
 #include "effscale/models/weight_loading.h"
 #include "effscale/models/weights_error.h"
+#include "peer_cache.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -35,23 +36,22 @@ const PeerCase kCases[] = {{"b0", 160, "torchvision", "state_dict"}, {"b3", 97, 
                            {"b5", 64, "torchvision", "state_dict"},  {"b7", 64, "torchvision", "state_dict"},
                            {"b0", 128, "timm_tf", "safetensors"},    {"b2", 96, "timm_tf", "state_dict"}};
 
-const TempDir& peer_dir() {
-  static const TempDir dir;
-  static const bool made = [] {
-    std::string command = "/usr/bin/python3 " + shell_quote(EFFSCALE_PEER_WEIGHTS) + " " + shell_quote(dir.path().string());
+// The peer's files, made once per build for every test process (see peer_cache.h).
+const std::string& peer_dir() {
+  static const std::string dir = [] {
+    std::string cases;
     for (const PeerCase& c : kCases)
-      command += std::string(" ") + c.name + ":" + std::to_string(c.resolution) + ":" + c.mode + ":" + c.container;
-    const auto result = run_command(command);
-    INFO(result.err);
-    REQUIRE(result.exit_status == 0);
-    return true;
+      cases += std::string(" ") + c.name + ":" + std::to_string(c.resolution) + ":" + c.mode + ":" + c.container;
+    return effscale::testing::cached_peer_dir(effscale::testing::read_file(EFFSCALE_PEER_WEIGHTS) + cases, [&](const std::string& out) {
+      const auto result = run_command("/usr/bin/python3 " + shell_quote(EFFSCALE_PEER_WEIGHTS) + " " + shell_quote(out) + cases);
+      if (result.exit_status != 0) throw std::runtime_error("peer failed: " + result.err);
+    });
   }();
-  (void)made;
   return dir;
 }
 
 std::string stem(const PeerCase& c) {
-  return peer_dir().file(std::string(c.name) + "_" + std::to_string(c.resolution) + "_" + c.mode);
+  return peer_dir() + "/" + c.name + "_" + std::to_string(c.resolution) + "_" + c.mode;
 }
 
 torch::Tensor read_tensor(const std::string& path) {

@@ -121,8 +121,13 @@ std::string study_time(const std::vector<st::Trial>& trials) {
 // One bullet per setting, values as compact JSON; nested settings objects get one bullet per field.
 std::string settings_bullets(const json& attrs) {
   std::string out;
+  int markers = 0;
   for (const auto& [key, value] : attrs.items()) {
     if (key == "controller_state") continue;  // the controller's policy weights: large, and not a setting
+    if (key.rfind("search_step_", 0) == 0) {   // nas_search's per-step enqueue markers
+      ++markers;
+      continue;
+    }
     if (!value.is_object()) {
       out += "- `" + key + "`: `" + value.dump() + "`\n";
       continue;
@@ -138,6 +143,7 @@ std::string settings_bullets(const json& attrs) {
       }
     }
   }
+  if (markers > 0) out += fmt::format("- {} candidates enqueued (`search_step_*` markers)\n", markers);
   return out.empty() ? "- (none recorded on the study)\n" : out;
 }
 
