@@ -2,7 +2,10 @@
 
 #include "effscale/search_loop/search_rounds.h"
 
+#include <c10/util/Exception.h>
+
 #include <algorithm>
+#include <new>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -160,7 +163,16 @@ void advance(const SearchJob& job, st::Storage& storage, const Round& round, con
                                       true);
 }
 
-// Trains the candidate of a claimed trial on the proxy and finishes the trial with its reward.
+// Finishes a candidate's RUNNING trial as FAIL with `reason` (the search goes on; its reward is 0).
+void fail_candidate(st::Storage& storage, const st::Trial& trial, const std::string& reason, std::mutex& log_mutex) {
+  storage.set_trial_attr(trial.trial_id, "fail_reason", reason, false);
+  storage.finish_trial(trial.trial_id, st::TrialState::Fail, {});
+  std::lock_guard lock(log_mutex);
+  std::cerr << "nas_search: trial " << trial.number << " failed: " << reason << "\n";
+}
+
+// Trains the candidate of a claimed trial on the proxy and finishes the trial with its reward; a candidate that
+// diverges or runs out of memory becomes a FAIL trial with the reason.
 void train_candidate(const SearchJob& job, st::Storage& storage, const st::Trial& trial, std::mutex& log_mutex) {
   se::Candidate candidate;
   for (const se::Decision& d : job.space->decisions()) candidate.push_back(int(trial.params.at(d.name).internal));
@@ -182,9 +194,17 @@ void train_candidate(const SearchJob& job, st::Storage& storage, const st::Trial
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner((*job.vm)["pruner"].as<std::string>());
   try {
     apt::run_recorded_training(&storage, trial, proxy, *job.data, options, run_dir, extra, log, score, pruner.get());
-  } catch (const trainers::TrainingDiverged& e) {
+  } catch (const trainers::TrainingDiverged& e) {  // run_recorded_training has failed the trial with the reason
     std::lock_guard lock(log_mutex);
     std::cerr << "nas_search: candidate " << step << " failed: " << e.what() << "\n";
+  } catch (const std::bad_alloc&) {
+    fail_candidate(storage, trial, "out of memory (host allocation failed)", log_mutex);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    const bool memory = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
+                        what.find("allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos;
+    if (!memory) throw;
+    fail_candidate(storage, trial, "out of memory: " + what.substr(0, what.find('\n')), log_mutex);
   }
 }
 
