@@ -81,8 +81,11 @@ std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer&
                              ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
                              "); lower --lr or check the data");
     (scaler.enabled() ? loss * scaler.scale() : loss).backward();
-    const bool finite = scaler.unscale_and_check(model->parameters());
-    scaler.update(finite);
+    bool finite = true;
+    if (scaler.enabled()) {  // fp16 only: nothing extra on the fp32 / bf16 step
+      finite = scaler.unscale_and_check(model->parameters());
+      scaler.update(finite);
+    }
     if (finite) optimizer.step(lr);  // an fp16 overflow skips the step and lowers the scale
     if (ema != nullptr) ema->update(model, step);
     ++step;
