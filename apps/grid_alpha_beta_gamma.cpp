@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <thread>
 
 #include "effscale/app_training/recorded_run.h"
+#include "effscale/app_training/worker_threads.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
@@ -137,19 +137,7 @@ int run(int argc, char** argv) {
 
   const std::string out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/grid-" + study_name;
   std::mutex log_mutex;
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] {
-      try {
-        work(vm, url, study, baseline, data, out_dir, std::max(1, threads / workers), log_mutex);
-      } catch (...) {
-        errors[static_cast<size_t>(w)] = std::current_exception();
-      }
-    });
-  for (auto& t : pool) t.join();
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  apt::run_worker_threads(workers, threads, [&](int each) { work(vm, url, study, baseline, data, out_dir, each, log_mutex); });
 
   const auto trials = storage->get_trials(study, {});
   effscale::cli::OutputTable table({"rank", "grid_id", "alpha", "beta", "gamma", "flops_factor", "val_top1", "target_macs",

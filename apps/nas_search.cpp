@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "effscale/app_training/recorded_run.h"
+#include "effscale/app_training/worker_threads.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
@@ -23,7 +24,6 @@
 #include "effscale/search_loop/search_rounds.h"
 
 #include <mutex>
-#include <thread>
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
@@ -98,7 +98,7 @@ int run(int argc, char** argv) {
                          {"hard", reward_options.hard}, {"batch", batch}};
   const json attrs = storage->study_attrs(study, true);
   if (attrs.contains("search_settings") && attrs["search_settings"] != settings)
-    throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space or reward; use another --study");
+    throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space, reward or batch; use another --study");
   storage->set_study_attr(study, "search_settings", settings, true);
   const apt::ProxyData data = apt::load_proxy_data(vm);
   const int workers = vm["workers"].as<int>();
@@ -116,19 +116,7 @@ int run(int argc, char** argv) {
   job.data = &data;
   job.out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
   std::mutex log_mutex;
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] {
-      try {
-        es::run_search_worker(job, std::max(1, threads / workers), log_mutex);
-      } catch (...) {
-        errors[static_cast<size_t>(w)] = std::current_exception();
-      }
-    });
-  for (auto& t : pool) t.join();
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  apt::run_worker_threads(workers, threads, [&](int each) { es::run_search_worker(job, each, log_mutex); });
   const std::string out_dir = job.out_dir;
 
   std::vector<st::Trial> done = storage->get_trials(study, {st::TrialState::Complete});
