@@ -46,7 +46,7 @@ struct Plan {
 
 struct Round {
   int64_t first_step = 0;
-  json state_before;                   // the stored controller state the round starts from (null: fresh)
+  std::unique_ptr<se::Controller> controller;  // at the stored state, having asked for the round's candidates
   std::vector<se::Candidate> candidates;
   std::vector<Plan> plans;
 };
@@ -59,12 +59,11 @@ json stages_of(const m::ArchSpec& spec) { return json::parse(m::spec_to_json(spe
 Round plan_round(const SearchJob& job, const json& attrs, const std::vector<st::Trial>& recorded) {
   Round round;
   round.first_step = attrs.value("controller_step", int64_t{0});
-  round.state_before = attrs.value("controller_state", json(nullptr));
-  auto controller = job.make_controller();
-  if (!round.state_before.is_null()) controller->load_state(round.state_before);
+  round.controller = job.make_controller();
+  if (attrs.contains("controller_state")) round.controller->load_state(attrs["controller_state"]);
   for (int i = 0; i < job.batch; ++i) {
     Plan plan;
-    const se::Candidate candidate = controller->ask();
+    const se::Candidate candidate = round.controller->ask();
     const m::ArchSpec spec = job.space->decode(candidate);
     plan.macs = m::count_macs(spec);
     plan.stages = stages_of(spec);
@@ -150,16 +149,14 @@ std::optional<std::vector<double>> round_rewards(const SearchJob& job, const Rou
   return rewards;
 }
 
-// Tells the controller the round's rewards and stores the state after it, unless another worker already did.
-void advance(const SearchJob& job, st::Storage& storage, const Round& round, const std::vector<double>& rewards) {
-  auto controller = job.make_controller();
-  if (!round.state_before.is_null()) controller->load_state(round.state_before);
-  for (size_t i = 0; i < round.candidates.size(); ++i) controller->ask();  // the same stream as plan_round
-  for (size_t i = 0; i < round.candidates.size(); ++i) controller->tell(round.candidates[i], rewards[i]);
+// Tells the round's controller the rewards and stores the state after it, unless another worker already did.
+void advance(const SearchJob& job, st::Storage& storage, Round& round, const std::vector<double>& rewards) {
+  se::Controller& controller = *round.controller;
+  for (size_t i = 0; i < round.candidates.size(); ++i) controller.tell(round.candidates[i], rewards[i]);
   const json expected = round.first_step == 0 ? json(nullptr) : json(round.first_step);
   storage.compare_and_set_study_attrs(job.study_id, "controller_step", expected,
                                       {{"controller_step", round.first_step + int64_t(round.candidates.size())},
-                                       {"controller_state", controller->state()}},
+                                       {"controller_state", controller.state()}},
                                       true);
 }
 
@@ -219,7 +216,7 @@ void run_search_worker(const SearchJob& job, int threads, std::mutex& log_mutex)
     if (evaluated_count(recorded) >= job.trials) return;
     if (attrs.value("controller_step", int64_t{0}) > 50LL * job.trials + job.batch)
       throw std::runtime_error("the controller keeps proposing known or rejected architectures; stopping");
-    const Round round = plan_round(job, attrs, recorded);
+    Round round = plan_round(job, attrs, recorded);
     enqueue_needed(job, *storage, round, recorded);
     if (const auto claimed = storage->claim_waiting_trial(job.study_id)) {
       train_candidate(job, *storage, storage->get_trial(claimed->trial_id), log_mutex);
