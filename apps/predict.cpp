@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <iostream>
 
 #include "effscale/cli/app_main.h"
@@ -42,10 +41,11 @@ const char* const kUsage =
 struct ModelChoice {
   m::ArchSpec spec;
   bool tf_variant = false;
+  bool from_file = false;  // a spec JSON rather than a model name
 };
 
 ModelChoice resolve_model(const std::string& text) {
-  if (text.size() > 5 && text.substr(text.size() - 5) == ".json") return {m::read_spec_file(text), false};
+  if (text.size() > 5 && text.substr(text.size() - 5) == ".json") return {m::read_spec_file(text), false, true};
   std::string name = text;
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   ModelChoice choice;
@@ -74,16 +74,9 @@ int classes_in(const m::StateDict& tensors, m::WeightFormat format, int fallback
   return fallback;
 }
 
-bool is_torch_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  return in.gcount() == 4 && std::string(magic, 4) == std::string("PK\x03\x04", 4);
-}
-
 // One input file as a float batch: a saved tensor as it is (checked), an image through the eval transform.
 torch::Tensor load_input(const std::string& path, const m::ArchSpec& spec) {
-  if (is_torch_file(path)) {
+  if (m::is_torch_archive(path)) {
     const m::PickleRef value = m::read_torch_file(path);
     if (value->kind != m::PickleValue::Kind::Tensor)
       throw UsageError(path + ": holds a " + value->describe() + ", expected an N x C x H x W tensor");
@@ -127,14 +120,12 @@ int run(int argc, char** argv) {
   if (topk < 1) throw UsageError("--topk must be at least 1");
   m::configure_cpu_runtime(vm["threads"].as<int>());
 
-  const std::string model_text = vm["model"].as<std::string>();
-  ModelChoice choice = resolve_model(model_text);
+  const ModelChoice choice = resolve_model(vm["model"].as<std::string>());
   const std::string weights_path = vm["weights"].as<std::string>();
   const m::StateDict tensors = m::read_state_dict(weights_path, vm["weights-key"].as<std::string>());
-  const bool spec_file = model_text.size() > 5 && model_text.substr(model_text.size() - 5) == ".json";
   const m::WeightFormat format = vm.count("weights-format")
                                      ? m::parse_weight_format(vm["weights-format"].as<std::string>())
-                                     : detect_format(tensors, spec_file);
+                                     : detect_format(tensors, choice.from_file);
   m::ArchSpec spec = m::with_weight_conventions(choice.spec, format, choice.tf_variant);
   spec.num_classes = classes_in(tensors, format, spec.num_classes);
   if (vm.count("resolution")) spec.resolution = vm["resolution"].as<int>();

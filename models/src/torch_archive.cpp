@@ -142,6 +142,13 @@ PickleRef read_torch_file(const std::string& path) {
   }
 }
 
+bool is_torch_archive(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0;
+}
+
 void write_torch_file(const std::string& path, const c10::IValue& value) {
   const std::vector<char> bytes = torch::pickle_save(value);
   write_file_atomically(path, std::string(bytes.begin(), bytes.end()));

@@ -17,6 +17,9 @@ namespace effscale::models {
 // (a storage record shorter than a tensor view needs, an unknown storage type).
 PickleRef read_torch_file(const std::string& path);
 
+// True when `path` starts like a torch.save archive (a zip file); false when it cannot be read.
+bool is_torch_archive(const std::string& path);
+
 // Writes `value` as torch.save would (zip archive, pickle protocol 2), atomically; Python's torch.load reads
 // it back as the same dicts, lists and tensors. Throws std::runtime_error naming `path` when writing fails.
 void write_torch_file(const std::string& path, const c10::IValue& value);
