@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/transforms.h"
 
@@ -108,4 +110,30 @@ TEST_CASE("a loader destroyed mid-epoch stops cleanly", "[trainers][loader]") {
   const ImageDataset d = counting_dataset(64);
   BatchLoader loader(d, TransformOptions{}, {4, true, 0, 0, 2});
   CHECK(loader.next().has_value());
+}
+
+TEST_CASE("the loader reuses a batch's memory only once nothing holds it", "[trainers][loader]") {
+  const ImageDataset d = counting_dataset(64);
+  TransformOptions o;
+  o.resolution = 6;
+  o.horizontal_flip = false;
+  BatchLoader loader(d, o, {4, false, 0, 0, 1});
+  // Evaluation: sample i is constant (i % 256), so every batch is recognisable by its labels.
+  auto matches_labels = [&](const Batch& b) {
+    const torch::Tensor channel0 = b.images.select(1, 0).flatten(1).amax(1);
+    const torch::Tensor expected = (b.labels.to(torch::kFloat) / 255.0f - float(o.mean[0])) / float(o.std[0]);
+    return torch::allclose(channel0, expected, 1e-5, 1e-5);
+  };
+  const Batch held = *loader.next();
+  const torch::Tensor view = loader.next()->images.slice(0, 1, 3);  // only a view of the second batch is kept
+  std::set<const void*> earlier;
+  int64_t reused = 0;
+  while (auto b = loader.next()) {
+    CHECK(matches_labels(*b));
+    CHECK(b->images.data_ptr() != held.images.data_ptr());
+    CHECK(b->images.storage().data() != view.storage().data());
+    reused += !earlier.insert(b->images.data_ptr()).second;
+  }
+  CHECK(matches_labels(held));
+  CHECK(reused > 0);
 }

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include <tbb/parallel_for.h>
 #include <tbb/task_scheduler_observer.h>
 
@@ -43,20 +45,44 @@ BatchLoader::~BatchLoader() {
   thread_.join();
 }
 
-Batch BatchLoader::make_batch(int64_t index) const {
+torch::Tensor BatchLoader::batch_buffer(at::IntArrayRef sizes) {
+  for (torch::Tensor& spare : handed_out_)
+    if (spare.use_count() == 1 && spare.storage().use_count() == 1 && spare.sizes() == sizes) {
+      torch::Tensor reused = spare;
+      spare = torch::Tensor();  // handed out again by make_batch
+      return reused;
+    }
+  return torch::empty(sizes, torch::kFloat);
+}
+
+Batch BatchLoader::make_batch(int64_t index) {
   const int64_t begin = index * options_.batch_size;
   const int64_t end = std::min(begin + options_.batch_size, data_.size());
   const torch::Tensor idx = order_.slice(0, begin, end).contiguous();
   const uint64_t seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), static_cast<uint64_t>(index));
-  // Decoding and transforming are per sample and independent: run them on TBB's workers. Each sample's
-  // randomness comes from its own seed, so the batch is the same whatever the scheduling.
-  std::vector<torch::Tensor> samples(static_cast<size_t>(end - begin));
+  // Decoding and transforming are per sample and independent: run them on TBB's workers, each writing its
+  // slot of the batch. Each sample's randomness comes from its own seed, so the batch is the same whatever
+  // the scheduling. Files decode only the region their crop reads.
+  const int64_t count = end - begin, resolution = transform_.resolution;
+  torch::Tensor images = batch_buffer({count, transform_.channels, resolution, resolution});
+  float* slots = images.data_ptr<float>();
+  const int64_t slot_size = transform_.channels * resolution * resolution;
   const int64_t* ids = idx.data_ptr<int64_t>();
   limit_worker_threads();
-  tbb::parallel_for(size_t{0}, samples.size(), [&](size_t i) {
-    samples[i] = transform_image(data_.image(ids[i]), transform_, options_.training, mix_seed(seed, i));
+  tbb::parallel_for(int64_t{0}, count, [&](int64_t i) {
+    const uint64_t sample_seed = mix_seed(seed, static_cast<uint64_t>(i));
+    float* slot = slots + i * slot_size;
+    if (data_.files.empty()) {
+      transform_image_into(data_.images[ids[i]], transform_, options_.training, sample_seed, slot);
+    } else {
+      transform_image_file(data_.files.at(static_cast<size_t>(ids[i])), transform_, options_.training, sample_seed, slot);
+    }
   });
-  return {torch::cat(samples), data_.labels.index_select(0, idx)};
+  handed_out_.erase(std::remove_if(handed_out_.begin(), handed_out_.end(), [](const torch::Tensor& t) { return !t.defined(); }),
+                    handed_out_.end());
+  if (handed_out_.size() > size_t(options_.prefetch) + 2) handed_out_.erase(handed_out_.begin());
+  handed_out_.push_back(images);
+  return {images, data_.labels.index_select(0, idx)};
 }
 
 void BatchLoader::produce() {

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <vector>
 
 // libjpeg's header needs <cstdio> first.
@@ -41,9 +43,32 @@ void jpeg_warning(j_common_ptr info, int level) {
   if (level < 0) jpeg_error_exit(info);
 }
 
-// Decodes into target->image. Only plain C data lives in this frame, so the longjmp of an error skips no
-// destructor; the tensor is owned by the caller. Returns false with the message on a corrupt file.
-bool run_jpeg(const std::vector<unsigned char>& bytes, torch::Tensor* target, char* message) {
+// Columns decoded on each side of the box: a partial-width decode may smooth chroma differently at its own
+// edges (libjpeg-turbo's documentation), so those edges must fall outside the box.
+constexpr int64_t kEdgeMargin = 16;
+
+bool ends_with_end_marker(const std::vector<unsigned char>& bytes) {
+  // FF D9 cannot occur inside entropy-coded data (FF is stuffed there), so finding it near the end means
+  // the file was written to its end; trailing padding after it is common and allowed.
+  const size_t from = bytes.size() > 64 ? bytes.size() - 64 : 0;
+  for (size_t i = bytes.size(); i-- > from + 1;)
+    if (bytes[i - 1] == 0xFF && bytes[i] == 0xD9) return true;
+  return false;
+}
+
+CropBox checked_box(const RegionChooser& choose, int64_t height, int64_t width) {
+  const CropBox box = choose(height, width);
+  if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > height ||
+      box.left + box.width > width)
+    throw std::logic_error("decode_image_region: the chosen box lies outside the image");
+  return box;
+}
+
+// Decodes the chosen box into target (one spare row at the end). Only plain C data lives in this frame, so
+// the longjmp of an error skips no destructor; the pixels are owned by the caller. Returns false with the
+// message on a corrupt file; an exception from the chooser is rethrown after libjpeg's state is freed.
+bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choose, DecodedImage* target,
+              char* message) {
   jpeg_decompress_struct info{};
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
@@ -58,47 +83,78 @@ bool run_jpeg(const std::vector<unsigned char>& bytes, torch::Tensor* target, ch
   jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
   info.out_color_space = JCS_RGB;
-  jpeg_start_decompress(&info);
-  *target = torch::empty({info.output_height, info.output_width, 3}, torch::kUInt8);
-  uint8_t* data = target->data_ptr<uint8_t>();
-  while (info.output_scanline < info.output_height) {
-    JSAMPROW row = data + size_t(info.output_scanline) * info.output_width * 3;
-    jpeg_read_scanlines(&info, &row, 1);
+  CropBox box;
+  try {
+    box = checked_box(choose, info.image_height, info.image_width);
+  } catch (...) {
+    jpeg_destroy_decompress(&info);
+    throw;
   }
-  jpeg_finish_decompress(&info);
+  jpeg_start_decompress(&info);
+  auto x0 = static_cast<JDIMENSION>(std::max<int64_t>(box.left - kEdgeMargin, 0));
+  auto columns = static_cast<JDIMENSION>(std::min<int64_t>(box.left + box.width + kEdgeMargin, info.output_width) - x0);
+  if (columns < info.output_width) jpeg_crop_scanline(&info, &x0, &columns);  // moves x0 left to an iMCU edge
+  target->row_stride = int64_t(info.output_width) * 3;
+  target->offset = (box.left - int64_t(x0)) * 3;
+  target->height = box.height;
+  target->width = box.width;
+  target->pixels.resize(size_t((box.height + 1) * target->row_stride));
+  if (box.top > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(box.top));
+  const bool to_the_end = !ends_with_end_marker(bytes);  // then reading on reports the truncation
+  const JDIMENSION last = to_the_end ? info.output_height : static_cast<JDIMENSION>(box.top + box.height);
+  while (info.output_scanline < last) {
+    const int64_t row = std::min<int64_t>(info.output_scanline - box.top, box.height);  // rows past the box: spare row
+    JSAMPROW pointer = target->pixels.data() + row * target->row_stride;
+    jpeg_read_scanlines(&info, &pointer, 1);
+  }
+  if (info.output_scanline == info.output_height) jpeg_finish_decompress(&info);
   jpeg_destroy_decompress(&info);
   return true;
 }
 
-torch::Tensor decode_jpeg(const std::vector<unsigned char>& bytes, const std::string& path) {
-  torch::Tensor image;
+DecodedImage decode_jpeg(const std::vector<unsigned char>& bytes, const std::string& path, const RegionChooser& choose) {
+  DecodedImage image;
   char message[JMSG_LENGTH_MAX] = {0};
-  if (!run_jpeg(bytes, &image, message)) throw DataError("'" + path + "' is not a valid JPEG: " + message);
-  return image.permute({2, 0, 1}).contiguous();
+  if (!run_jpeg(bytes, choose, &image, message)) throw DataError("'" + path + "' is not a valid JPEG: " + message);
+  return image;
 }
 
-torch::Tensor decode_png(const std::vector<unsigned char>& bytes, const std::string& path) {
+DecodedImage decode_png(const std::vector<unsigned char>& bytes, const std::string& path, const RegionChooser& choose) {
   png_image png{};
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     throw DataError("'" + path + "' is not a valid PNG: " + png.message);
   png.format = PNG_FORMAT_RGB;
-  torch::Tensor image = torch::empty({png.height, png.width, 3}, torch::kUInt8);
-  if (!png_image_finish_read(&png, nullptr, image.data_ptr<uint8_t>(), 0, nullptr)) {
+  DecodedImage image;
+  image.row_stride = int64_t(png.width) * 3;
+  image.pixels.resize(size_t(png.height) * size_t(image.row_stride));
+  if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr)) {
     const std::string message = png.message;
     png_image_free(&png);
     throw DataError("'" + path + "' is not a valid PNG: " + message);
   }
-  return image.permute({2, 0, 1}).contiguous();
+  const CropBox box = checked_box(choose, png.height, png.width);
+  image.offset = box.top * image.row_stride + box.left * 3;
+  image.height = box.height;
+  image.width = box.width;
+  return image;
 }
 
 }  // namespace
 
-torch::Tensor decode_image_file(const std::string& path) {
+DecodedImage decode_image_region(const std::string& path, const RegionChooser& choose) {
   const std::vector<unsigned char> bytes = read_bytes(path);
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, path);
-  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(bytes, path);
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, path, choose);
+  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(bytes, path, choose);
   throw DataError("'" + path + "' is neither a JPEG nor a PNG image");
+}
+
+torch::Tensor decode_image_file(const std::string& path) {
+  const DecodedImage image = decode_image_region(path, [](int64_t h, int64_t w) { return CropBox{0, 0, h, w}; });
+  const PixelView v = image.view();
+  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, 3, 1}, torch::kUInt8)
+      .permute({2, 0, 1})
+      .contiguous();
 }
 
 }  // namespace effscale::trainers

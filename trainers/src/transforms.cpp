@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include "effscale/trainers/image_decoder.h"
 #include "effscale/trainers/resample.h"
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace effscale::trainers {
 
@@ -42,45 +44,79 @@ CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& o,
   return {(h - ch) / 2, (w - cw) / 2, ch, cw};
 }
 
+CropBox sample_crop_box(int64_t h, int64_t w, const TransformOptions& o, bool training, uint64_t sample_seed) {
+  if (training) return random_resized_crop_box(h, w, o, sample_seed);
+  const auto side = std::max<int64_t>(1, std::llround(o.eval_crop * double(std::min(h, w))));
+  return {(h - side) / 2, (w - side) / 2, side, side};
+}
+
 namespace {
 
-torch::Tensor match_channels(const torch::Tensor& x, int channels) {
-  if (x.size(1) == channels) return x;
-  if (x.size(1) == 1) return x.expand({x.size(0), channels, x.size(2), x.size(3)});
-  // RGB to one channel: ITU-R 601 luma.
-  torch::Tensor weights = torch::tensor({0.299, 0.587, 0.114}, x.options()).view({1, 3, 1, 1});
-  return (x * weights).sum(1, /*keepdim=*/true);
+// The policy on the resized image (planar floats in [0, 1], rewritten in place), through uint8 as the
+// reference applies it.
+void augment_in_place(float* image, int64_t channels, int64_t resolution, const AugmentOptions& options, uint64_t seed) {
+  const torch::Tensor x = torch::from_blob(image, {channels, resolution, resolution}, torch::kFloat);
+  const torch::Tensor bytes = x.mul(255.0).round_().clamp_(0, 255).to(torch::kByte);
+  x.copy_(augment_image(bytes, options, seed).to(torch::kFloat).div_(255.0));
+}
+
+// Writes `in` (planar [in_channels, plane]) as the model's channels, normalised: grey is replicated to 3,
+// RGB becomes ITU-R 601 luma for 1 (then normalised with the mean of the 3 channels' statistics).
+void match_and_normalise(const float* in, int64_t in_channels, int64_t plane, const TransformOptions& o, float* out) {
+  TORCH_CHECK(in_channels == o.channels || in_channels == 1 || (in_channels == 3 && o.channels == 1),
+              "transform: cannot turn ", in_channels, " image channels into ", o.channels);
+  if (o.channels == 1 && in_channels == 3) {
+    const auto mean = float((o.mean[0] + o.mean[1] + o.mean[2]) / 3), stdev = float((o.std[0] + o.std[1] + o.std[2]) / 3);
+    const float r = 0.299f, g = 0.587f, b = 0.114f;
+    for (int64_t i = 0; i < plane; ++i) out[i] = (in[i] * r + in[plane + i] * g + in[2 * plane + i] * b - mean) / stdev;
+    return;
+  }
+  for (int64_t c = 0; c < o.channels; ++c) {
+    const auto mean = float(o.channels == 1 ? (o.mean[0] + o.mean[1] + o.mean[2]) / 3 : o.mean[size_t(c)]);
+    const auto stdev = float(o.channels == 1 ? (o.std[0] + o.std[1] + o.std[2]) / 3 : o.std[size_t(c)]);
+    const float* from = in + (in_channels == 1 ? 0 : c * plane);
+    float* to = out + c * plane;
+    for (int64_t i = 0; i < plane; ++i) to[i] = (from[i] - mean) / stdev;
+  }
 }
 
 }  // namespace
 
+void transform_crop(const PixelView& crop, const TransformOptions& o, bool training, uint64_t sample_seed, float* out) {
+  const int64_t resolution = o.resolution, plane = resolution * resolution;
+  const bool mirror = training && o.horizontal_flip && (mix_seed(sample_seed, 1) & 1);
+  // Resized pixels go straight to `out` when the channel count stays; otherwise through a scratch buffer.
+  std::vector<float> scratch;
+  float* resized = out;
+  if (crop.channels != o.channels) {
+    scratch.resize(size_t(crop.channels * plane));
+    resized = scratch.data();
+  }
+  resample_into(crop, resolution, resolution, o.bicubic ? ResampleFilter::Bicubic : ResampleFilter::Bilinear, mirror,
+                resized);
+  if (training && o.augment.policy != AugmentPolicy::None)
+    augment_in_place(resized, crop.channels, resolution, o.augment, mix_seed(sample_seed, 2));
+  match_and_normalise(resized, crop.channels, plane, o, out);
+}
+
+void transform_image_into(const torch::Tensor& image, const TransformOptions& o, bool training, uint64_t sample_seed,
+                          float* out) {
+  const PixelView view = pixel_view(image);
+  transform_crop(view.crop(sample_crop_box(view.height, view.width, o, training, sample_seed)), o, training, sample_seed,
+                 out);
+}
+
 torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions& o, bool training, uint64_t sample_seed) {
-  TORCH_CHECK(image.dim() == 3 && image.scalar_type() == torch::kUInt8, "transform_image needs uint8 [C, H, W]");
-  const int64_t h = image.size(1), w = image.size(2);
-  CropBox box;
-  if (training) {
-    box = random_resized_crop_box(h, w, o, sample_seed);
-  } else {
-    const auto side = std::max<int64_t>(1, std::llround(o.eval_crop * double(std::min(h, w))));
-    box = {(h - side) / 2, (w - side) / 2, side, side};
-  }
-  const torch::Tensor crop = image.slice(1, box.top, box.top + box.height).slice(2, box.left, box.left + box.width);
-  torch::Tensor x = resample(crop, o.resolution, o.resolution, o.bicubic ? ResampleFilter::Bicubic : ResampleFilter::Bilinear)
-                        .unsqueeze(0);
-  if (training && o.horizontal_flip && (mix_seed(sample_seed, 1) & 1)) x = x.flip({3});
-  if (training && o.augment.policy != AugmentPolicy::None) {
-    const torch::Tensor bytes = x[0].mul(255.0).round_().clamp_(0, 255).to(torch::kByte);
-    x = augment_image(bytes, o.augment, mix_seed(sample_seed, 2)).to(torch::kFloat).div_(255.0).unsqueeze(0);
-  }
-  x = match_channels(x, o.channels);
-  std::vector<double> mean(o.mean.begin(), o.mean.end()), stdev(o.std.begin(), o.std.end());
-  if (o.channels == 1) {
-    mean = {(o.mean[0] + o.mean[1] + o.mean[2]) / 3};
-    stdev = {(o.std[0] + o.std[1] + o.std[2]) / 3};
-  }
-  const torch::Tensor m = torch::tensor(mean, torch::kFloat).view({1, -1, 1, 1});
-  const torch::Tensor s = torch::tensor(stdev, torch::kFloat).view({1, -1, 1, 1});
-  return ((x - m) / s).contiguous();
+  torch::Tensor out = torch::empty({1, o.channels, o.resolution, o.resolution}, torch::kFloat);
+  transform_image_into(image, o, training, sample_seed, out.data_ptr<float>());
+  return out;
+}
+
+void transform_image_file(const std::string& path, const TransformOptions& o, bool training, uint64_t sample_seed,
+                          float* out) {
+  const DecodedImage image = decode_image_region(
+      path, [&](int64_t h, int64_t w) { return sample_crop_box(h, w, o, training, sample_seed); });
+  transform_crop(image.view(), o, training, sample_seed, out);
 }
 
 torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& o, bool training, uint64_t seed) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "effscale/trainers/image_dataset.h"
 #include "effscale/trainers/transforms.h"
@@ -48,7 +49,11 @@ class BatchLoader {
 
  private:
   void produce();
-  Batch make_batch(int64_t index) const;
+  Batch make_batch(int64_t index);
+  // A float tensor of `sizes` for the next batch: a batch handed out earlier that nobody holds any more
+  // (no tensor or view shares its memory), else a new one. Reusing them keeps the pages mapped: a fresh
+  // batch of 224 px images is 19 MB that the kernel would zero again page by page.
+  torch::Tensor batch_buffer(at::IntArrayRef sizes);
 
   const ImageDataset& data_;
   const TransformOptions transform_;
@@ -61,6 +66,7 @@ class BatchLoader {
   int64_t produced_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
+  std::vector<torch::Tensor> handed_out_;  // producer thread only: the last batches, for batch_buffer
   std::thread thread_;
 };
 

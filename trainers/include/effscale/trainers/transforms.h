@@ -5,8 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "effscale/trainers/augment.h"
+#include "effscale/trainers/pixel_view.h"
 
 namespace effscale::trainers {
 
@@ -26,21 +28,34 @@ struct TransformOptions {
   std::array<double, 3> std{0.229, 0.224, 0.225};
 };
 
-// Crop box of a random-resized crop: top, left, height, width, inside an h x w image.
-struct CropBox {
-  int64_t top = 0, left = 0, height = 0, width = 0;
-};
-
 // Draws a random-resized crop box the way torchvision does (10 tries of area and log-uniform aspect, then a
 // central fallback), from the 64-bit `seed`.
 CropBox random_resized_crop_box(int64_t h, int64_t w, const TransformOptions& options, uint64_t seed);
 
-// Transforms one image (uint8 [C, H, W], C = 1 or 3, any size) to float [1, channels, resolution, resolution]:
-// training applies a random-resized crop, a flip and the augmentation policy (on the resized image rounded to
-// uint8, as the reference applies it), evaluation a center crop; both resize and normalise.
-// Randomness comes only from `sample_seed`, so results do not depend on threads. Thread-safe.
+// The box a sample's transform reads from an h x w image: a random-resized crop (training, from
+// `sample_seed`) or the center crop of eval_crop of the shorter side (evaluation).
+CropBox sample_crop_box(int64_t h, int64_t w, const TransformOptions& options, bool training, uint64_t sample_seed);
+
+// Transforms the pixels of a sample's crop box (1 or 3 channels, as sample_crop_box chose it) into `out`,
+// float [channels, resolution, resolution] contiguous: resize, then in training a flip and the augmentation
+// policy (on the resized image rounded to uint8, as the reference applies it), then channel matching and
+// normalisation. Randomness comes only from `sample_seed`. Thread-safe; torch ops only for the policy.
+void transform_crop(const PixelView& crop, const TransformOptions& options, bool training, uint64_t sample_seed,
+                    float* out);
+
+// Transforms one image (uint8 [C, H, W], C = 1 or 3, any size, any strides) into `out` as transform_crop:
+// sample_crop_box, then transform_crop. Thread-safe.
+void transform_image_into(const torch::Tensor& image, const TransformOptions& options, bool training,
+                          uint64_t sample_seed, float* out);
+
+// transform_image_into a new float tensor [1, channels, resolution, resolution].
 torch::Tensor transform_image(const torch::Tensor& image, const TransformOptions& options, bool training,
                               uint64_t sample_seed);
+
+// The same for an image file, decoding only the rows and columns its crop box needs, into `out` as
+// transform_crop. Throws DataError naming a file that cannot be decoded. Thread-safe.
+void transform_image_file(const std::string& path, const TransformOptions& options, bool training,
+                          uint64_t sample_seed, float* out);
 
 // transform_image over a batch (uint8 [B, C, H, W]) with sample i seeded by mix_seed(seed, i); returns
 // float [B, channels, resolution, resolution].
