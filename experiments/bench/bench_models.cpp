@@ -21,6 +21,7 @@
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/dataset_readers.h"
 #include "effscale/trainers/losses.h"
+#include "effscale/trainers/mixed_precision.h"
 #include "effscale/trainers/model_ema.h"
 #include "effscale/trainers/train_optimizer.h"
 
@@ -56,14 +57,25 @@ double bench_infer(int warmup, int iters) {
   return 1000.0 * median_seconds(warmup, iters, [&] { model->forward(x); });
 }
 
-double bench_train(int warmup, int iters) {
+// B0 with 10 classes in training mode and a batch of 32 random 64x64 images, in channels_last when asked.
+struct TrainingSetup {
+  m::EfficientNet model{nullptr};
+  torch::Tensor x, y;
+};
+
+TrainingSetup training_setup(bool channels_last) {
   m::ArchSpec spec = m::official("b0");
   spec.num_classes = 10;
-  m::EfficientNet model(spec);
-  model->train();
+  TrainingSetup s{m::EfficientNet(spec), torch::randn({32, 3, 64, 64}), torch::randint(0, 10, {32}, torch::kLong)};
+  s.model->train();
+  if (channels_last) tr::to_channels_last(*s.model);
+  s.x = tr::to_memory_format(s.x, channels_last);
+  return s;
+}
+
+double bench_train(int warmup, int iters, bool channels_last) {
+  auto [model, x, y] = training_setup(channels_last);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  torch::Tensor x = torch::randn({32, 3, 64, 64});
-  torch::Tensor y = torch::randint(0, 10, {32}, torch::kLong);
   const double step = median_seconds(warmup, iters, [&] {
     optimizer.zero_grad();
     torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
@@ -73,15 +85,10 @@ double bench_train(int warmup, int iters) {
   return 32.0 / step;
 }
 
-double bench_train_recipe(int warmup, int iters) {
-  m::ArchSpec spec = m::official("b0");
-  spec.num_classes = 10;
-  m::EfficientNet model(spec);
-  model->train();
+double bench_train_recipe(int warmup, int iters, bool channels_last) {
+  auto [model, x, y] = training_setup(channels_last);
   tr::TrainOptimizer optimizer(tr::split_for_weight_decay(*model), tr::OptimizerOptions{});
   tr::ModelEma ema(model, 0.9999);
-  torch::Tensor x = torch::randn({32, 3, 64, 64});
-  torch::Tensor y = torch::randint(0, 10, {32}, torch::kLong);
   int64_t step = 0;
   const double seconds = median_seconds(warmup, iters, [&] {
     optimizer.zero_grad();
@@ -117,7 +124,8 @@ int run(int argc, char** argv) {
       ("threads", po::value<int>()->default_value(0), "intra-op threads (0: all cores)")
       ("warmup", po::value<int>()->default_value(5), "untimed iterations")
       ("iters", po::value<int>()->default_value(20), "timed iterations (load_folder: timed passes)")
-      ("data-dir", po::value<std::string>()->default_value(""), "load_folder: a folder of class folders of JPEGs");
+      ("data-dir", po::value<std::string>()->default_value(""), "load_folder: a folder of class folders of JPEGs")
+      ("channels-last", po::bool_switch(), "training cases: channels_last model and batch");
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, "usage: bench_models --case C [--threads N]");
   if (parsed.help_requested) return 0;
   const auto& vm = parsed.values;
@@ -129,9 +137,9 @@ int run(int argc, char** argv) {
   if (which == "infer_b0") {
     std::cout << bench_infer(warmup, iters) << "\n";
   } else if (which == "train_b0") {
-    std::cout << bench_train(warmup, iters) << "\n";
+    std::cout << bench_train(warmup, iters, vm["channels-last"].as<bool>()) << "\n";
   } else if (which == "train_b0_recipe") {
-    std::cout << bench_train_recipe(warmup, iters) << "\n";
+    std::cout << bench_train_recipe(warmup, iters, vm["channels-last"].as<bool>()) << "\n";
   } else if (which == "load_folder") {
     std::cout << bench_load_folder(vm["data-dir"].as<std::string>(), warmup, iters) << "\n";
   } else {

@@ -36,11 +36,15 @@ def bench_infer(warmup, iters):
         return 1000.0 * median_seconds(warmup, iters, lambda: model(x))
 
 
-def bench_train(warmup, iters):
-    model = torchvision.models.efficientnet_b0(num_classes=10).train()
+def training_model_and_batch(memory_format):
+    model = torchvision.models.efficientnet_b0(num_classes=10).train().to(memory_format=memory_format)
+    x = torch.randn(32, 3, 64, 64).contiguous(memory_format=memory_format)
+    return model, x, torch.randint(0, 10, (32,))
+
+
+def bench_train(warmup, iters, memory_format):
+    model, x, y = training_model_and_batch(memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(32, 3, 64, 64)
-    y = torch.randint(0, 10, (32,))
 
     def step():
         optimizer.zero_grad()
@@ -51,13 +55,11 @@ def bench_train(warmup, iters):
     return 32.0 / median_seconds(warmup, iters, step)
 
 
-def bench_train_recipe(warmup, iters):
-    model = torchvision.models.efficientnet_b0(num_classes=10).train()
+def bench_train_recipe(warmup, iters, memory_format):
+    model, x, y = training_model_and_batch(memory_format)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=0.01, alpha=0.9, eps=1e-3, momentum=0.9, weight_decay=1e-5)
     ema = copy.deepcopy(model).eval()
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
-    x = torch.randn(32, 3, 64, 64)
-    y = torch.randint(0, 10, (32,))
     state = {"step": 0}
 
     def step():
@@ -99,14 +101,19 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--channels-last", action="store_true", help="training cases: channels_last model and batch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.case == "load_folder":
         print(bench_load_folder(args.data_dir, args.threads, args.warmup, args.iters))
         return
-    bench = {"infer_b0": bench_infer, "train_b0": bench_train, "train_b0_recipe": bench_train_recipe}[args.case]
-    print(bench(args.warmup, args.iters))
+    if args.case == "infer_b0":
+        print(bench_infer(args.warmup, args.iters))
+        return
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    bench = {"train_b0": bench_train, "train_b0_recipe": bench_train_recipe}[args.case]
+    print(bench(args.warmup, args.iters, memory_format))
 
 
 if __name__ == "__main__":

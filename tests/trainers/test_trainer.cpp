@@ -73,8 +73,15 @@ void check_same_state(const torch::nn::Module& a, const torch::nn::Module& b) {
 }  // namespace
 
 TEST_CASE("2 epochs in one go and 1 + resume + 1 give identical weights", "[trainers][resume]") {
+  const bool channels_last = GENERATE(false, true);
+  INFO("channels_last " << channels_last);
   effscale::testing::TempDir dir;
   const ImageDataset train_set = synthetic(96, 1), val = synthetic(32, 2);
+  const auto tiny_options = [&](const std::string& checkpoint) {
+    TrainerOptions o = ::tiny_options(checkpoint);
+    o.channels_last = channels_last;
+    return o;
+  };
 
   torch::manual_seed(3);
   m::EfficientNet straight(tiny_spec(4));

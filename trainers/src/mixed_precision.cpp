@@ -86,6 +86,13 @@ void to_channels_last(torch::nn::Module& module) {
     if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
+bool resolve_channels_last(const std::string& choice, const torch::Device& device) {
+  if (choice == "on") return true;
+  if (choice == "off") return false;
+  if (choice == "auto") return device.is_cpu();
+  throw std::invalid_argument("--channels-last '" + choice + "': expected auto, on or off");
+}
+
 torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last) {
   return channels_last && x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }

@@ -29,7 +29,8 @@ po::options_description training_options() {
       ("crop-min-area", po::value<double>()->default_value(0.08), "random-resized crop minimum area fraction")
       ("eval-crop", po::value<double>()->default_value(0.875), "evaluation center-crop fraction")
       ("amp", po::value<std::string>()->default_value("none"), "mixed precision: none, bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling)")
-      ("channels-last", po::bool_switch(), "parameters and batches in channels_last memory format")
+      ("channels-last", po::value<std::string>()->default_value("auto")->implicit_value("on"),
+       "channels_last memory format: auto (on for the CPU, where it trains faster), on or off")
       ("augment", po::value<std::string>()->default_value("none"), "training augmentation: none, autoaugment (ImageNet policy v0) or randaugment")
       ("randaugment-layers", po::value<int>()->default_value(2), "RandAugment: ops per image (N)")
       ("randaugment-magnitude", po::value<double>()->default_value(10), "RandAugment: level of every op (M, 0..10)")
@@ -102,7 +103,6 @@ trainers::TrainerOptions trainer_options_from(const po::variables_map& vm, const
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(e.what());
   }
-  o.channels_last = vm["channels-last"].as<bool>();
   o.transform.augment.layers = vm["randaugment-layers"].as<int>();
   o.transform.augment.magnitude = vm["randaugment-magnitude"].as<double>();
   if (o.transform.augment.layers < 1 || o.transform.augment.layers > 10) throw cli::UsageError("--randaugment-layers must be in 1..10");
@@ -111,6 +111,11 @@ trainers::TrainerOptions trainer_options_from(const po::variables_map& vm, const
   o.seed = vm["seed"].as<uint64_t>();
   o.checkpoint_path = checkpoint_path;
   o.device = trainers::parse_device(vm["device"].as<std::string>());
+  try {
+    o.channels_last = trainers::resolve_channels_last(vm["channels-last"].as<std::string>(), o.device);
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
   if (!(o.transform.crop_min_area > 0 && o.transform.crop_min_area <= 1))
     throw cli::UsageError("--crop-min-area must be in (0, 1]");
   if (!(o.transform.eval_crop > 0 && o.transform.eval_crop <= 1)) throw cli::UsageError("--eval-crop must be in (0, 1]");

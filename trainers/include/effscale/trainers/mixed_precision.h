@@ -54,6 +54,11 @@ class LossScaler {
 // unchanged); inputs are converted with to_memory_format.
 void to_channels_last(torch::nn::Module& module);
 
+// Whether a run trains in channels_last: `choice` "on", "off", or "auto": on for the CPU (LibTorch's oneDNN
+// kernels train EfficientNets 1.3-2.2x faster in it, docs/benchmarks.md), off elsewhere until measured.
+// Throws std::invalid_argument naming a bad choice.
+bool resolve_channels_last(const std::string& choice, const torch::Device& device);
+
 // `x` in channels_last format when `channels_last` and x is 4-D; x otherwise.
 torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last);
 
