@@ -4,11 +4,26 @@
 
 #include <cmath>
 
+#include "effscale/models/random_streams.h"
+
 namespace effscale::models {
 
-EfficientNetImpl::EfficientNetImpl(ArchSpec spec_) : spec(std::move(spec_)) { reset(); }
+namespace {
+
+// Keeps the mask stream apart from the weights' stream of the same seed.
+constexpr uint64_t kNoiseStream = 0x6e6f697365ULL;
+
+}  // namespace
+
+EfficientNetImpl::EfficientNetImpl(ArchSpec spec_, std::optional<uint64_t> seed_) : spec(std::move(spec_)) {
+  std::lock_guard<std::recursive_mutex> lock(global_generator_mutex());
+  seed = seed_ ? *seed_ : draw_global_seed();
+  reset();
+}
 
 void EfficientNetImpl::reset() {
+  std::lock_guard<std::recursive_mutex> lock(global_generator_mutex());
+  noise = make_cpu_generator(seed ^ kNoiseStream);
   const std::vector<LayerPlan> plans = plan_layers(spec);  // validates the spec
   const int64_t stem = realized_stem_filters(spec);
   const int64_t head = realized_head_filters(spec);
@@ -23,31 +38,31 @@ void EfficientNetImpl::reset() {
       stage = torch::nn::ModuleList();
       blocks->push_back(stage);
     }
-    stage->push_back(MBConv(plan, spec.bn, spec.padding));
+    stage->push_back(MBConv(plan, spec.bn, spec.padding, noise));
   }
 
   conv_head = register_module(
       "conv_head", Conv2dPad(Conv2dPadOptions(plans.back().output_filters, head, 1).padding(spec.padding)));
   bn2 = register_module("bn2", make_batch_norm(head, spec.bn));
-  dropout = register_module("dropout", torch::nn::Dropout(spec.dropout));
   classifier = register_module("classifier", torch::nn::Linear(head, spec.num_classes));
   init_weights();
 }
 
 void EfficientNetImpl::init_weights() {
   torch::NoGradGuard no_grad;
+  at::Generator generator = make_cpu_generator(seed);
   for (const auto& module : modules(/*include_self=*/false)) {
     if (auto* conv = module->as<Conv2dPadImpl>()) {
       const auto& o = conv->options;
       const double fan_out = double(o.kernel_size() * o.kernel_size() * o.out_channels()) / o.groups();
-      conv->weight.normal_(0.0, std::sqrt(2.0 / fan_out));
+      conv->weight.normal_(0.0, std::sqrt(2.0 / fan_out), generator);
       if (conv->bias.defined()) conv->bias.zero_();
     } else if (auto* bn = module->as<torch::nn::BatchNorm2dImpl>()) {
       bn->weight.fill_(1.0);
       bn->bias.zero_();
     } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
       const double range = 1.0 / std::sqrt(double(linear->options.out_features()));
-      linear->weight.uniform_(-range, range);
+      linear->weight.uniform_(-range, range, generator);
       linear->bias.zero_();
     }
   }
@@ -62,7 +77,8 @@ torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
 
 torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {
   torch::Tensor pooled = forward_features(x).mean({2, 3});
-  return classifier->forward(dropout->forward(pooled));
+  if (is_training() && spec.dropout > 0) pooled = apply_keep_mask(pooled, pooled.sizes(), 1.0 - spec.dropout, noise);
+  return classifier->forward(pooled);
 }
 
 std::vector<MBConv> EfficientNetImpl::layers() const {

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "effscale/models/random_streams.h"
+
 namespace effscale::models {
 
 torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& bn) {
@@ -12,15 +14,13 @@ torch::Tensor swish(torch::Tensor x) {
   return torch::GradMode::is_enabled() ? torch::silu(x) : torch::silu_(x);
 }
 
-torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training) {
+torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training, at::Generator& generator) {
   if (!training || rate <= 0.0) return x;
-  const double keep = 1.0 - rate;
-  torch::Tensor mask = torch::empty({x.size(0), 1, 1, 1}, x.options()).bernoulli_(keep);
-  return x * mask.div_(keep);
+  return apply_keep_mask(x, {x.size(0), 1, 1, 1}, 1.0 - rate, generator);
 }
 
-MBConvImpl::MBConvImpl(LayerPlan plan_, BatchNormConfig bn_, Padding padding_)
-    : plan(plan_), bn(bn_), padding(padding_) {
+MBConvImpl::MBConvImpl(LayerPlan plan_, BatchNormConfig bn_, Padding padding_, at::Generator noise_)
+    : plan(plan_), bn(bn_), padding(padding_), noise(noise_.defined() ? noise_ : make_cpu_generator(0)) {
   reset();
 }
 
@@ -65,9 +65,9 @@ torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
   if (se) y = se->forward(y);
   y = project_bn->forward(project_conv->forward(y));
   // The add can be in place: neither batch norm's nor drop-connect's backward reads this tensor.
-  if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training()).add_(x);
+  if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training(), noise).add_(x);
   if (plan.pool_shortcut)
-    y = drop_connect(y, plan.drop_connect_rate, is_training()).add_(pool_shortcut(x, plan.strides, plan.output_filters));
+    y = drop_connect(y, plan.drop_connect_rate, is_training(), noise).add_(pool_shortcut(x, plan.strides, plan.output_filters));
   return y;
 }
 

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "effscale/models/random_streams.h"
+
 namespace effscale::search {
 namespace {
 
@@ -120,8 +122,13 @@ class PpoController : public Controller {
  public:
   PpoController(std::vector<int> counts, uint64_t seed, PpoOptions options)
       : counts_(std::move(counts)), options_(options), generator_(at::detail::createCPUGenerator(seed)) {
-    torch::manual_seed(static_cast<int64_t>(seed));  // the policy's initial weights
-    policy_ = Policy(counts_, options_.embedding, options_.hidden);
+    {
+      // The policy's initial weights come from the global generator: seed it and build under the lock, so
+      // that models built by worker threads meanwhile take no draws in between.
+      std::lock_guard<std::recursive_mutex> lock(models::global_generator_mutex());
+      torch::manual_seed(static_cast<int64_t>(seed));
+      policy_ = Policy(counts_, options_.embedding, options_.hidden);
+    }
     optimizer_ = std::make_unique<torch::optim::Adam>(policy_->parameters(), torch::optim::AdamOptions(options_.learning_rate));
   }
 

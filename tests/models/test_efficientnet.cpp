@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "effscale/models/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
+#include "effscale/models/random_streams.h"
 #include "effscale/models/spec_error.h"
 #include "random_spec.h"
 
@@ -86,15 +88,55 @@ TEST_CASE("TF 'same' padding puts the extra row and column bottom-right", "[mode
 }
 
 TEST_CASE("drop-connect drops whole samples in training only", "[models][mbconv]") {
-  torch::manual_seed(4);
+  at::Generator generator = make_cpu_generator(4);
   torch::Tensor x = torch::ones({4000, 2, 1, 1});
-  CHECK(torch::equal(drop_connect(x, 0.3, /*training=*/false), x));
-  CHECK(torch::equal(drop_connect(x, 0.0, /*training=*/true), x));
-  torch::Tensor y = drop_connect(x, 0.3, /*training=*/true);
+  CHECK(torch::equal(drop_connect(x, 0.3, /*training=*/false, generator), x));
+  CHECK(torch::equal(drop_connect(x, 0.0, /*training=*/true, generator), x));
+  torch::Tensor y = drop_connect(x, 0.3, /*training=*/true, generator);
   torch::Tensor kept = (y.select(1, 0) != 0).to(torch::kFloat);
   CHECK(kept.mean().item<double>() == Approx(0.7).margin(0.03));
   CHECK(torch::equal(y.select(1, 0), y.select(1, 1)));  // per sample, not per element
   CHECK(y.max().item<double>() == Approx(1.0 / 0.7));
+}
+
+TEST_CASE("a seeded model's weights and masks do not depend on other threads", "[models][efficientnet]") {
+  ArchSpec spec = official("b0");
+  spec.width_mult = spec.depth_mult = 0.25;
+  spec.num_classes = 3;
+  const torch::Tensor x = torch::randn({6, 3, 32, 32});
+  // Weights and one training forward (dropout and drop-connect on) of a model built with seed 7.
+  auto run = [&] {
+    EfficientNet model(spec, 7);
+    model->train();
+    return std::make_pair(model->conv_stem->weight.clone(), model->forward(x).detach());
+  };
+  const auto alone = run();
+  // The same while other threads build models and draw from the global generator.
+  std::vector<std::thread> others;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> results(3);
+  std::atomic<bool> stop{false};
+  std::thread noise([&] {
+    while (!stop) torch::randn({64});
+  });
+  for (auto& r : results) others.emplace_back([&r, &run] { r = run(); });
+  for (auto& t : others) t.join();
+  stop = true;
+  noise.join();
+  for (const auto& [weights, logits] : results) {
+    CHECK(torch::equal(weights, alone.first));
+    CHECK(torch::equal(logits, alone.second));
+  }
+  // Without a seed, torch::manual_seed decides the weights; another seed gives others.
+  torch::manual_seed(1);
+  const torch::Tensor a = EfficientNet(spec)->conv_stem->weight.clone();
+  torch::manual_seed(1);
+  CHECK(torch::equal(EfficientNet(spec)->conv_stem->weight, a));
+  CHECK_FALSE(torch::equal(EfficientNet(spec, 8)->conv_stem->weight, alone.first));
+  // A clone draws its own masks from the same starting point: its first forward equals the original's.
+  EfficientNet original(spec, 7);
+  original->train();
+  auto copy = std::dynamic_pointer_cast<EfficientNetImpl>(original->clone());
+  CHECK(torch::equal(copy->forward(x), original->forward(x)));
 }
 
 TEST_CASE("drop-connect rates follow the per-block schedule", "[models][efficientnet]") {

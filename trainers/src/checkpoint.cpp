@@ -36,6 +36,7 @@ void save_checkpoint(const std::string& path, const models::EfficientNet& model,
   archive.write("meta/history", text_tensor(meta.history_json));
   archive.write("meta/spec", text_tensor(models::spec_to_json(model->spec)));
   archive.write("rng/cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
+  archive.write("rng/model_noise", model->noise.get_state());
   std::ostringstream bytes;
   archive.save_to(bytes);
   models::write_file_atomically(path, bytes.str());
@@ -68,6 +69,8 @@ CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& mo
     meta = {epochs.item<int64_t>(), steps.item<int64_t>(), tensor_text(history)};
     at::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);
     generator.set_state(rng);
+    torch::Tensor noise;  // absent from checkpoints of before per-model generators: the stream starts afresh
+    if (archive.try_read("rng/model_noise", noise)) model->noise.set_state(noise);
   } catch (const std::invalid_argument&) {
     throw;
   } catch (const std::exception& e) {

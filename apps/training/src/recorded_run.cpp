@@ -53,8 +53,7 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
     for (const auto& [key, value] : all.items()) storage->set_trial_attr(trial->trial_id, key, value, false);
   }
 
-  torch::manual_seed(options.seed);
-  models::EfficientNet model(spec);
+  models::EfficientNet model(spec, options.seed);  // its own generators: the same whatever other workers do
   trainers::TrainerCallbacks callbacks;
   callbacks.on_progress = [&log](const trainers::StepProgress& p) {
     log << "epoch " << p.epoch << "/" << p.epochs << "  step " << p.step << "/" << p.steps << "  loss " << p.loss

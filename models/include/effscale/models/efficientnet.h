@@ -4,10 +4,11 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "effscale/models/arch_spec.h"
@@ -19,30 +20,35 @@ namespace effscale::models {
 // swish), global average pool, dropout, linear classifier. Parameter names follow timm: conv_stem, bn1,
 // blocks.S.J.*, conv_head, bn2, classifier. Weights are initialised as in the TF reference: conv
 // normal(0, sqrt(2 / fan_out)) with fan_out = k * k * out / groups, classifier uniform(+-1 / sqrt(out)),
-// biases zero, BN weight 1 and bias 0; seed with torch::manual_seed for repeatable weights.
+// biases zero, BN weight 1 and bias 0. Weights and the dropout / drop-connect masks come from the model's own
+// generators, seeded with `seed` (drawn from LibTorch's global generator when not given, so torch::manual_seed
+// still decides it): a model built with a seed is the same whatever other threads do.
 // Throws SpecError when the spec is invalid.
 class EfficientNetImpl : public torch::nn::Cloneable<EfficientNetImpl> {
  public:
-  explicit EfficientNetImpl(ArchSpec spec);
-  // Builds the modules and initialises them; called by the constructor and by clone().
+  explicit EfficientNetImpl(ArchSpec spec, std::optional<uint64_t> seed = std::nullopt);
+  // Builds the modules (holding global_generator_mutex(), as their constructors draw from the global
+  // generator), initialises them from `seed` and starts `noise` afresh; called by the constructor and by
+  // clone(), so a clone draws its own masks.
   void reset() override;
   // x: [N, in_channels, H, W] (any H, W >= 1) -> logits [N, num_classes].
   torch::Tensor forward(const torch::Tensor& x);
   // x -> head activations [N, head_filters, ceil(H / 32), ceil(W / 32)] (before pooling).
   torch::Tensor forward_features(const torch::Tensor& x);
-  // Re-applies the TF reference initialisation to every parameter.
+  // Re-applies the TF reference initialisation to every parameter, from a generator seeded with `seed`.
   void init_weights();
   // The MBConv layers in forward order (shared with `blocks`; a fresh list on every call, so it stays
   // right after clone() or load, which replace the modules inside `blocks`).
   std::vector<MBConv> layers() const;
 
   ArchSpec spec;
+  uint64_t seed = 0;
+  at::Generator noise;  // dropout and drop-connect masks (shared with the blocks); training checkpoints keep its state
   Conv2dPad conv_stem{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::ModuleList blocks{nullptr};  // one ModuleList of MBConv per stage (names blocks.S.J)
   Conv2dPad conv_head{nullptr};
   torch::nn::BatchNorm2d bn2{nullptr};
-  torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear classifier{nullptr};
 };
 TORCH_MODULE(EfficientNet);

@@ -5,6 +5,8 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/pimpl.h>
 
+#include <ATen/core/Generator.h>
+
 #include "effscale/models/conv2d_pad.h"
 #include "effscale/models/layer_plan.h"
 #include "effscale/models/squeeze_excite.h"
@@ -20,7 +22,9 @@ namespace effscale::models {
 // bn1, se.*, conv_pwl, bn2. For a fused block `depthwise_conv` holds the regular conv.
 class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
  public:
-  MBConvImpl(LayerPlan plan, BatchNormConfig bn, Padding padding);
+  // `noise`: the generator drop-connect draws from (the owning EfficientNet's); a block of its own when
+  // undefined (seeded 0).
+  MBConvImpl(LayerPlan plan, BatchNormConfig bn, Padding padding, at::Generator noise = {});
   void reset() override;
   // x: [N, input_filters, H, W] -> [N, output_filters, ceil(H / s_h), ceil(W / s_w)]. In training mode a
   // residual block drops each sample's branch with probability drop_connect_rate and rescales the kept
@@ -30,6 +34,7 @@ class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
   LayerPlan plan;
   BatchNormConfig bn;
   Padding padding;
+  at::Generator noise;              // drop-connect masks
   Conv2dPad expand_conv{nullptr};   // null when expand_ratio == 1
   torch::nn::BatchNorm2d expand_bn{nullptr};
   Conv2dPad depthwise_conv{nullptr};
@@ -53,7 +58,7 @@ torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& 
 torch::Tensor swish(torch::Tensor x);
 
 // Stochastic depth: in training, zeroes each sample of x with probability `rate` and scales the rest by
-// 1 / (1 - rate); returns x unchanged when not training or rate == 0.
-torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training);
+// 1 / (1 - rate), drawing from `generator` (apply_keep_mask); returns x unchanged when not training or rate == 0.
+torch::Tensor drop_connect(const torch::Tensor& x, double rate, bool training, at::Generator& generator);
 
 }  // namespace effscale::models
