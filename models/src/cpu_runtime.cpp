@@ -12,6 +12,9 @@ extern "C" void omp_set_num_threads(int) __attribute__((weak));
 namespace effscale::models {
 
 void limit_thread_intra_op(int threads) {
+  // ATen sets each thread's OpenMP team size lazily, from the process-wide count, the first time the thread
+  // asks for it; that would undo a limit set before. Asking first makes the limit below the last word.
+  at::get_num_threads();
   if (omp_set_num_threads != nullptr) omp_set_num_threads(std::max(1, threads));
 }
 

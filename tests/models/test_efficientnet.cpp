@@ -208,6 +208,21 @@ TEST_CASE("configure_cpu_runtime sets the thread count, all cores by default", "
   CHECK(configure_cpu_runtime(0) == static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
+TEST_CASE("limit_thread_intra_op holds in a new thread after its first torch op", "[models][runtime]") {
+  configure_cpu_runtime(4);  // the process-wide count ATen gives each new thread when it first asks
+  int before_op = 0, after_op = 0;
+  std::thread worker([&] {
+    limit_thread_intra_op(1);
+    before_op = at::get_num_threads();
+    torch::randn({256, 256}).mm(torch::randn({256, 256}));  // ATen's lazy per-thread set-up runs here at the latest
+    after_op = at::get_num_threads();
+  });
+  worker.join();
+  configure_cpu_runtime(0);
+  CHECK(before_op == 1);
+  CHECK(after_op == 1);
+}
+
 TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts", "[models][mbconv]") {
   ArchSpec spec = official("b0");
   spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c1"), parse_block_string("r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip")};
