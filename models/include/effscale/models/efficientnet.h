@@ -42,7 +42,7 @@ class EfficientNetImpl : public torch::nn::Cloneable<EfficientNetImpl> {
   std::vector<MBConv> layers() const;
 
   ArchSpec spec;
-  uint64_t seed = 0;
+  uint64_t seed = 0;    // the weights' seed (init_weights) and, mixed, the masks' (noise)
   at::Generator noise;  // dropout and drop-connect masks (shared with the blocks); training checkpoints keep its state
   Conv2dPad conv_stem{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
