@@ -17,7 +17,6 @@
 #include "effscale/models/state_dict_file.h"
 #include "effscale/models/torch_archive.h"
 #include "effscale/models/weight_loading.h"
-#include "effscale/trainers/image_decoder.h"
 #include "effscale/trainers/transforms.h"
 
 namespace po = boost::program_options;
@@ -92,7 +91,9 @@ torch::Tensor load_input(const std::string& path, const m::ArchSpec& spec) {
   t::TransformOptions transform;
   transform.resolution = spec.resolution;
   transform.channels = spec.in_channels;
-  return t::transform_image(t::decode_image_file(path), transform, /*training=*/false, 0);
+  torch::Tensor x = torch::empty({1, transform.channels, transform.resolution, transform.resolution});
+  t::transform_image_file(path, transform, /*training=*/false, 0, x.data_ptr<float>());  // decodes the crop only
+  return x;
 }
 
 int run(int argc, char** argv) {
