@@ -20,7 +20,7 @@ using namespace effscale::testing;
 namespace {
 
 // JPEGs written by python3-PIL from the same noisy RGB pixels: one per encoder setting that changes how
-// a decoder rebuilds colour (chroma subsampling 4:4:4 / 4:2:2 / 4:2:0, progressive, grey), plus a PNG.
+// a decoder rebuilds colour (chroma subsampling 4:4:4 / 4:2:2 / 4:2:0, progressive, grey, CMYK), plus a PNG.
 std::vector<std::string> write_variants(TempDir& dir, int w, int h) {
   write_png(dir.file("src.png"), w, h, pattern_bytes(size_t(w) * h * 3, 5));
   const auto peer = run_command("/usr/bin/python3 -c " + shell_quote(
@@ -31,18 +31,19 @@ std::vector<std::string> write_variants(TempDir& dir, int w, int h) {
       "im.save(d + '/s422.jpg', quality=90, subsampling=1)\n"
       "im.save(d + '/s420.jpg', quality=90, subsampling=2)\n"
       "im.save(d + '/progressive.jpg', quality=90, progressive=True)\n"
-      "im.convert('L').save(d + '/grey.jpg', quality=90)\n") +
+      "im.convert('L').save(d + '/grey.jpg', quality=90)\n"
+      "im.convert('CMYK').save(d + '/cmyk.jpg', quality=90)\n") +
       " " + shell_quote(dir.file("src.png")) + " " + shell_quote(dir.file("")));
   REQUIRE(peer.exit_status == 0);
   std::vector<std::string> files;
-  for (const char* name : {"s444.jpg", "s422.jpg", "s420.jpg", "progressive.jpg", "grey.jpg", "src.png"})
+  for (const char* name : {"s444.jpg", "s422.jpg", "s420.jpg", "progressive.jpg", "grey.jpg", "cmyk.jpg", "src.png"})
     files.push_back(dir.file(name));
   return files;
 }
 
 torch::Tensor as_tensor(const DecodedImage& image) {
   const PixelView v = image.view();
-  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, 3, 1}, torch::kUInt8)
+  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, v.pixel_stride, 1}, torch::kUInt8)
       .permute({2, 0, 1})
       .clone();
 }
@@ -105,4 +106,20 @@ TEST_CASE("a region of a truncated JPEG is still an error; padding after the end
                      decode_image_file(dir.file("full.jpg")).slice(1, 0, 4).slice(2, 0, 4)));
   CHECK_THROWS_AS(decode_image_region(padded, [](int64_t h, int64_t w) { return CropBox{1, 1, h, w}; }),
                   std::logic_error);
+}
+
+TEST_CASE("a CMYK JPEG decodes to the RGB python3-PIL gives", "[trainers][images]") {
+  TempDir dir;
+  write_png(dir.file("src.png"), 37, 29, pattern_bytes(37 * 29 * 3, 9));
+  const auto peer = run_command("/usr/bin/python3 -c " + shell_quote(
+      "import sys\nfrom PIL import Image\n"
+      "Image.open(sys.argv[1]).convert('CMYK').save(sys.argv[2], quality=90)\n"
+      "open(sys.argv[3], 'wb').write(Image.open(sys.argv[2]).convert('RGB').tobytes())\n") +
+      " " + shell_quote(dir.file("src.png")) + " " + shell_quote(dir.file("cmyk.jpg")) + " " + shell_quote(dir.file("rgb.bin")));
+  REQUIRE(peer.exit_status == 0);
+  const std::string bytes = read_file(dir.file("rgb.bin"));
+  REQUIRE(bytes.size() == size_t(37 * 29 * 3));
+  const torch::Tensor theirs =
+      torch::from_blob(const_cast<char*>(bytes.data()), {29, 37, 3}, torch::kUInt8).permute({2, 0, 1});
+  CHECK(torch::equal(decode_image_file(dir.file("cmyk.jpg")), theirs));
 }

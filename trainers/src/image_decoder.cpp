@@ -56,6 +56,18 @@ bool ends_with_end_marker(const std::vector<unsigned char>& bytes) {
   return false;
 }
 
+// CMYK as libjpeg returns it (Adobe's inverted convention) to RGB in the first three bytes of each 4-byte
+// pixel, with Pillow's rounding: with c, k the stored values, R = k - round((255 - c) * k / 255).
+void cmyk_to_rgb(uint8_t* pixel, int64_t count) {
+  for (int64_t i = 0; i < count; ++i, pixel += 4) {
+    const int k = pixel[3];
+    for (int channel = 0; channel < 3; ++channel) {
+      const int product = (255 - pixel[channel]) * k + 128;
+      pixel[channel] = static_cast<uint8_t>(k - (((product >> 8) + product) >> 8));
+    }
+  }
+}
+
 CropBox checked_box(const RegionChooser& choose, int64_t height, int64_t width) {
   const CropBox box = choose(height, width);
   if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > height ||
@@ -82,7 +94,8 @@ bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choo
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
-  info.out_color_space = JCS_RGB;
+  const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   CropBox box;
   try {
     box = checked_box(choose, info.image_height, info.image_width);
@@ -94,8 +107,9 @@ bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choo
   auto x0 = static_cast<JDIMENSION>(std::max<int64_t>(box.left - kEdgeMargin, 0));
   auto columns = static_cast<JDIMENSION>(std::min<int64_t>(box.left + box.width + kEdgeMargin, info.output_width) - x0);
   if (columns < info.output_width) jpeg_crop_scanline(&info, &x0, &columns);  // moves x0 left to an iMCU edge
-  target->row_stride = int64_t(info.output_width) * 3;
-  target->offset = (box.left - int64_t(x0)) * 3;
+  target->pixel_stride = cmyk ? 4 : 3;
+  target->row_stride = int64_t(info.output_width) * target->pixel_stride;
+  target->offset = (box.left - int64_t(x0)) * target->pixel_stride;
   target->height = box.height;
   target->width = box.width;
   target->pixels.resize(size_t((box.height + 1) * target->row_stride));
@@ -108,6 +122,7 @@ bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choo
     jpeg_read_scanlines(&info, &pointer, 1);
   }
   if (info.output_scanline == info.output_height) jpeg_finish_decompress(&info);
+  if (cmyk) cmyk_to_rgb(target->pixels.data(), box.height * target->row_stride / 4);
   jpeg_destroy_decompress(&info);
   return true;
 }
@@ -152,7 +167,8 @@ DecodedImage decode_image_region(const std::string& path, const RegionChooser& c
 torch::Tensor decode_image_file(const std::string& path) {
   const DecodedImage image = decode_image_region(path, [](int64_t h, int64_t w) { return CropBox{0, 0, h, w}; });
   const PixelView v = image.view();
-  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, 3, 1}, torch::kUInt8)
+  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, v.pixel_stride, 1},
+                          torch::kUInt8)
       .permute({2, 0, 1})
       .contiguous();
 }

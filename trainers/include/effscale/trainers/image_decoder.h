@@ -12,13 +12,14 @@
 
 namespace effscale::trainers {
 
-// Decoded RGB pixels: rows of interleaved RGB, `row_stride` bytes apart, the first pixel at `offset`.
+// Decoded RGB pixels: rows `row_stride` bytes apart of pixels `pixel_stride` bytes apart (R, G, B first),
+// the first pixel at `offset`.
 struct DecodedImage {
   std::vector<uint8_t> pixels;
-  int64_t height = 0, width = 0, row_stride = 0, offset = 0;
+  int64_t height = 0, width = 0, row_stride = 0, pixel_stride = 3, offset = 0;
 
   // The pixels as a view (valid while this object lives and is not modified).
-  PixelView view() const { return {pixels.data() + offset, 3, height, width, 1, row_stride, 3}; }
+  PixelView view() const { return {pixels.data() + offset, 3, height, width, 1, row_stride, pixel_stride}; }
 };
 
 // Chooses the region to decode from the image's height and width; must return a box inside the image.
@@ -26,7 +27,7 @@ using RegionChooser = std::function<CropBox(int64_t height, int64_t width)>;
 
 // Decodes the region of a .jpg/.jpeg or .png file (chosen by its first bytes, not its name) that `choose`
 // picks once the header has given the image size; the view covers exactly that box, RGB (grey and palette
-// images are expanded, alpha is dropped). JPEGs decode only the rows and iMCU columns the box needs, and the
+// images are expanded, alpha is dropped, CMYK JPEGs are converted as Pillow converts them). JPEGs decode only the rows and iMCU columns the box needs, and the
 // pixels equal those of a full decode. Throws DataError naming the file when it cannot be read, is neither
 // format, or is truncated or corrupt (a JPEG without its end marker is decoded to the end to say so).
 // Thread-safe.
