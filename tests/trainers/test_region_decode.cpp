@@ -123,3 +123,21 @@ TEST_CASE("a CMYK JPEG decodes to the RGB python3-PIL gives", "[trainers][images
       torch::from_blob(const_cast<char*>(bytes.data()), {29, 37, 3}, torch::kUInt8).permute({2, 0, 1});
   CHECK(torch::equal(decode_image_file(dir.file("cmyk.jpg")), theirs));
 }
+
+TEST_CASE("stray bytes before a JPEG's end marker are tolerated, as python3-PIL tolerates them", "[trainers][images]") {
+  TempDir dir;
+  write_jpeg(dir.file("clean.jpg"), 40, 24, pattern_bytes(40 * 24 * 3, 4));
+  const std::string clean = read_file(dir.file("clean.jpg"));
+  REQUIRE(clean.substr(clean.size() - 2) == "\xFF\xD9");
+  // libjpeg warns "Corrupt JPEG data: 5 extraneous bytes before marker 0xd9"; the pixels are all there.
+  const std::string stray = dir.write("stray.jpg", clean.substr(0, clean.size() - 2) + "\x12\x34\x56\x78\x9a\xFF\xD9");
+  const auto peer = run_command("/usr/bin/python3 -c " + shell_quote(
+      "import sys\nfrom PIL import Image\nImage.open(sys.argv[1]).convert('RGB').load()\n") + " " + shell_quote(stray));
+  CHECK(peer.exit_status == 0);
+  CHECK(torch::equal(decode_image_file(stray), decode_image_file(dir.file("clean.jpg"))));
+  // A bad byte inside the entropy-coded data is still an error.
+  std::string damaged = clean;
+  damaged[damaged.size() / 2] = '\xFF';
+  damaged[damaged.size() / 2 + 1] = '\xD0';  // a restart marker where none belongs
+  CHECK_THROWS_WITH(decode_image_file(dir.write("damaged.jpg", damaged)), Catch::Contains("damaged.jpg' is not a valid JPEG"));
+}

@@ -12,6 +12,7 @@
 
 // libjpeg's header needs <cstdio> first.
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 #include "effscale/trainers/dataset_readers.h"
@@ -38,9 +39,21 @@ void jpeg_error_exit(j_common_ptr info) {
   std::longjmp(error->jump, 1);
 }
 
-// A corrupt-data warning (a truncated file, for example) is an error for us: no silent garbage.
+// A corrupt-data warning (a truncated file, a bad Huffman code) is an error for us: no silent garbage. The
+// warnings about data outside the image (bytes between the last scan and the end marker, which some of
+// ImageNet's files have, an unknown JFIF revision or Adobe transform code, a bad ICC profile) leave every
+// pixel intact: those files decode, as Pillow decodes them.
 void jpeg_warning(j_common_ptr info, int level) {
-  if (level < 0) jpeg_error_exit(info);
+  if (level >= 0) return;
+  switch (info->err->msg_code) {
+    case JWRN_EXTRANEOUS_DATA:
+    case JWRN_JFIF_MAJOR:
+    case JWRN_ADOBE_XFORM:
+    case JWRN_BOGUS_ICC:
+      return;
+    default:
+      jpeg_error_exit(info);
+  }
 }
 
 // Columns decoded on each side of the box: a partial-width decode may smooth chroma differently at its own
