@@ -35,7 +35,8 @@ void save_checkpoint(const std::string& path, const models::EfficientNet& model,
   archive.write("meta/steps_done", torch::tensor(meta.steps_done));
   archive.write("meta/history", text_tensor(meta.history_json));
   archive.write("meta/spec", text_tensor(models::spec_to_json(model->spec)));
-  archive.write("rng/cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
+  // Training draws from the model's own generator only (never LibTorch's global one, which other worker
+  // threads of the process share): its state is the run's whole random state.
   archive.write("rng/model_noise", model->noise.get_state());
   std::ostringstream bytes;
   archive.save_to(bytes);
@@ -48,7 +49,7 @@ CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& mo
   CheckpointMeta meta;
   try {
     archive.load_from(path);
-    torch::Tensor spec, epochs, steps, history, rng;
+    torch::Tensor spec, epochs, steps, history;
     archive.read("meta/spec", spec);
     const std::string written_for = tensor_text(spec);
     if (models::spec_from_json(written_for, path) != model->spec)
@@ -65,10 +66,7 @@ CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& mo
     archive.read("meta/epochs_done", epochs);
     archive.read("meta/steps_done", steps);
     archive.read("meta/history", history);
-    archive.read("rng/cpu", rng);
     meta = {epochs.item<int64_t>(), steps.item<int64_t>(), tensor_text(history)};
-    at::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);
-    generator.set_state(rng);
     torch::Tensor noise;  // absent from checkpoints of before per-model generators: the stream starts afresh
     if (archive.try_read("rng/model_noise", noise)) model->noise.set_state(noise);
   } catch (const std::invalid_argument&) {

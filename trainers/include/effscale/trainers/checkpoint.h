@@ -15,8 +15,8 @@ struct CheckpointMeta {
   std::string history_json;    // the epoch reports so far (JSON array)
 };
 
-// Writes model, EMA (when non-null), optimizer state, the CPU generator state, meta and the model's spec to
-// `path` atomically (temporary file + rename). Throws std::runtime_error naming the path on failure.
+// Writes model, EMA (when non-null), optimizer state, the model's mask generator state, meta and the model's
+// spec to `path` atomically (temporary file + rename). Throws std::runtime_error naming the path on failure.
 void save_checkpoint(const std::string& path, const models::EfficientNet& model, const models::EfficientNet* ema,
                      const TrainOptimizer& optimizer, const CheckpointMeta& meta);
 
