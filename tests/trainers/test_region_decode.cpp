@@ -10,6 +10,7 @@
 #include "dataset_files.h"
 #include "effscale/trainers/dataset_readers.h"
 #include "effscale/trainers/image_decoder.h"
+#include "effscale/trainers/resample.h"
 #include "effscale/trainers/transforms.h"
 #include "run_command.h"
 #include "temp_dir.h"
@@ -41,12 +42,7 @@ std::vector<std::string> write_variants(TempDir& dir, int w, int h) {
   return files;
 }
 
-torch::Tensor as_tensor(const DecodedImage& image) {
-  const PixelView v = image.view();
-  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, v.pixel_stride, 1}, torch::kUInt8)
-      .permute({2, 0, 1})
-      .clone();
-}
+torch::Tensor as_tensor(const DecodedImage& image) { return pixels_to_tensor(image.view()); }
 
 }  // namespace
 

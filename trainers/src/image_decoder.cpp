@@ -16,6 +16,7 @@
 #include <png.h>
 
 #include "effscale/trainers/dataset_readers.h"
+#include "effscale/trainers/resample.h"
 
 namespace effscale::trainers {
 namespace {
@@ -179,11 +180,7 @@ DecodedImage decode_image_region(const std::string& path, const RegionChooser& c
 
 torch::Tensor decode_image_file(const std::string& path) {
   const DecodedImage image = decode_image_region(path, [](int64_t h, int64_t w) { return CropBox{0, 0, h, w}; });
-  const PixelView v = image.view();
-  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.height, v.width, 3}, {v.row_stride, v.pixel_stride, 1},
-                          torch::kUInt8)
-      .permute({2, 0, 1})
-      .contiguous();
+  return pixels_to_tensor(image.view());
 }
 
 }  // namespace effscale::trainers

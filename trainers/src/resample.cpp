@@ -153,6 +153,12 @@ PixelView pixel_view(const torch::Tensor& image) {
           image.stride(0),           image.stride(1), image.stride(2)};
 }
 
+torch::Tensor pixels_to_tensor(const PixelView& v) {
+  return torch::from_blob(const_cast<uint8_t*>(v.data), {v.channels, v.height, v.width},
+                          {v.channel_stride, v.row_stride, v.pixel_stride}, torch::kUInt8)
+      .contiguous();
+}
+
 torch::Tensor resample(const torch::Tensor& image, int64_t out_h, int64_t out_w, ResampleFilter filter) {
   const PixelView view = pixel_view(image);
   torch::Tensor result = torch::empty({view.channels, out_h, out_w}, torch::kFloat);

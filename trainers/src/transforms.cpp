@@ -5,8 +5,10 @@
 #include "effscale/trainers/image_decoder.h"
 #include "effscale/trainers/resample.h"
 
+#include <array>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace effscale::trainers {
@@ -60,20 +62,29 @@ void augment_in_place(float* image, int64_t channels, int64_t resolution, const 
   x.copy_(augment_image(bytes, options, seed).to(torch::kFloat).div_(255.0));
 }
 
+// Mean and std of each model input channel: the options' per-channel values, or for one channel their means.
+std::array<std::pair<float, float>, 3> channel_statistics(const TransformOptions& o) {
+  std::array<std::pair<float, float>, 3> out;
+  for (size_t c = 0; c < 3; ++c) out[c] = {float(o.mean[c]), float(o.std[c])};
+  if (o.channels == 1)
+    out[0] = {float((o.mean[0] + o.mean[1] + o.mean[2]) / 3), float((o.std[0] + o.std[1] + o.std[2]) / 3)};
+  return out;
+}
+
 // Writes `in` (planar [in_channels, plane]) as the model's channels, normalised: grey is replicated to 3,
 // RGB becomes ITU-R 601 luma for 1 (then normalised with the mean of the 3 channels' statistics).
 void match_and_normalise(const float* in, int64_t in_channels, int64_t plane, const TransformOptions& o, float* out) {
   TORCH_CHECK(in_channels == o.channels || in_channels == 1 || (in_channels == 3 && o.channels == 1),
               "transform: cannot turn ", in_channels, " image channels into ", o.channels);
+  const auto statistics = channel_statistics(o);
   if (o.channels == 1 && in_channels == 3) {
-    const auto mean = float((o.mean[0] + o.mean[1] + o.mean[2]) / 3), stdev = float((o.std[0] + o.std[1] + o.std[2]) / 3);
+    const auto [mean, stdev] = statistics[0];
     const float r = 0.299f, g = 0.587f, b = 0.114f;
     for (int64_t i = 0; i < plane; ++i) out[i] = (in[i] * r + in[plane + i] * g + in[2 * plane + i] * b - mean) / stdev;
     return;
   }
   for (int64_t c = 0; c < o.channels; ++c) {
-    const auto mean = float(o.channels == 1 ? (o.mean[0] + o.mean[1] + o.mean[2]) / 3 : o.mean[size_t(c)]);
-    const auto stdev = float(o.channels == 1 ? (o.std[0] + o.std[1] + o.std[2]) / 3 : o.std[size_t(c)]);
+    const auto [mean, stdev] = statistics[size_t(c)];
     const float* from = in + (in_channels == 1 ? 0 : c * plane);
     float* to = out + c * plane;
     for (int64_t i = 0; i < plane; ++i) to[i] = (from[i] - mean) / stdev;
@@ -121,10 +132,11 @@ void transform_image_file(const std::string& path, const TransformOptions& o, bo
 
 torch::Tensor transform_batch(const torch::Tensor& images, const TransformOptions& o, bool training, uint64_t seed) {
   TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8, "transform_batch needs uint8 [B, C, H, W]");
-  std::vector<torch::Tensor> out;
+  torch::Tensor out = torch::empty({images.size(0), o.channels, o.resolution, o.resolution}, torch::kFloat);
+  const int64_t slot = o.channels * o.resolution * o.resolution;
   for (int64_t i = 0; i < images.size(0); ++i)
-    out.push_back(transform_image(images[i], o, training, mix_seed(seed, static_cast<uint64_t>(i))));
-  return torch::cat(out);
+    transform_image_into(images[i], o, training, mix_seed(seed, static_cast<uint64_t>(i)), out.data_ptr<float>() + i * slot);
+  return out;
 }
 
 }  // namespace effscale::trainers

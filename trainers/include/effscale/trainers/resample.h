@@ -24,4 +24,7 @@ torch::Tensor resample(const torch::Tensor& image, int64_t out_h, int64_t out_w,
 // A view of a uint8 tensor [C, H, W] (any strides); the tensor must outlive the view.
 PixelView pixel_view(const torch::Tensor& image);
 
+// The view's pixels copied into a new contiguous uint8 tensor [C, H, W] (the inverse of pixel_view).
+torch::Tensor pixels_to_tensor(const PixelView& view);
+
 }  // namespace effscale::trainers
