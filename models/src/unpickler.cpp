@@ -73,6 +73,15 @@ class Machine {
     pos_ = end + 1;
     return out;
   }
+  // The memo key of a text-protocol PUT / GET: a decimal number on its own line.
+  uint64_t text_memo_key(const char* opcode) {
+    const std::string key = line();
+    try {
+      return std::stoull(key);
+    } catch (const std::exception&) {
+      fail(std::string("bad ") + opcode + " key");
+    }
+  }
   PickleRef pop() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail("pickle stack underflow");
     auto value = stack_.back();
@@ -318,26 +327,10 @@ PickleRef Machine::run() {
       case 'q': memo_put(little_endian(1)); break;     // BINPUT
       case 'r': memo_put(little_endian(4)); break;     // LONG_BINPUT
       case 0x94: memo_put(memo_.size()); break;        // MEMOIZE
-      case 'p': {                                      // PUT (text)
-        const std::string key = line();
-        try {
-          memo_put(std::stoull(key));
-        } catch (const std::exception&) {
-          fail("bad PUT key");
-        }
-        break;
-      }
+      case 'p': memo_put(text_memo_key("PUT")); break;  // PUT (text)
       case 'h': memo_get(little_endian(1)); break;     // BINGET
       case 'j': memo_get(little_endian(4)); break;     // LONG_BINGET
-      case 'g': {                                      // GET (text)
-        const std::string key = line();
-        try {
-          memo_get(std::stoull(key));
-        } catch (const std::exception&) {
-          fail("bad GET key");
-        }
-        break;
-      }
+      case 'g': memo_get(text_memo_key("GET")); break;  // GET (text)
       case 'Q': push(persistent(pop())); break;        // BINPERSID
       default: {
         char hex[8];
