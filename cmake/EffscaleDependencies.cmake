@@ -19,3 +19,13 @@ endif()
 # One target that carries LibTorch's libraries and compile flags.
 add_library(effscale_torch INTERFACE)
 target_link_libraries(effscale_torch INTERFACE ${TORCH_LIBRARIES})
+
+# Gloo's headers (Debian: libgloo-dev; LibTorch links Gloo itself) let the trainers join a data-parallel
+# group through c10d's ProcessGroupGloo. Without them effscale still builds, and refuses WORLD_SIZE > 1 with
+# a message that says so.
+find_path(EFFSCALE_GLOO_INCLUDE_DIR gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS})
+if(EFFSCALE_GLOO_INCLUDE_DIR)
+  message(STATUS "effscale: data-parallel training through c10d Gloo (headers in ${EFFSCALE_GLOO_INCLUDE_DIR})")
+else()
+  message(STATUS "effscale: no Gloo headers found; data-parallel training (WORLD_SIZE > 1) is off")
+endif()

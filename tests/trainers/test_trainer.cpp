@@ -11,66 +11,15 @@
 #include "effscale/trainers/dataset_readers.h"
 #include "effscale/trainers/trainer.h"
 #include "temp_dir.h"
+#include "tiny_training.h"
 
 using namespace effscale::trainers;
 namespace m = effscale::models;
 
-namespace {
-
-// A tiny B0-derived network for 16x16 grey images.
-m::ArchSpec tiny_spec(int classes) {
-  m::ArchSpec spec = m::official("b0");
-  spec.name = "tiny";
-  spec.width_mult = 0.25;
-  spec.depth_mult = 0.25;
-  spec.resolution = 16;
-  spec.in_channels = 1;
-  spec.num_classes = classes;
-  spec.bn.momentum = 0.1;
-  return spec;
-}
-
-// 4 classes of noisy synthetic 12x12 images: class k is brighter in quadrant k.
-ImageDataset synthetic(int64_t n, uint64_t seed) {
-  torch::manual_seed(seed);
-  ImageDataset d;
-  d.name = "synthetic";
-  d.labels = torch::randint(0, 4, {n}, torch::kLong);
-  torch::Tensor images = torch::randint(0, 120, {n, 1, 12, 12}).to(torch::kFloat);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t k = d.labels[i].item<int64_t>();
-    images[i].slice(1, (k / 2) * 6, (k / 2) * 6 + 6).slice(2, (k % 2) * 6, (k % 2) * 6 + 6).add_(120);
-  }
-  d.images = images.to(torch::kUInt8);
-  d.num_classes = 4;
-  return d;
-}
-
-TrainerOptions tiny_options(const std::string& checkpoint) {
-  TrainerOptions o;
-  o.epochs = 2;
-  o.batch_size = 16;
-  o.lr_per_256 = 0.256;
-  o.schedule.warmup_epochs = 1;
-  o.ema_decay = 0.99;
-  o.transform.resolution = 16;
-  o.transform.channels = 1;
-  o.seed = 11;
-  o.checkpoint_path = checkpoint;
-  return o;
-}
-
-void check_same_state(const torch::nn::Module& a, const torch::nn::Module& b) {
-  const auto pa = a.named_parameters(), pb = b.named_parameters();
-  for (const auto& p : pa) {
-    INFO(p.key());
-    CHECK(torch::equal(p.value(), pb[p.key()]));
-  }
-  const auto ba = a.named_buffers(), bb = b.named_buffers();
-  for (const auto& buffer : ba) CHECK(torch::equal(buffer.value(), bb[buffer.key()]));
-}
-
-}  // namespace
+using effscale::testing::check_same_state;
+using effscale::testing::synthetic;
+using effscale::testing::tiny_spec;
+using effscale::testing::tiny_options;
 
 TEST_CASE("2 epochs in one go and 1 + resume + 1 give identical weights", "[trainers][resume]") {
   const bool channels_last = GENERATE(false, true);
@@ -78,7 +27,7 @@ TEST_CASE("2 epochs in one go and 1 + resume + 1 give identical weights", "[trai
   effscale::testing::TempDir dir;
   const ImageDataset train_set = synthetic(96, 1), val = synthetic(32, 2);
   const auto tiny_options = [&](const std::string& checkpoint) {
-    TrainerOptions o = ::tiny_options(checkpoint);
+    TrainerOptions o = effscale::testing::tiny_options(checkpoint);
     o.channels_last = channels_last;
     return o;
   };

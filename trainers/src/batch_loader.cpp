@@ -29,6 +29,7 @@ void limit_worker_threads() { static SingleThreadedTorchOnWorkers observer; }
 BatchLoader::BatchLoader(const ImageDataset& data, TransformOptions transform, BatchLoaderOptions options)
     : data_(data), transform_(std::move(transform)), options_(options) {
   TORCH_CHECK(options_.batch_size >= 1 && options_.prefetch >= 1, "BatchLoader: batch_size and prefetch must be >= 1");
+  TORCH_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards, "BatchLoader: bad shard");
   const int64_t n = data_.size();
   order_ = options_.training ? seeded_permutation(n, mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), 0xba7c))
                              : torch::arange(n, torch::kLong);
@@ -56,8 +57,10 @@ torch::Tensor BatchLoader::batch_buffer(at::IntArrayRef sizes) {
 }
 
 Batch BatchLoader::make_batch(int64_t index) {
-  const int64_t begin = index * options_.batch_size;
-  const int64_t end = std::min(begin + options_.batch_size, data_.size());
+  const int64_t batch_begin = index * options_.batch_size;
+  const int64_t batch_count = std::min(batch_begin + options_.batch_size, data_.size()) - batch_begin;
+  const int64_t first = batch_count * options_.shard / options_.shards;  // this shard's slots of the whole batch
+  const int64_t end = batch_begin + batch_count * (options_.shard + 1) / options_.shards, begin = batch_begin + first;
   const torch::Tensor idx = order_.slice(0, begin, end).contiguous();
   const uint64_t seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), static_cast<uint64_t>(index));
   // Decoding and transforming are per sample and independent: run them on TBB's workers, each writing its
@@ -70,7 +73,7 @@ Batch BatchLoader::make_batch(int64_t index) {
   const int64_t* ids = idx.data_ptr<int64_t>();
   limit_worker_threads();
   tbb::parallel_for(int64_t{0}, count, [&](int64_t i) {
-    const uint64_t sample_seed = mix_seed(seed, static_cast<uint64_t>(i));
+    const uint64_t sample_seed = mix_seed(seed, static_cast<uint64_t>(first + i));
     float* slot = slots + i * slot_size;
     if (data_.files.empty()) {
       transform_image_into(data_.images[ids[i]], transform_, options_.training, sample_seed, slot);

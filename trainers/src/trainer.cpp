@@ -11,6 +11,7 @@
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/batch_norm_recalibration.h"
 #include "effscale/trainers/checkpoint.h"
+#include "effscale/trainers/data_parallel.h"
 #include "effscale/trainers/losses.h"
 #include "effscale/trainers/model_ema.h"
 
@@ -46,6 +47,10 @@ std::string history_json(const std::vector<EpochReport>& history) {
   return array.dump();
 }
 
+int shard_of(const TrainerOptions& o) { return o.group ? o.group->rank() : 0; }
+int shards_of(const TrainerOptions& o) { return o.group ? o.group->size() : 1; }
+bool leads(const TrainerOptions& o) { return !o.group || o.group->leader(); }
+
 void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
   if (o.epochs < 1) throw std::invalid_argument("--epochs must be at least 1");
   if (o.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
@@ -54,6 +59,36 @@ void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
                                 " samples) is smaller than one batch of " + std::to_string(o.batch_size));
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw std::invalid_argument("label smoothing must be in [0, 1)");
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw std::invalid_argument("EMA decay must be in [0, 1)");
+  if (o.batch_size % shards_of(o) != 0)
+    throw std::invalid_argument("--batch-size " + std::to_string(o.batch_size) + " is the global batch and must divide evenly over the " +
+                                std::to_string(shards_of(o)) + " data-parallel ranks");
+}
+
+// Data-parallel ranks must train the same thing: the same data, batch, length, seed and model.
+void check_ranks_agree(ProcessGroup& group, const TrainerOptions& o, const ImageDataset& train_set,
+                       const ImageDataset& validation, const models::EfficientNet& model) {
+  int64_t weights = 0;
+  for (const torch::Tensor& p : model->parameters()) weights += p.numel();
+  require_same_on_all_ranks(group, double(train_set.size()), "the training set's size");
+  require_same_on_all_ranks(group, double(validation.size()), "the validation set's size");
+  require_same_on_all_ranks(group, double(o.batch_size), "--batch-size");
+  require_same_on_all_ranks(group, double(o.epochs), "--epochs");
+  require_same_on_all_ranks(group, double(o.seed % (uint64_t(1) << 40)), "--seed");
+  require_same_on_all_ranks(group, double(weights), "the model's parameter count");
+}
+
+// Whether this run continues from its checkpoint. Data-parallel ranks follow the leader, and all fail alike
+// when the leader has a checkpoint that some rank cannot see.
+bool resuming(const TrainerOptions& o) {
+  const bool here = o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path);
+  if (!o.group) return here;
+  const std::vector<double> seen = sum_over_ranks(*o.group, {o.group->leader() && here ? 1.0 : 0.0, here ? 1.0 : 0.0});
+  if (seen[0] == 0) return false;
+  if (seen[1] != o.group->size())
+    throw std::invalid_argument("the checkpoint " + o.checkpoint_path + " is not visible to every data-parallel rank (" +
+                                std::to_string(int(seen[1])) + " of " + std::to_string(o.group->size()) +
+                                " see it): put --output-dir on a filesystem all ranks share");
+  return true;
 }
 
 // One training epoch; returns the mean loss and the images per second.
@@ -61,7 +96,9 @@ std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer&
                                     const ImageDataset& data, const TrainerOptions& o, const LrScheduleOptions& schedule,
                                     int64_t epoch, int64_t& step, LossScaler& scaler, const TrainerCallbacks& callbacks) {
   model->train();
-  BatchLoader loader(data, o.transform, {o.batch_size, true, o.seed, epoch, 2});
+  if (o.group)  // each rank draws its own dropout and drop-connect masks, from a stream resume restores
+    model->noise.set_current_seed(mix_seed(o.seed, static_cast<uint64_t>(epoch), 0x0d90 + static_cast<uint64_t>(o.group->rank())));
+  BatchLoader loader(data, o.transform, {o.batch_size, true, o.seed, epoch, 2, shard_of(o), shards_of(o)});
   const auto start = Clock::now();
   double loss_sum = 0;
   int64_t done = 0, images = 0;
@@ -75,12 +112,13 @@ std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer&
       logits = model->forward(x);
     }
     torch::Tensor loss = label_smoothing_cross_entropy(logits.to(torch::kFloat), y, o.label_smoothing);
-    const double value = loss.item<double>();
+    double value = loss.item<double>();
+    (scaler.enabled() ? loss * scaler.scale() : loss).backward();
+    if (o.group) value = average_gradients(*o.group, model->parameters(), value);  // the same on every rank
     if (!std::isfinite(value))
       throw TrainingDiverged("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
                              ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
                              "); lower --lr or check the data");
-    (scaler.enabled() ? loss * scaler.scale() : loss).backward();
     bool finite = true;
     if (scaler.enabled()) {  // fp16 only: nothing extra on the fp32 / bf16 step
       finite = scaler.unscale_and_check(model->parameters());
@@ -90,9 +128,9 @@ std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer&
     if (ema != nullptr) ema->update(model, step);
     ++step;
     ++done;
-    images += x.size(0);
+    images += x.size(0) * shards_of(o);
     loss_sum += value;
-    if (callbacks.on_progress && (done % std::max<int64_t>(1, o.progress_every) == 0 || done == loader.batches())) {
+    if (callbacks.on_progress && leads(o) && (done % std::max<int64_t>(1, o.progress_every) == 0 || done == loader.batches())) {
       const double rate = images / std::max(seconds_since(start), 1e-9);
       callbacks.on_progress({epoch + 1, o.epochs, done, loader.batches(), loss_sum / done, lr, rate,
                              double((loader.batches() - done) * o.batch_size) / rate});
@@ -118,20 +156,28 @@ torch::Device parse_device(const std::string& text) {
 }
 
 EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const TransformOptions& transform,
-                    int64_t batch_size, torch::Device device) {
+                    int64_t batch_size, torch::Device device, ProcessGroup* group) {
   model->eval();
   torch::NoGradGuard no_grad;
-  BatchLoader loader(data, transform, {batch_size, false, 0, 0, 2});
+  BatchLoader loader(data, transform, {batch_size, false, 0, 0, 2, group ? group->rank() : 0, group ? group->size() : 1});
   EvalResult r;
   double loss_sum = 0;
   int64_t top1 = 0, top5 = 0;
   while (auto batch = loader.next()) {
+    if (batch->labels.size(0) == 0) continue;  // this rank's share of a short last batch
     const torch::Tensor y = batch->labels.to(device);
     const torch::Tensor logits = model->forward(batch->images.to(device)).to(torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     top1 += count_topk_correct(logits, y, 1);
     top5 += count_topk_correct(logits, y, 5);
     r.samples += y.size(0);
+  }
+  if (group != nullptr) {
+    const std::vector<double> totals = sum_over_ranks(*group, {double(top1), double(top5), loss_sum, double(r.samples)});
+    top1 = int64_t(totals[0]);
+    top5 = int64_t(totals[1]);
+    loss_sum = totals[2];
+    r.samples = int64_t(totals[3]);
   }
   if (r.samples > 0) {
     r.top1 = double(top1) / r.samples;
@@ -145,6 +191,7 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
                   const TrainerOptions& o, const TrainerCallbacks& callbacks) {
   check_options(o, train_set);
   check_precision(o.precision, o.device);
+  if (o.group) check_ranks_agree(*o.group, o, train_set, validation, model);
   model->to(o.device);
   if (o.channels_last) to_channels_last(*model);
   LossScaler scaler(o.precision == Precision::Fp16);
@@ -156,13 +203,17 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
 
   TrainResult result;
   int64_t first_epoch = 0, step = 0;
-  if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
+  if (resuming(o)) {
     const CheckpointMeta meta = load_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer);
     first_epoch = meta.epochs_done;
     step = meta.steps_done;
     for (const auto& j : nlohmann::json::parse(meta.history_json)) result.history.push_back(report_from_json(j));
   }
   result.eval_model = ema ? ema->model() : model;
+  if (o.group) {  // the replicas start equal (rank 0's), whatever each rank built or loaded
+    broadcast_module(*o.group, *model);
+    if (ema) broadcast_module(*o.group, *ema->model());
+  }
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = Clock::now();
     const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, scaler, callbacks);
@@ -171,15 +222,20 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
     report.epochs = o.epochs;
     report.train_loss = loss;
     report.images_per_second = rate;
+    if (o.group) {  // each rank's batch norm saw only its share of the batches: evaluate and save their mean
+      average_buffers(*o.group, *model);
+      if (ema) average_buffers(*o.group, *ema->model());
+    }
     recalibrate_batch_norm(result.eval_model, train_set, o.transform, o.bn_recalibration_batches, o.batch_size, o.device,
                            mix_seed(o.seed, static_cast<uint64_t>(epoch), 0xb17));
-    report.validation = evaluate(result.eval_model, validation, o.transform, o.batch_size, o.device);
+    report.validation = evaluate(result.eval_model, validation, o.transform, o.batch_size, o.device, o.group.get());
     report.seconds = seconds_since(start);
     result.history.push_back(report);
     // Report before checkpointing: a run killed in between repeats the epoch and reports it again (a
     // report of the same epoch replaces the earlier one), so no epoch is ever missing from the record.
-    const bool go_on = !callbacks.on_epoch || callbacks.on_epoch(report);
-    if (!o.checkpoint_path.empty())
+    bool go_on = !leads(o) || !callbacks.on_epoch || callbacks.on_epoch(report);
+    if (o.group) go_on = sum_over_ranks(*o.group, {o.group->leader() && go_on ? 1.0 : 0.0})[0] > 0;  // the leader's
+    if (!o.checkpoint_path.empty() && leads(o))
       save_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer,
                       {epoch + 1, step, history_json(result.history)});
     if (!go_on) {

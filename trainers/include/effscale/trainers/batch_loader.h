@@ -30,11 +30,15 @@ struct BatchLoaderOptions {
   uint64_t seed = 0;         // with `epoch`, fixes the order and every random transform
   int64_t epoch = 0;
   int prefetch = 2;          // batches prepared ahead (>= 1)
+  int shard = 0;             // data-parallel: this rank's part of every batch, of `shards` equal parts (the last
+  int shards = 1;            // batch of an evaluation may leave a part empty); samples keep their randomness
 };
 
 // Produces the batches of one pass over `data` (which must outlive the loader). The order is a
 // permutation seeded by (seed, epoch) in training and the dataset order in evaluation; the same options
-// always give the same batches. A transform error is rethrown from next().
+// always give the same batches. With shards > 1 each batch is the shard's slice of the batch one loader would
+// give, transformed identically, so the shards of all ranks together make exactly that batch. A transform
+// error is rethrown from next().
 class BatchLoader {
  public:
   BatchLoader(const ImageDataset& data, TransformOptions transform, BatchLoaderOptions options);

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "effscale/trainers/image_dataset.h"
 #include "effscale/trainers/lr_schedule.h"
 #include "effscale/trainers/mixed_precision.h"
+#include "effscale/trainers/process_group.h"
 #include "effscale/trainers/train_optimizer.h"
 #include "effscale/trainers/transforms.h"
 
@@ -37,6 +39,7 @@ struct TrainerOptions {
                                           // dynamic loss scaling, restarted at 65536 on resume)
   bool channels_last = false;         // parameters and batches in channels_last memory format
   int64_t progress_every = 20;        // steps between progress callbacks
+  std::shared_ptr<ProcessGroup> group;  // set: train data-parallel with the group's other ranks (see train())
 };
 
 // Accuracy and loss of a model on a dataset.
@@ -86,12 +89,18 @@ class TrainingDiverged : public std::runtime_error {
 // epochs straight and 1 + resume + 1 give identical weights. Throws TrainingDiverged on a non-finite loss,
 // std::invalid_argument for bad options or a checkpoint written for another model, std::runtime_error
 // when the checkpoint cannot be written.
+// With options.group, every rank calls train() with the same data and options: batch_size is the global
+// batch, split evenly over the ranks (it must divide), gradients are averaged every step, batch norm
+// statistics every epoch, so the replicas stay equal; evaluation is shared out and summed. Only the leader
+// (rank 0) calls the callbacks and writes the checkpoint, and its on_epoch decision stops every rank; each
+// rank resumes from checkpoint_path, which must then be on a filesystem they all see.
 TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, const ImageDataset& validation,
                   const TrainerOptions& options, const TrainerCallbacks& callbacks = {});
 
-// Evaluates `model` (switched to eval mode) on `data` with the evaluation transform.
+// Evaluates `model` (switched to eval mode) on `data` with the evaluation transform. With a group, each rank
+// evaluates its share of every batch and all return the totals.
 EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const TransformOptions& transform,
-                    int64_t batch_size, torch::Device device);
+                    int64_t batch_size, torch::Device device, ProcessGroup* group = nullptr);
 
 // "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"; throws std::invalid_argument otherwise or when
 // CUDA is asked for and absent.

@@ -1,0 +1,87 @@
+#include "effscale/trainers/data_parallel.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+namespace effscale::trainers {
+namespace {
+
+// One CPU vector of `type` holding every tensor of `parts`, flattened in order.
+torch::Tensor flatten(const std::vector<torch::Tensor>& parts, torch::ScalarType type) {
+  std::vector<torch::Tensor> flat;
+  flat.reserve(parts.size());
+  for (const torch::Tensor& t : parts) flat.push_back(t.detach().reshape(-1).to(torch::kCPU, type));
+  return flat.empty() ? torch::empty({0}, type) : torch::cat(flat);
+}
+
+// Copies the pieces of `flat` back into `parts` (each keeps its device and type).
+void unflatten_into(const torch::Tensor& flat, const std::vector<torch::Tensor>& parts) {
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (const torch::Tensor& t : parts) {
+    t.copy_(flat.slice(0, offset, offset + t.numel()).view(t.sizes()));
+    offset += t.numel();
+  }
+}
+
+std::vector<torch::Tensor> floating_buffers(torch::nn::Module& module) {
+  std::vector<torch::Tensor> buffers;
+  for (const torch::Tensor& b : module.buffers())
+    if (b.is_floating_point()) buffers.push_back(b);
+  return buffers;
+}
+
+}  // namespace
+
+void broadcast_module(ProcessGroup& group, torch::nn::Module& module) {
+  std::vector<torch::Tensor> state = module.parameters();
+  for (const torch::Tensor& b : module.buffers()) state.push_back(b);
+  torch::Tensor flat = flatten(state, torch::kDouble);  // holds float32 weights and int64 counters exactly
+  group.broadcast(flat);
+  unflatten_into(flat, state);
+}
+
+double average_gradients(ProcessGroup& group, const std::vector<torch::Tensor>& parameters, double loss) {
+  std::vector<torch::Tensor> grads;
+  grads.reserve(parameters.size() + 1);
+  for (const torch::Tensor& p : parameters) {
+    torch::Tensor g = p.grad();
+    if (!g.defined()) {
+      g = torch::zeros_like(p);
+      p.mutable_grad() = g;
+    }
+    grads.push_back(g);
+  }
+  std::vector<torch::Tensor> parts = grads;
+  parts.push_back(torch::full({1}, loss, torch::kFloat));
+  torch::Tensor flat = flatten(parts, torch::kFloat);  // gradients are float32 (autocast keeps weights so)
+  group.sum(flat);
+  flat.div_(group.size());
+  unflatten_into(flat.slice(0, 0, flat.numel() - 1), grads);
+  return flat[-1].item<double>();
+}
+
+void average_buffers(ProcessGroup& group, torch::nn::Module& module) {
+  const std::vector<torch::Tensor> buffers = floating_buffers(module);
+  torch::Tensor flat = flatten(buffers, torch::kFloat);
+  group.sum(flat);
+  flat.div_(group.size());
+  unflatten_into(flat, buffers);
+}
+
+std::vector<double> sum_over_ranks(ProcessGroup& group, const std::vector<double>& values) {
+  torch::Tensor flat = torch::tensor(values, torch::kDouble);
+  group.sum(flat);
+  return std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
+}
+
+void require_same_on_all_ranks(ProcessGroup& group, double value, const std::string& what) {
+  // All equal exactly when n * sum(v^2) == (sum v)^2; every rank sees the same sums, so all decide alike.
+  const std::vector<double> sums = sum_over_ranks(group, {value, value * value});
+  if (group.size() * sums[1] != sums[0] * sums[0])
+    throw std::invalid_argument(what + " differs between the ranks (rank " + std::to_string(group.rank()) + ": " +
+                                std::to_string(value) + "); start every rank with the same data and options");
+}
+
+}  // namespace effscale::trainers
