@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "effscale/app_training/data_parallel_run.h"
 #include "effscale/app_training/recorded_run.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -29,7 +30,8 @@ const char* const kUsage =
     "usage: scale_models --baseline b0|SPEC.json (--alpha A --beta B --gamma G | --from-study S | --official)\n"
     "                    [--phi 1..7 | --phi 1,2,3] [--out-dir DIR] [--format table|csv|json]\n"
     "                    [--train [training options]] [--study S] [--storage URL]\n"
-    "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).";
+    "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"
+    "--train data-parallel: start it with torchrun --no_python; rank 0 writes, records and prints.";
 
 std::vector<double> parse_phis(const std::string& text) {
   std::vector<double> phis;
@@ -114,25 +116,33 @@ int run(int argc, char** argv) {
     family.push_back(official ? sc::official_scaled_model(baseline, phi)
                               : sc::scale_model(baseline, c, phi, vm["resolution-divisor"].as<int>()));
   const std::string out_dir = vm["out-dir"].as<std::string>();
-  std::filesystem::create_directories(out_dir);
+  // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
+  const std::optional<effscale::trainers::Rendezvous> rendezvous = effscale::trainers::rendezvous_from_environment();
+  const bool leader = !rendezvous || rendezvous->rank == 0;
+  if (leader) std::filesystem::create_directories(out_dir);
   effscale::cli::OutputTable table({"model", "phi", "depth_mult", "width_mult", "resolution_mult", "resolution",
                                     "repeats", "channels", "params", "macs", "macs_ratio", "two_pow_phi", "official_resolution",
                                     "official_params", "official_macs"});
   for (const sc::ScaledModel& s : family) {
-    m::write_spec_file((std::filesystem::path(out_dir) / (s.name + ".json")).string(), s.spec);
+    if (leader) m::write_spec_file((std::filesystem::path(out_dir) / (s.name + ".json")).string(), s.spec);
     const json off = official_cells(baseline, s.phi);
     auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
     table.add_row({s.name, s.phi, r4(s.depth_mult), r4(s.width_mult), r4(s.resolution_mult), s.spec.resolution, s.repeats,
                    s.channels, s.params, s.macs, std::round(s.macs_ratio * 1000) / 1000, std::pow(2.0, s.phi), off[0], off[1], off[2]});
   }
-  std::cout << table.render(format);
+  if (leader) std::cout << table.render(format);
   if (!vm["train"].as<bool>()) return 0;
 
-  m::configure_cpu_runtime(vm["threads"].as<int>());
+  m::configure_cpu_runtime(apt::threads_for_process(vm["threads"].as<int>(), rendezvous));
   const apt::ProxyData data = apt::load_proxy_data(vm);
-  auto storage = st::open_storage(vm["storage"].as<std::string>());
-  const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
-  const int64_t study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  const std::shared_ptr<effscale::trainers::ProcessGroup> group = rendezvous ? apt::join_data_parallel(*rendezvous) : nullptr;
+  std::unique_ptr<st::Storage> storage;
+  int64_t study = 0;
+  if (leader) {
+    storage = st::open_storage(vm["storage"].as<std::string>());
+    const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
+    study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  }
   effscale::cli::OutputTable trained({"model", "phi", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
   for (const sc::ScaledModel& s : family) {
     const m::ArchSpec spec = apt::adapt_spec(s.spec, vm, data.num_classes);
@@ -140,14 +150,18 @@ int run(int argc, char** argv) {
     effscale::trainers::TrainerOptions trainer =
         apt::trainer_options_from(vm, spec, (std::filesystem::path(run_dir) / "checkpoint.pt").string());
     trainer.resume = true;  // a rerun continues every model where it stopped
-    const st::Trial trial = apt::open_run_trial(*storage, study, run_dir, true);
-    std::cerr << "scale_models: training " << s.name << " (trial " << trial.number << ")\n";
+    apt::use_data_parallel(group, trainer);
+    std::optional<st::Trial> trial;
+    if (leader) {
+      trial = apt::open_run_trial(*storage, study, run_dir, true);
+      std::cerr << "scale_models: training " << s.name << " (trial " << trial->number << ")\n";
+    }
     const json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
                         {"official", official}, {"macs_ratio", s.macs_ratio}};
     const json row = apt::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr);
     trained.add_row({s.name, s.phi, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
   }
-  std::cerr << trained.render(effscale::cli::OutputFormat::Table);
+  if (leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "effscale/app_training/data_parallel_run.h"
 #include "effscale/app_training/recorded_run.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -25,7 +26,9 @@ const char* const kUsage =
     "                   --dataset fashion-mnist|mnist|cifar10|cifar100|folder [--data-dir DIR] [--epochs E]\n"
     "                   [--batch-size B] [--lr LR] [--train-limit N] [--val-fraction F] [--output-dir DIR] [--resume]\n"
     "                   [--study S --storage URL] [--seed N] [--threads N] [--device D] [--config FILE.ini]\n"
-    "Trains with RMSProp (TF form), warmup + staircase decay, label smoothing and EMA; checkpoints every epoch.";
+    "Trains with RMSProp (TF form), warmup + staircase decay, label smoothing and EMA; checkpoints every epoch.\n"
+    "Data-parallel: start it with torchrun --no_python (or set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT);\n"
+    "--batch-size is then the global batch, and rank 0 writes, records and prints.";
 
 int run(int argc, char** argv) {
   po::options_description options("options");
@@ -45,7 +48,8 @@ int run(int argc, char** argv) {
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const auto format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
-  m::configure_cpu_runtime(vm["threads"].as<int>());
+  const std::optional<effscale::trainers::Rendezvous> rendezvous = effscale::trainers::rendezvous_from_environment();
+  m::configure_cpu_runtime(apt::threads_for_process(vm["threads"].as<int>(), rendezvous));
 
   const apt::ProxyData data = apt::load_proxy_data(vm);
   m::ArchSpec spec = m::spec_from_name_or_file(vm["model"].as<std::string>());
@@ -59,11 +63,13 @@ int run(int argc, char** argv) {
   effscale::trainers::TrainerOptions trainer =
       apt::trainer_options_from(vm, spec, (std::filesystem::path(out_dir) / "checkpoint.pt").string());
   trainer.resume = vm["resume"].as<bool>();
+  apt::use_data_parallel(rendezvous ? apt::join_data_parallel(*rendezvous) : nullptr, trainer);
+  const bool leader = !trainer.group || trainer.group->leader();
 
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
   std::unique_ptr<st::Storage> storage;
   std::optional<st::Trial> trial;
-  if (vm.count("study")) {
+  if (vm.count("study") && leader) {
     storage = st::open_storage(vm["storage"].as<std::string>());
     const int64_t study =
         storage->create_or_load_study(vm["study"].as<std::string>(), {st::StudyDirection::Maximize}).study_id;
@@ -72,6 +78,7 @@ int run(int argc, char** argv) {
   const nlohmann::json row =
       apt::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, nlohmann::json::object(), std::cerr,
                                  nullptr, pruner.get());
+  if (!leader) return 0;  // rank 0 prints the summary
   effscale::cli::OutputTable table({"model", "dataset", "epochs", "val_top1", "val_top5", "test_top1", "test_top5",
                                     "params", "macs", "resolution", "wall_s"});
   std::vector<nlohmann::json> cells;

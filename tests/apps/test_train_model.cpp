@@ -135,3 +135,55 @@ TEST_CASE("train_model --pruner median stops a trial behind the study", "[apps][
   CHECK(trials[5].intermediate_values.size() == 1);
   CHECK(run_command(train_model(tiny_args(data, dir.file("x"), db, 1) + " --pruner asha")).exit_status == 2);
 }
+
+TEST_CASE("train_model trains data-parallel under torchrun, the leader alone writing and recording",
+          "[apps][train_model][data_parallel]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
+  // The real torchrun (python3-torch's, through scripts/torchrun) starts two processes with RANK, WORLD_SIZE,
+  // MASTER_ADDR, MASTER_PORT. --standalone: rank 0 hosts the rendezvous store.
+  const std::string torchrun = std::string(EFFSCALE_SOURCE_ROOT) + "/scripts/torchrun --nproc_per_node 2 ";
+  const auto r = run_command(torchrun + "--standalone --no_python " + train_model(tiny_args(data, out, db, 2) + " --format json"));
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  const json summary = json::parse(r.out);  // one summary: rank 1 prints none
+  CHECK(summary["epochs"] == 2);
+  CHECK(std::filesystem::exists(out + "/checkpoint.pt"));
+  CHECK(std::filesystem::exists(out + "/weights.pth"));
+  CHECK(r.err.find("epoch 2/2 done") != std::string::npos);
+
+  // Rerunning the finished run with --resume trains and records nothing more. A static rendezvous this time:
+  // torchrun's agent hosts the store, as across hosts.
+  const std::string port = "$(python3 -c 'import socket; s = socket.socket(); s.bind((\"\", 0)); print(s.getsockname()[1])')";
+  const auto resumed = run_command(torchrun + "--master_port " + port + " --no_python " +
+                                   train_model(tiny_args(data, out, db, 2) + " --resume --format json"));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_status == 0);
+  CHECK(json::parse(resumed.out)["epochs"] == 2);
+  CHECK(resumed.err.find("epoch 1/2") == std::string::npos);
+  SqliteStorage storage(db);
+  const auto trials = storage.get_trials(storage.find_study("tiny")->study_id, {});
+  REQUIRE(trials.size() == 1);  // one run, recorded once, by rank 0
+  CHECK(trials[0].state == TrialState::Complete);
+  CHECK(trials[0].intermediate_values.size() == 2);
+}
+
+TEST_CASE("train_model rejects a malformed data-parallel environment with one line and exit status 2",
+          "[apps][train_model][data_parallel]") {
+  TempDir dir;
+  const std::string args = " " + tiny_args(write_tiny_mnist(dir), dir.file("run"), dir.file("study.db"), 1);
+  const std::pair<std::string, std::string> cases[] = {
+      {"WORLD_SIZE=2", "environment variable RANK is not set"},
+      {"WORLD_SIZE=two", "WORLD_SIZE='two': expected an integer"},
+      {"WORLD_SIZE=2 RANK=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500", "RANK='2': expected an integer in [0, 1]"},
+      {"WORLD_SIZE=2 RANK=0 MASTER_PORT=29500", "MASTER_ADDR is not set"},
+      {"WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=http", "MASTER_PORT='http'"},
+  };
+  for (const auto& [environment, message] : cases) {
+    INFO(environment);
+    const auto r = run_command(environment + " " + train_model(args));
+    CHECK(r.exit_status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("train_model: error: ") && Catch::Contains(message));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+}

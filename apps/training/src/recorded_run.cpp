@@ -39,9 +39,12 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
                            const json& attrs, std::ostream& log, const std::function<double(const json&)>& value_of,
                            store::Pruner* pruner) {
   const auto start = std::chrono::steady_clock::now();
-  fs::create_directories(out_dir);
-  models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
-  const bool recording = storage != nullptr && trial && trial->state == store::TrialState::Running;
+  const bool leader = !options.group || options.group->leader();  // data-parallel: only rank 0 writes and records
+  if (leader) {
+    fs::create_directories(out_dir);
+    models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
+  }
+  const bool recording = leader && storage != nullptr && trial && trial->state == store::TrialState::Running;
   std::unique_ptr<store::TrialHeartbeat> heartbeat;
   if (recording) {
     heartbeat = std::make_unique<store::TrialHeartbeat>(*storage, trial->trial_id, std::chrono::seconds(2));
@@ -83,8 +86,8 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
     }
     throw;
   }
-  const trainers::EvalResult test =
-      trainers::evaluate(result.eval_model, data.test, options.transform, options.batch_size, options.device);
+  const trainers::EvalResult test = trainers::evaluate(result.eval_model, data.test, options.transform,
+                                                      options.batch_size, options.device, options.group.get());
   const trainers::EvalResult& val = result.history.back().validation;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const json row = {{"model", spec.name}, {"dataset", data.dataset}, {"epochs", int64_t(result.history.size())},
@@ -92,9 +95,11 @@ json run_recorded_training(store::Storage* storage, std::optional<store::Trial> 
                     {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
                     {"resolution", spec.resolution}, {"wall_s", std::round(wall * 10) / 10},
                     {"pruned", result.stopped_early}};
-  models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
-                           models::export_weights(result.eval_model, models::WeightFormat::Effscale));
-  models::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
+  if (leader) {
+    models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
+                             models::export_weights(result.eval_model, models::WeightFormat::Effscale));
+    models::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
+  }
   if (recording) {
     heartbeat.reset();
     for (const char* key : {"val_top1", "test_top1", "test_top5", "val_top5", "wall_s"}) storage->set_trial_attr(trial->trial_id, key, row[key], false);

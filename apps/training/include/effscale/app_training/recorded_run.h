@@ -27,6 +27,7 @@ store::Trial open_run_trial(store::Storage& storage, int64_t study_id, const std
 // epoch as intermediate values, then COMPLETE with value_of(row) as the value (default: val_top1), PRUNED
 // when `pruner` stops it after an epoch (the row then has "pruned": true), or FAIL with a fail_reason when
 // training diverges (TrainingDiverged is rethrown). A COMPLETE trial is left as it is. Progress goes to `log`.
+// Data-parallel (options.group): every rank trains and gets the row; only the leader writes files and records.
 nlohmann::json run_recorded_training(store::Storage* storage, std::optional<store::Trial> trial,
                                      const models::ArchSpec& spec, const ProxyData& data,
                                      const trainers::TrainerOptions& options, const std::string& out_dir,

@@ -1,0 +1,34 @@
+#include "effscale/app_training/data_parallel_run.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace effscale::app_training {
+
+int threads_for_process(int requested, const std::optional<trainers::Rendezvous>& rendezvous) {
+  if (requested > 0) return requested;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return rendezvous ? std::max(1, cores / rendezvous->local_world_size) : cores;
+}
+
+std::shared_ptr<trainers::ProcessGroup> join_data_parallel(const trainers::Rendezvous& rendezvous) {
+  return std::make_shared<trainers::ProcessGroup>(rendezvous);
+}
+
+void use_data_parallel(const std::shared_ptr<trainers::ProcessGroup>& group, trainers::TrainerOptions& options) {
+  if (!group) return;
+  const int local_rank = group->rendezvous().local_rank;
+  if (options.device.is_cuda()) {
+    if (local_rank >= static_cast<int>(torch::cuda::device_count()))
+      throw std::invalid_argument("LOCAL_RANK " + std::to_string(local_rank) + " has no CUDA device (this host has " +
+                                  std::to_string(torch::cuda::device_count()) + ")");
+    options.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+  }
+  options.group = group;
+}
+
+}  // namespace effscale::app_training
