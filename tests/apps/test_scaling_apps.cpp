@@ -66,7 +66,7 @@ TEST_CASE("a tiny grid runs once, resumes without duplicates and feeds scale_mod
   CHECK(std::filesystem::exists(dir.file("scaled/b0-phi2.json")));
 }
 
-TEST_CASE("scale_models --official gives B1-B7 and trains resumably", "[apps][scaling]") {
+TEST_CASE("scale_models --official gives B1-B7 and trains resumably, data-parallel too", "[apps][scaling][data_parallel]") {
   TempDir dir;
   const auto r = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --format json --out-dir " +
                              shell_quote(dir.file("o")));
@@ -89,10 +89,18 @@ TEST_CASE("scale_models --official gives B1-B7 and trains resumably", "[apps][sc
   spec["resolution"] = 12;
   spec["in_channels"] = 1;
   dir.write("o/b1.json", spec.dump());
-  const auto first = run_command(train);
+  // Trained data-parallel by two processes under torchrun (rank 0 alone prints, writes and records), then
+  // rerun in one process, which finds the model done.
+  const auto first = run_command(std::string(EFFSCALE_SOURCE_ROOT) + "/scripts/torchrun --standalone --nproc_per_node 2 --no_python " + train);
   INFO(first.err);
   REQUIRE(first.exit_status == 0);
-  REQUIRE(run_command(train).exit_status == 0);
+  size_t tables = 0;
+  for (size_t at = first.out.find("macs_ratio"); at != std::string::npos; at = first.out.find("macs_ratio", at + 1)) ++tables;
+  CHECK(tables == 1);
+  const auto rerun = run_command(train);
+  INFO(rerun.err);
+  REQUIRE(rerun.exit_status == 0);
+  CHECK(rerun.err.find("epoch 1/1 done") == std::string::npos);
   SqliteStorage store(dir.file("s.db"));
   const auto trials = store.get_trials(store.find_study("fam")->study_id, {});
   REQUIRE(trials.size() == 1);  // the rerun reused the finished trial
