@@ -2,6 +2,8 @@
 //   infer_b0: B0, 1000 classes, 224x224, batch 1, eval mode, inference mode -> median latency in ms
 //   train_b0: B0, 10 classes, 64x64, batch 32, SGD momentum 0.9, cross-entropy -> images/s (median step)
 //   train_b0_recipe: train_b0 with the paper's recipe: RMSProp-TF, label smoothing 0.1, EMA -> images/s
+//   train_b0_data_parallel: train_b0 with the batch of 32 split over torchrun's ranks, gradients averaged every
+//                           step through effscale's ProcessGroup (c10d Gloo) -> images/s of the whole group
 //   load_folder: a folder of JPEGs (--data-dir) through the training transform at 224, batch 32 -> images/s
 // peer_torchvision.py runs the same workloads with Python torchvision; `run` compares them.
 
@@ -19,6 +21,7 @@
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
 #include "effscale/trainers/batch_loader.h"
+#include "effscale/trainers/data_parallel.h"
 #include "effscale/trainers/dataset_readers.h"
 #include "effscale/trainers/losses.h"
 #include "effscale/trainers/mixed_precision.h"
@@ -73,13 +76,22 @@ TrainingSetup training_setup(bool channels_last) {
   return s;
 }
 
-double bench_train(int warmup, int iters, bool channels_last) {
+// train_b0's step; with a group, on this rank's share of the batch and with the gradients averaged.
+double bench_train(int warmup, int iters, bool channels_last, tr::ProcessGroup* group = nullptr) {
   auto [model, x, y] = training_setup(channels_last);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  if (group != nullptr) {
+    const int64_t share = x.size(0) / group->size(), begin = share * group->rank();
+    x = x.slice(0, begin, begin + share);
+    y = y.slice(0, begin, begin + share);
+    tr::broadcast_module(*group, *model);
+  }
+  const std::vector<torch::Tensor> parameters = model->parameters();
+  torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(0.01).momentum(0.9));
   const double step = median_seconds(warmup, iters, [&] {
     optimizer.zero_grad();
     torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
     loss.backward();
+    if (group != nullptr) tr::average_gradients(*group, parameters, loss.item<double>());
     optimizer.step();
   });
   return 32.0 / step;
@@ -140,10 +152,16 @@ int run(int argc, char** argv) {
     std::cout << bench_train(warmup, iters, vm["channels-last"].as<bool>()) << "\n";
   } else if (which == "train_b0_recipe") {
     std::cout << bench_train_recipe(warmup, iters, vm["channels-last"].as<bool>()) << "\n";
+  } else if (which == "train_b0_data_parallel") {
+    const auto rendezvous = tr::rendezvous_from_environment();
+    if (!rendezvous) throw effscale::cli::UsageError("--case train_b0_data_parallel: start it with torchrun (WORLD_SIZE > 1)");
+    tr::ProcessGroup group(*rendezvous);
+    const double rate = bench_train(warmup, iters, vm["channels-last"].as<bool>(), &group);
+    if (group.leader()) std::cout << rate << "\n";
   } else if (which == "load_folder") {
     std::cout << bench_load_folder(vm["data-dir"].as<std::string>(), warmup, iters) << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected infer_b0, train_b0, train_b0_recipe or load_folder");
+    throw effscale::cli::UsageError("--case '" + which + "': expected infer_b0, train_b0, train_b0_recipe, train_b0_data_parallel or load_folder");
   }
   return 0;
 }

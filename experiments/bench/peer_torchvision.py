@@ -5,6 +5,8 @@ infer_b0: efficientnet_b0, 224x224, batch 1, eval, inference mode -> median late
 train_b0: efficientnet_b0(num_classes=10), 64x64, batch 32, SGD momentum 0.9 -> images/s (median step)
 train_b0_recipe: train_b0 with RMSprop(alpha 0.9, eps 1e-3, momentum 0.9, wd 1e-5), label smoothing 0.1 and
                  an EMA of weights and buffers updated every step (timm's ModelEmaV2 way) -> images/s
+train_b0_data_parallel: train_b0 with the batch of 32 split over torchrun's ranks, in DistributedDataParallel
+                        (Gloo) -> images/s of the whole group, printed by rank 0
 load_folder: ImageFolder + RandomResizedCrop(224, bicubic as ours) + flip + ToTensor + Normalize, DataLoader(batch 32,
              num_workers = --threads) -> images/s
 """
@@ -42,8 +44,14 @@ def training_model_and_batch(memory_format):
     return model, x, torch.randint(0, 10, (32,))
 
 
-def bench_train(warmup, iters, memory_format):
+def bench_train(warmup, iters, memory_format, data_parallel=False):
     model, x, y = training_model_and_batch(memory_format)
+    if data_parallel:
+        torch.distributed.init_process_group("gloo")
+        share = x.shape[0] // torch.distributed.get_world_size()
+        begin = share * torch.distributed.get_rank()
+        x, y = x[begin:begin + share], y[begin:begin + share]
+        model = torch.nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():
@@ -96,7 +104,7 @@ def bench_load_folder(data_dir, threads, warmup, iters):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--case", required=True, choices=["infer_b0", "train_b0", "train_b0_recipe", "load_folder"])
+    parser.add_argument("--case", required=True, choices=["infer_b0", "train_b0", "train_b0_recipe", "train_b0_data_parallel", "load_folder"])
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=5)
@@ -112,6 +120,11 @@ def main():
         print(bench_infer(args.warmup, args.iters))
         return
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    if args.case == "train_b0_data_parallel":
+        rate = bench_train(args.warmup, args.iters, memory_format, data_parallel=True)
+        if torch.distributed.get_rank() == 0:
+            print(rate)
+        return
     bench = {"train_b0": bench_train, "train_b0_recipe": bench_train_recipe}[args.case]
     print(bench(args.warmup, args.iters, memory_format))
 
