@@ -5,6 +5,7 @@ find_package(Torch REQUIRED)
 find_package(Boost 1.71 REQUIRED COMPONENTS program_options)
 find_package(TBB REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)  # libpq: studies shared by several hosts
 find_package(fmt REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)

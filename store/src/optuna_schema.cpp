@@ -1,5 +1,10 @@
 #include "effscale/store/optuna_schema.h"
 
+#include <algorithm>
+#include <regex>
+#include <string>
+#include <vector>
+
 #include "effscale/store/store_error.h"
 
 namespace effscale::store {
@@ -119,19 +124,42 @@ const char* const kOptunaDdl[] = {
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 ))SQL"};
 
-bool table_exists(SqliteDb& db, const std::string& table) {
-  auto stmt = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-  stmt.bind(1, table);
-  return stmt.step();
+// Optuna's enum types as SQLAlchemy creates them in PostgreSQL (SQLite holds them in VARCHAR columns).
+const char* const kPostgresEnums[] = {
+    "CREATE TYPE studydirection AS ENUM ('NOT_SET', 'MINIMIZE', 'MAXIMIZE')",
+    "CREATE TYPE trialstate AS ENUM ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'WAITING')",
+    "CREATE TYPE trialvaluetype AS ENUM ('FINITE', 'INF_POS', 'INF_NEG')",
+    "CREATE TYPE trialintermediatevaluetype AS ENUM ('FINITE', 'INF_POS', 'INF_NEG', 'NAN')"};
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
 }
 
-int64_t table_count(SqliteDb& db) {
-  auto stmt = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'");
-  stmt.step();
-  return stmt.column_int(0);
+// A statement of kOptunaDdl as SQLAlchemy writes it for PostgreSQL: DATETIME is TIMESTAMP WITHOUT TIME ZONE,
+// the enum columns have their types, and a table's leading integer key is SERIAL (autoincrement), except
+// version_info's. Checked against the schema python3-optuna creates in PostgreSQL (test_optuna_peer).
+std::string postgres_statement(std::string sql) {
+  const std::pair<const char*, const char*> types[] = {
+      {" DATETIME", " TIMESTAMP WITHOUT TIME ZONE"},
+      {"\tdirection VARCHAR(8)", "\tdirection studydirection"},
+      {"\tstate VARCHAR(8)", "\tstate trialstate"},
+      {"\tintermediate_value_type VARCHAR(7)", "\tintermediate_value_type trialintermediatevaluetype"},
+      {"\tvalue_type VARCHAR(7)", "\tvalue_type trialvaluetype"}};
+  for (const auto& [from, to] : types) replace_all(sql, from, to);
+  std::smatch key;
+  if (std::regex_search(sql, key, std::regex("^CREATE TABLE \\w+ \\(\n\t(\\w+) INTEGER NOT NULL")) &&
+      key[1] != "version_info_id")
+    sql.replace(static_cast<size_t>(key.position(0)), static_cast<size_t>(key.length(0)),
+                std::regex_replace(key.str(0), std::regex(" INTEGER NOT NULL$"), " SERIAL NOT NULL"));
+  return sql;
 }
 
-void check_version(SqliteDb& db) {
+bool table_exists(SqlConnection& db, const std::string& table) {
+  const std::vector<std::string> names = db.table_names();
+  return std::find(names.begin(), names.end(), table) != names.end();
+}
+
+void check_version(SqlConnection& db) {
   auto version = db.prepare("SELECT schema_version, library_version FROM version_info WHERE version_info_id = 1");
   const int64_t schema = version.step() ? version.column_int(0) : -1;
   std::string alembic = "(none)";
@@ -140,7 +168,7 @@ void check_version(SqliteDb& db) {
     if (revision.step()) alembic = revision.column_text(0);
   }
   if (schema != kOptunaSchemaVersion || alembic != kOptunaAlembicRevision)
-    throw StoreInputError("database '" + db.path() + "' has Optuna schema version " + std::to_string(schema) +
+    throw StoreInputError("database '" + db.name() + "' has Optuna schema version " + std::to_string(schema) +
                           " (alembic " + alembic + "); effscale reads schema " +
                           std::to_string(kOptunaSchemaVersion) + " (" + kOptunaAlembicRevision +
                           ", Optuna 3.0-3.1): upgrade or downgrade it with `optuna storage upgrade`");
@@ -148,15 +176,18 @@ void check_version(SqliteDb& db) {
 
 }  // namespace
 
-void ensure_optuna_schema(SqliteDb& db) {
-  SqliteTransaction transaction(db);
+void ensure_optuna_schema(SqlConnection& db) {
+  SqlTransaction transaction(db);
   if (table_exists(db, "version_info")) {
     check_version(db);
     return;
   }
-  if (table_count(db) > 0)
-    throw StoreInputError("database '" + db.path() + "' holds other tables and no Optuna study schema");
-  for (const char* statement : kOptunaDdl) db.exec(statement);
+  if (!db.table_names().empty())
+    throw StoreInputError("database '" + db.name() + "' holds other tables and no Optuna study schema");
+  const bool postgres = db.dialect() == SqlDialect::Postgres;
+  if (postgres)
+    for (const char* statement : kPostgresEnums) db.exec(statement);
+  for (const char* statement : kOptunaDdl) db.exec(postgres ? postgres_statement(statement) : statement);
   db.prepare("INSERT INTO version_info (version_info_id, schema_version, library_version) VALUES (1, ?, ?)")
       .bind(1, int64_t{kOptunaSchemaVersion})
       .bind(2, std::string(kOptunaLibraryVersion))

@@ -6,8 +6,45 @@ namespace effscale::store {
 namespace {
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw StoreFailure("database error: " + std::string(sqlite3_errmsg(db)) + " (" + what + ")");
+  throw StoreFailure("database error: " + std::string(sqlite3_errmsg(db)) + " (" + what.substr(0, 60) + ")");
 }
+
+class SqliteStatement : public SqlStatementBackend {
+ public:
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql) : db_(db), stmt_(stmt), sql_(std::move(sql)) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  void bind_int(int index, int64_t value) override { check(sqlite3_bind_int64(stmt_, index, value)); }
+  void bind_double(int index, double value) override { check(sqlite3_bind_double(stmt_, index, value)); }
+  void bind_text(int index, const std::string& value) override {
+    check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
+  }
+  void bind_null(int index) override { check(sqlite3_bind_null(stmt_, index)); }
+  bool step() override {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, sql_);
+  }
+  int64_t column_int(int c) const override { return sqlite3_column_int64(stmt_, c); }
+  double column_double(int c) const override { return sqlite3_column_double(stmt_, c); }
+  bool column_is_null(int c) const override { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  std::string column_text(int c) const override {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+    return text ? std::string(text, sqlite3_column_bytes(stmt_, c)) : std::string();
+  }
+
+ private:
+  void check(int rc) const {
+    if (rc != SQLITE_OK) fail(db_, sql_);
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  std::string sql_;
+};
 
 }  // namespace
 
@@ -47,74 +84,23 @@ void SqliteDb::exec(const std::string& sql) {
   }
 }
 
-SqliteStatement SqliteDb::prepare(const std::string& sql) {
+SqlStatement SqliteDb::prepare(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) fail(db_, sql.substr(0, 60));
-  return SqliteStatement(db_, stmt, sql);
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) fail(db_, sql);
+  return SqlStatement(std::make_unique<SqliteStatement>(db_, stmt, sql));
 }
 
-int64_t SqliteDb::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+void SqliteDb::begin_exclusive() { exec("BEGIN IMMEDIATE"); }
 
-int SqliteDb::changes() const { return sqlite3_changes(db_); }
+void SqliteDb::commit() { exec("COMMIT"); }
 
-SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+void SqliteDb::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
-SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_), sql_(std::move(other.sql_)) {
-  other.stmt_ = nullptr;
-}
-
-SqliteStatement& SqliteStatement::bind(int index, int64_t value) {
-  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, sql_);
-  return *this;
-}
-
-SqliteStatement& SqliteStatement::bind(int index, double value) {
-  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) fail(db_, sql_);
-  return *this;
-}
-
-SqliteStatement& SqliteStatement::bind(int index, const std::string& value) {
-  if (sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK)
-    fail(db_, sql_);
-  return *this;
-}
-
-SqliteStatement& SqliteStatement::bind_null(int index) {
-  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail(db_, sql_);
-  return *this;
-}
-
-bool SqliteStatement::step() {
-  const int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  fail(db_, sql_.substr(0, 60));
-}
-
-void SqliteStatement::run() {
-  while (step()) {
-  }
-}
-
-int64_t SqliteStatement::column_int(int c) const { return sqlite3_column_int64(stmt_, c); }
-double SqliteStatement::column_double(int c) const { return sqlite3_column_double(stmt_, c); }
-bool SqliteStatement::column_is_null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
-
-std::string SqliteStatement::column_text(int c) const {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
-  return text ? std::string(text, sqlite3_column_bytes(stmt_, c)) : std::string();
-}
-
-SqliteTransaction::SqliteTransaction(SqliteDb& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
-
-SqliteTransaction::~SqliteTransaction() {
-  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-}
-
-void SqliteTransaction::commit() {
-  db_.exec("COMMIT");
-  done_ = true;
+std::vector<std::string> SqliteDb::table_names() {
+  auto stmt = prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  std::vector<std::string> names;
+  while (stmt.step()) names.push_back(stmt.column_text(0));
+  return names;
 }
 
 }  // namespace effscale::store

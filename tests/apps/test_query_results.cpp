@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "effscale/store/sqlite_storage.h"
+#include "postgres_server.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -17,13 +18,16 @@ using nlohmann::json;
 
 namespace {
 
-effscale::testing::CommandResult query(const std::string& db, const std::string& args) {
-  return run_command(std::string(EFFSCALE_QUERY_RESULTS) + " --storage " + shell_quote("sqlite:///" + db) + " " + args);
+effscale::testing::CommandResult query_url(const std::string& url, const std::string& args) {
+  return run_command(std::string(EFFSCALE_QUERY_RESULTS) + " --storage " + shell_quote(url) + " " + args);
 }
 
+effscale::testing::CommandResult query(const std::string& db, const std::string& args) { return query_url("sqlite:///" + db, args); }
+
 // A study of four trials: accuracy (maximize) with MACs, one pruned, one running.
-void write_study(const std::string& path) {
-  SqliteStorage storage(path);
+void write_study_at(const std::string& url) {
+  const std::unique_ptr<Storage> owned = open_storage(url);
+  Storage& storage = *owned;
   const Study s = storage.create_or_load_study("grid", {StudyDirection::Maximize});
   const double acc[] = {0.80, 0.90, 0.85};
   const int64_t macs[] = {400, 900, 300};
@@ -39,20 +43,26 @@ void write_study(const std::string& path) {
   storage.create_trial(s.study_id);
 }
 
+void write_study(const std::string& path) { write_study_at("sqlite:///" + path); }
+
 }  // namespace
 
 TEST_CASE("query_results lists studies, trials, best, pareto and curves", "[apps][query_results]") {
   effscale::testing::TempDir dir;
-  const std::string db = dir.file("s.db");
-  write_study(db);
+  // The same queries on a SQLite file and on a PostgreSQL database.
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string db = kind == "postgres" ? effscale::testing::PostgresServer::shared().new_database()
+                                            : "sqlite:///" + dir.file("s.db");
+  write_study_at(db);
 
-  const json studies = json::parse(query(db, "studies --format json").out);
+  const json studies = json::parse(query_url(db, "studies --format json").out);
   REQUIRE(studies.size() == 1);
   CHECK(studies[0]["study"] == "grid");
   CHECK(studies[0]["trials"] == 5);
   CHECK(studies[0]["best_value"] == 0.9);
 
-  const json trials = json::parse(query(db, "trials --study grid --format json").out);
+  const json trials = json::parse(query_url(db, "trials --study grid --format json").out);
   REQUIRE(trials.size() == 5);
   CHECK(trials[0]["number"] == 0);
   CHECK(trials[0]["params"]["alpha"] == Approx(1.1));
@@ -60,25 +70,25 @@ TEST_CASE("query_results lists studies, trials, best, pareto and curves", "[apps
   CHECK(trials[0]["user_attrs"]["macs"] == 400);
   CHECK(trials[3]["state"] == "PRUNED");
 
-  const json top = json::parse(query(db, "trials --study grid --state complete --sort value --top 2 --format json").out);
+  const json top = json::parse(query_url(db, "trials --study grid --state complete --sort value --top 2 --format json").out);
   REQUIRE(top.size() == 2);
   CHECK(top[0]["number"] == 1);
   CHECK(top[1]["number"] == 2);
 
-  const json best = json::parse(query(db, "best --study grid --format json").out);
+  const json best = json::parse(query_url(db, "best --study grid --format json").out);
   CHECK(best[0]["values"] == json::array({0.9}));
 
-  const json front = json::parse(query(db, "pareto --study grid --format json").out);
+  const json front = json::parse(query_url(db, "pareto --study grid --format json").out);
   std::vector<int> numbers;
   for (const auto& t : front) numbers.push_back(t["number"]);
   CHECK(numbers == std::vector<int>{1, 2});  // trial 0 is dominated by trial 2 (more accurate, fewer MACs)
 
-  const auto curves = query(db, "curves --study grid --trial 1 --format csv");
+  const auto curves = query_url(db, "curves --study grid --trial 1 --format csv");
   CHECK(curves.out == "step,value\n0,0.45\n1,0.9\n");
-  const auto table = query(db, "trials --study grid");
+  const auto table = query_url(db, "trials --study grid");
   REQUIRE(table.exit_status == 0);
   CHECK(table.out.find("alpha=1.2") != std::string::npos);
-  CHECK(query(db, "export --study grid --format csv").exit_status == 0);
+  CHECK(query_url(db, "export --study grid --format csv").exit_status == 0);
 }
 
 TEST_CASE("query_results reads a study python3-optuna wrote", "[apps][query_results][peer]") {

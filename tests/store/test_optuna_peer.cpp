@@ -1,11 +1,14 @@
-// Cross-checks with the real peer, Debian's python3-optuna 3.1: identical schema, studies we write
-// load in Optuna (which also runs our enqueued trials), and studies Optuna writes read back here.
+// Cross-checks with the real peer, Debian's python3-optuna 3.1, in SQLite and in PostgreSQL: identical
+// schema, studies we write load in Optuna (which also runs our enqueued trials), and studies Optuna writes
+// read back here.
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
+#include "effscale/store/postgres_storage.h"
 #include "effscale/store/sqlite_storage.h"
+#include "postgres_server.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -16,8 +19,15 @@ using nlohmann::json;
 
 namespace {
 
-effscale::testing::CommandResult python(const std::string& script, const std::string& db) {
-  return run_command("/usr/bin/python3 -c " + shell_quote(script) + " " + shell_quote(db));
+// Runs a Python script with the storage URL as its argument (Optuna takes our URLs as they are).
+effscale::testing::CommandResult python(const std::string& script, const std::string& url) {
+  return run_command("/usr/bin/python3 -c " + shell_quote(script) + " " + shell_quote(url));
+}
+
+// A new study database of `kind` ("sqlite": a file in `dir`; "postgres": a database of the test server).
+std::string new_url(const std::string& kind, const effscale::testing::TempDir& dir, const std::string& name) {
+  if (kind == "postgres") return effscale::testing::PostgresServer::shared().new_database();
+  return "sqlite:///" + dir.file(name);
 }
 
 std::vector<std::string> schema_of(const std::string& path) {
@@ -31,7 +41,7 @@ std::vector<std::string> schema_of(const std::string& path) {
 const char* const kCreateWithOptuna = R"PY(
 import sys, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-study = optuna.create_study(storage="sqlite:///" + sys.argv[1], study_name="theirs", direction="maximize")
+study = optuna.create_study(storage=sys.argv[1], study_name="theirs", direction="maximize")
 def objective(trial):
     a = trial.suggest_float("alpha", 1.0, 1.4, step=0.05)
     k = trial.suggest_categorical("kernel", [3, 5])
@@ -50,7 +60,7 @@ study.optimize(objective, n_trials=3, catch=(RuntimeError,))
 const char* const kReadWithOptuna = R"PY(
 import sys, json, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-study = optuna.load_study(study_name="ours", storage="sqlite:///" + sys.argv[1])
+study = optuna.load_study(study_name="ours", storage=sys.argv[1])
 out = {"directions": [d.name for d in study.directions], "user_attrs": study.user_attrs, "trials": []}
 for t in study.get_trials(deepcopy=False):
     out["trials"].append({"number": t.number, "state": t.state.name, "params": t.params, "values": t.values,
@@ -70,18 +80,40 @@ print(json.dumps(out))
 TEST_CASE("our schema is Optuna's, table for table", "[store][peer]") {
   effscale::testing::TempDir dir;
   const std::string theirs = dir.file("theirs.db"), ours = dir.file("ours.db");
-  const auto created = python("import sys, optuna; optuna.create_study(storage='sqlite:///' + sys.argv[1])", theirs);
+  const auto created = python("import sys, optuna; optuna.create_study(storage=sys.argv[1])", "sqlite:///" + theirs);
   INFO(created.err);
   REQUIRE(created.exit_status == 0);
   { SqliteStorage storage(ours); }
   CHECK(schema_of(ours) == schema_of(theirs));
 }
 
+TEST_CASE("our PostgreSQL schema is Optuna's, as pg_dump shows it", "[store][peer][postgres]") {
+  auto& server = effscale::testing::PostgresServer::shared();
+  const std::string theirs = server.new_database(), ours = server.new_database();
+  const auto created = python("import sys, optuna; optuna.create_study(storage=sys.argv[1])", theirs);
+  INFO(created.err);
+  REQUIRE(created.exit_status == 0);
+  { PostgresStorage storage(ours); }
+  const auto dump = [&](const std::string& url) {
+    const size_t begin = url.find("@/") + 2;
+    const std::string name = url.substr(begin, url.find('?') - begin);
+    // pg_dump fences its output with \restrict / \unrestrict lines holding a random key: drop those.
+    return run_command("pg_dump --schema-only -h " + shell_quote(server.socket_dir()) + " -U postgres " + name +
+                       " | grep -v '^.\\(un\\)\\?restrict '").out;
+  };
+  const std::string ours_dump = dump(ours);
+  CHECK(ours_dump.find("CREATE TABLE public.trials") != std::string::npos);
+  CHECK(ours_dump == dump(theirs));
+}
+
 TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[store][peer]") {
   effscale::testing::TempDir dir;
-  const std::string path = dir.file("ours.db");
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = new_url(kind, dir, "ours.db");
   {
-    SqliteStorage storage(path);
+    const std::unique_ptr<Storage> owned = open_storage(url);
+    Storage& storage = *owned;
     const Study s = storage.create_or_load_study("ours", {StudyDirection::Maximize});
     storage.set_study_attr(s.study_id, "best", json{{"alpha", 1.2}}, false);
     const ParamValue alpha{1.2, Distribution::float_range(1.0, 1.4, 0.05)};
@@ -105,7 +137,7 @@ TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[sto
     storage.create_trial(s.study_id);  // still RUNNING
     storage.enqueue_trial(s.study_id, {{"alpha", {1.35, alpha.distribution}}}, json::object());
   }
-  const auto r = python(kReadWithOptuna, path);
+  const auto r = python(kReadWithOptuna, url);
   INFO(r.err);
   REQUIRE(r.exit_status == 0);
   const json out = json::parse(r.out);
@@ -135,11 +167,14 @@ TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[sto
 
 TEST_CASE("we read the studies Optuna writes", "[store][peer]") {
   effscale::testing::TempDir dir;
-  const std::string path = dir.file("theirs.db");
-  const auto r = python(kCreateWithOptuna, path);
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = new_url(kind, dir, "theirs.db");
+  const auto r = python(kCreateWithOptuna, url);
   INFO(r.err);
   REQUIRE(r.exit_status == 0);
-  SqliteStorage storage(path);
+  const std::unique_ptr<Storage> owned = open_storage(url);
+  Storage& storage = *owned;
   const auto study = storage.find_study("theirs");
   REQUIRE(study);
   CHECK(study->directions == std::vector<StudyDirection>{StudyDirection::Maximize});
@@ -165,10 +200,10 @@ TEST_CASE("we read the studies Optuna writes", "[store][peer]") {
   const auto more = python(R"PY(
 import sys, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-s = optuna.load_study(study_name="theirs", storage="sqlite:///" + sys.argv[1])
+s = optuna.load_study(study_name="theirs", storage=sys.argv[1])
 s.optimize(lambda t: t.suggest_float("alpha", 1.0, 1.4, step=0.05), n_trials=2)
 print(" ".join(str(t.number) + ":" + t.state.name for t in s.trials))
-)PY", path);
+)PY", url);
   INFO(more.err);
   REQUIRE(more.exit_status == 0);
   CHECK(more.out == "0:COMPLETE 1:PRUNED 2:FAIL 3:COMPLETE 4:COMPLETE 5:COMPLETE\n");

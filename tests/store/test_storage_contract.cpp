@@ -1,5 +1,5 @@
-// The Storage contract, run over every backend (a SQLite file, SQLite in memory): studies, trial
-// numbering, params, values, intermediate values, attributes, claiming, heartbeats and retries.
+// The Storage contract, run over every backend (a SQLite file, SQLite in memory, a PostgreSQL database):
+// studies, trial numbering, params, values, intermediate values, attributes, claiming, heartbeats, retries.
 
 #include <catch2/catch.hpp>
 
@@ -9,10 +9,12 @@
 #include <set>
 #include <thread>
 
+#include "effscale/store/postgres_storage.h"
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
 #include "effscale/store/pruner.h"
 #include "effscale/store/trial_heartbeat.h"
+#include "postgres_server.h"
 #include "temp_dir.h"
 
 using namespace effscale::store;
@@ -23,7 +25,14 @@ namespace {
 // Every backend the contract runs over.
 std::unique_ptr<Storage> make_backend(const std::string& kind, const effscale::testing::TempDir& dir) {
   if (kind == "memory") return std::make_unique<SqliteStorage>(":memory:");
+  if (kind == "postgres") return std::make_unique<PostgresStorage>(effscale::testing::PostgresServer::shared().new_database());
   return open_storage("sqlite:///" + dir.file("study.db"));
+}
+
+// A new database several workers can open: a SQLite file in `dir`, or a PostgreSQL database.
+std::string shared_url(const std::string& kind, const effscale::testing::TempDir& dir) {
+  if (kind == "postgres") return effscale::testing::PostgresServer::shared().new_database();
+  return "sqlite:///" + dir.file("shared.db");
 }
 
 ParamValue float_param(double v) { return {v, Distribution::float_range(1.0, 1.4, 0.05)}; }
@@ -31,7 +40,7 @@ ParamValue float_param(double v) { return {v, Distribution::float_range(1.0, 1.4
 }  // namespace
 
 TEST_CASE("storage contract", "[store][contract]") {
-  const std::string kind = GENERATE(std::string("file"), std::string("memory"));
+  const std::string kind = GENERATE(std::string("file"), std::string("memory"), std::string("postgres"));
   INFO("backend " << kind);
   effscale::testing::TempDir dir;
   auto storage = make_backend(kind, dir);
@@ -144,7 +153,9 @@ TEST_CASE("storage contract", "[store][contract]") {
 
 TEST_CASE("concurrent workers get unique trial numbers and never share a claim", "[store][concurrency]") {
   effscale::testing::TempDir dir;
-  const std::string url = "sqlite:///" + dir.file("shared.db");
+  const std::string kind = GENERATE(std::string("file"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = shared_url(kind, dir);
   int64_t study_id = 0;
   {
     auto setup = open_storage(url);
@@ -180,7 +191,11 @@ TEST_CASE("concurrent workers get unique trial numbers and never share a claim",
 
 TEST_CASE("bad storage URLs and files get one clear message", "[store][errors]") {
   effscale::testing::TempDir dir;
-  CHECK_THROWS_WITH(open_storage("postgres://x"), Catch::Contains("storage URL 'postgres://x'"));
+  CHECK_THROWS_WITH(open_storage("mysql://x"), Catch::Contains("storage URL 'mysql://x'"));
+  const std::string unreachable = "postgresql://user:secret@/x?host=" + dir.file("no-server");
+  CHECK_THROWS_AS(open_storage(unreachable), StoreInputError);
+  CHECK_THROWS_WITH(open_storage(unreachable), Catch::Contains("cannot connect to the study database 'postgresql://user:***@/x") &&
+                                                   !Catch::Contains("secret"));
   CHECK_THROWS_WITH(open_storage("sqlite:///"), Catch::Contains("path is empty"));
   const std::string junk = dir.write("junk.db", std::string(4096, 'x'));
   CHECK_THROWS_AS(open_storage("sqlite:///" + junk), StoreInputError);
@@ -203,6 +218,25 @@ TEST_CASE("bad storage URLs and files get one clear message", "[store][errors]")
   CHECK(effscale::testing::read_file(old) == before);  // a failed open changes nothing
   CHECK_THROWS_WITH(open_storage("sqlite:///" + dir.file("absent.db"), /*create=*/false), Catch::Contains("absent.db"));
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
+}
+
+TEST_CASE("a PostgreSQL database with other tables or another schema version is refused, unchanged",
+          "[store][errors][postgres]") {
+  auto& server = effscale::testing::PostgresServer::shared();
+  const std::string other = server.new_database();
+  PostgresDb(other).exec("CREATE TABLE unrelated (x INTEGER)");
+  CHECK_THROWS_WITH(open_storage(other), Catch::Contains("other tables and no Optuna study schema"));
+  CHECK(PostgresDb(other).table_names() == std::vector<std::string>{"unrelated"});
+  const std::string old = server.new_database();
+  PostgresStorage{old};
+  PostgresDb(old).exec("UPDATE version_info SET schema_version = 11");
+  CHECK_THROWS_WITH(open_storage(old), Catch::Contains("schema version 11"));
+  PostgresStorage again = [&] {  // reopening a current database keeps its studies
+    PostgresDb(old).exec("UPDATE version_info SET schema_version = 12");
+    return PostgresStorage(old);
+  }();
+  again.create_or_load_study("kept", {StudyDirection::Minimize});
+  CHECK(PostgresStorage(old).find_study("kept").has_value());
 }
 
 TEST_CASE("TrialHeartbeat keeps a trial alive until it stops", "[store][heartbeat]") {
@@ -228,7 +262,9 @@ TEST_CASE("TrialHeartbeat keeps a trial alive until it stops", "[store][heartbea
 
 TEST_CASE("enqueue_trials_once enqueues a batch exactly once across workers", "[store][contract]") {
   effscale::testing::TempDir dir;
-  const std::string url = "sqlite:///" + dir.file("once.db");
+  const std::string kind = GENERATE(std::string("file"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = shared_url(kind, dir);
   int64_t study = open_storage(url)->create_or_load_study("grid", {StudyDirection::Maximize}).study_id;
   std::vector<Storage::EnqueueRequest> batch;
   for (int i = 0; i < 10; ++i) batch.push_back({{{"alpha", float_param(1.0 + 0.01 * i)}}, json{{"grid_id", i}}});
@@ -247,7 +283,9 @@ TEST_CASE("enqueue_trials_once enqueues a batch exactly once across workers", "[
 
 TEST_CASE("compare_and_set_study_attrs lets exactly one of racing workers advance a state", "[store][contract]") {
   effscale::testing::TempDir dir;
-  const std::string url = "sqlite:///" + dir.file("cas.db");
+  const std::string kind = GENERATE(std::string("file"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = shared_url(kind, dir);
   int64_t study = open_storage(url)->create_or_load_study("search", {StudyDirection::Maximize}).study_id;
   // Eight workers each try to move step 0 -> 1 (the guard is absent at first, so null is expected).
   std::atomic<int> landed{0};

@@ -1,11 +1,12 @@
-// The store under real processes: several workers sharing one SQLite file, and a worker killed with
-// SIGKILL in the middle of a trial.
+// The store under real processes, on a SQLite file and on a PostgreSQL database: several workers sharing
+// one study, and a worker killed with SIGKILL in the middle of a trial.
 
 #include <catch2/catch.hpp>
 
 #include <set>
 
-#include "effscale/store/sqlite_storage.h"
+#include "effscale/store/storage.h"
+#include "postgres_server.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -15,6 +16,13 @@ using effscale::testing::shell_quote;
 
 namespace {
 
+// A new study database of each kind the test runs over.
+std::string new_url(const effscale::testing::TempDir& dir) {
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  if (kind == "postgres") return effscale::testing::PostgresServer::shared().new_database();
+  return "sqlite:///" + dir.file("shared.db");
+}
+
 std::string worker(const std::string& url, const std::string& args) {
   return std::string(EFFSCALE_STORE_WORKER) + " " + shell_quote(url) + " s " + args;
 }
@@ -23,12 +31,13 @@ std::string worker(const std::string& url, const std::string& args) {
 
 TEST_CASE("six processes share one database: every trial once, numbers without gaps", "[store][processes]") {
   effscale::testing::TempDir dir;
-  const std::string path = dir.file("shared.db"), url = "sqlite:///" + path;
+  const std::string url = new_url(dir);
+  INFO(url);
   {
-    SqliteStorage storage(path);
-    const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+    const auto storage = open_storage(url);
+    const int64_t study = storage->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
     for (int i = 0; i < 200; ++i)
-      storage.enqueue_trial(study, {{"i", {double(i), Distribution::int_range(0, 199)}}}, nlohmann::json::object());
+      storage->enqueue_trial(study, {{"i", {double(i), Distribution::int_range(0, 199)}}}, nlohmann::json::object());
   }
   std::string script = "pids=; ";
   for (int w = 0; w < 4; ++w)
@@ -42,8 +51,8 @@ TEST_CASE("six processes share one database: every trial once, numbers without g
   for (int w = 0; w < 4; ++w) drained += std::stoi(effscale::testing::read_file(dir.file("drain" + std::to_string(w))));
   CHECK(drained == 200);
 
-  SqliteStorage storage(path);
-  const auto trials = storage.get_trials(storage.find_study("s")->study_id, {});
+  const auto storage = open_storage(url);
+  const auto trials = storage->get_trials(storage->find_study("s")->study_id, {});
   REQUIRE(trials.size() == 300);
   std::set<int64_t> enqueued_done;
   for (size_t n = 0; n < trials.size(); ++n) {
@@ -56,11 +65,12 @@ TEST_CASE("six processes share one database: every trial once, numbers without g
 
 TEST_CASE("a worker killed mid-trial is failed and re-queued after the grace period", "[store][processes]") {
   effscale::testing::TempDir dir;
-  const std::string path = dir.file("kill.db"), url = "sqlite:///" + path;
+  const std::string url = new_url(dir);
+  INFO(url);
   {
-    SqliteStorage storage(path);
-    const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
-    storage.enqueue_trial(study, {{"alpha", {1.2, Distribution::float_range(1.0, 1.4, 0.05)}}}, nlohmann::json::object());
+    const auto storage = open_storage(url);
+    const int64_t study = storage->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+    storage->enqueue_trial(study, {{"alpha", {1.2, Distribution::float_range(1.0, 1.4, 0.05)}}}, nlohmann::json::object());
   }
   const std::string out = shell_quote(dir.file("hang.out"));
   // Start a worker, wait until it holds the trial, SIGKILL it.
@@ -73,8 +83,8 @@ TEST_CASE("a worker killed mid-trial is failed and re-queued after the grace per
   run_command("sleep 0.2");
   CHECK(run_command(worker(url, "reap 0.1 1")).out == "1\n");
   {
-    SqliteStorage storage(path);
-    const auto trials = storage.get_trials(storage.find_study("s")->study_id, {});
+    const auto storage = open_storage(url);
+    const auto trials = storage->get_trials(storage->find_study("s")->study_id, {});
     REQUIRE(trials.size() == 2);
     CHECK(trials[0].state == TrialState::Fail);
     CHECK(trials[1].state == TrialState::Waiting);
@@ -85,8 +95,8 @@ TEST_CASE("a worker killed mid-trial is failed and re-queued after the grace per
   REQUIRE(run_command(kill_one).exit_status == 0);
   run_command("sleep 0.2");
   CHECK(run_command(worker(url, "reap 0.1 1")).out == "1\n");
-  SqliteStorage storage(path);
-  const auto study = storage.find_study("s")->study_id;
-  CHECK(storage.get_trials(study, {TrialState::Waiting}).empty());
-  CHECK(storage.get_trials(study, {TrialState::Fail}).size() == 2);
+  const auto storage = open_storage(url);
+  const auto study = storage->find_study("s")->study_id;
+  CHECK(storage->get_trials(study, {TrialState::Waiting}).empty());
+  CHECK(storage->get_trials(study, {TrialState::Fail}).size() == 2);
 }

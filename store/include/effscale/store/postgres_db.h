@@ -1,0 +1,41 @@
+#pragma once
+// PostgresDb: a SqlConnection to a PostgreSQL database through libpq, for studies shared by several hosts.
+
+#include <string>
+
+#include "effscale/store/sql_connection.h"
+
+struct pg_conn;
+
+namespace effscale::store {
+
+// One connection. Writers serialise on a transaction-scoped advisory lock (the same one-writer rule as
+// SQLite's BEGIN IMMEDIATE), so every read-then-write of the storage is atomic across hosts.
+class PostgresDb : public SqlConnection {
+ public:
+  // Connects to `url`: a libpq URI, postgresql://[user[:password]@][host][:port][/dbname][?param=value&...]
+  // (SQLAlchemy's postgresql+psycopg2:// is accepted too, so Optuna's URL works as is). Throws
+  // StoreInputError naming the URL, its password hidden, when the server cannot be reached or refuses.
+  explicit PostgresDb(const std::string& url);
+  ~PostgresDb() override;
+  PostgresDb(const PostgresDb&) = delete;
+  PostgresDb& operator=(const PostgresDb&) = delete;
+
+  SqlDialect dialect() const override { return SqlDialect::Postgres; }
+  const std::string& name() const override { return name_; }
+  void exec(const std::string& sql) override;
+  SqlStatement prepare(const std::string& sql) override;
+  void begin_exclusive() override;
+  void commit() override;
+  void rollback() noexcept override;
+  std::vector<std::string> table_names() override;
+
+ private:
+  pg_conn* conn_ = nullptr;
+  std::string name_;
+};
+
+// `url` with the password replaced by "***" (for messages).
+std::string url_without_password(const std::string& url);
+
+}  // namespace effscale::store

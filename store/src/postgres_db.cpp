@@ -1,0 +1,156 @@
+#include "effscale/store/postgres_db.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <optional>
+#include <regex>
+
+#include "effscale/store/store_error.h"
+
+namespace effscale::store {
+namespace {
+
+constexpr Oid kTimestampOid = 1114;  // timestamp without time zone (pg_type.h)
+// pg_advisory_xact_lock key of every effscale writer: "effscale" in ASCII.
+constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(7306071563787881573)";
+
+// libpq's message on one line.
+std::string one_line(const char* message) {
+  std::string text = message != nullptr ? message : "unknown error";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  for (char& c : text)
+    if (c == '\n') c = ' ';
+  return text;
+}
+
+// Owns a PGresult; throws StoreFailure unless it succeeded.
+struct Result {
+  Result(PGresult* result, const std::string& sql) : result(result) {
+    const ExecStatusType status = PQresultStatus(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const std::string message = one_line(PQresultErrorMessage(result));
+      PQclear(result);
+      throw StoreFailure("database error: " + message + " (" + sql.substr(0, 60) + ")");
+    }
+  }
+  ~Result() { PQclear(result); }
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+  PGresult* result;
+};
+
+// "?" placeholders as PostgreSQL's $1, $2, ... (effscale's statements have no '?' inside literals).
+std::string numbered_placeholders(const std::string& sql, int& count) {
+  std::string out;
+  count = 0;
+  for (char c : sql) {
+    if (c == '?') out += "$" + std::to_string(++count);
+    else out += c;
+  }
+  return out;
+}
+
+// A timestamp as Optuna writes it: six fractional digits always.
+std::string full_microseconds(std::string text) {
+  const size_t dot = text.find('.');
+  if (dot == std::string::npos) return text + ".000000";
+  return text + std::string(6 - std::min<size_t>(6, text.size() - dot - 1), '0');
+}
+
+class PostgresStatement : public SqlStatementBackend {
+ public:
+  PostgresStatement(PGconn* conn, const std::string& sql) : conn_(conn), sql_(sql) {
+    int count = 0;
+    numbered_ = numbered_placeholders(sql, count);
+    params_.resize(static_cast<size_t>(count));
+  }
+
+  void bind_int(int index, int64_t value) override { set(index, std::to_string(value)); }
+  void bind_double(int index, double value) override {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);  // round-trips exactly
+    set(index, text);
+  }
+  void bind_text(int index, const std::string& value) override { set(index, value); }
+  void bind_null(int index) override { params_.at(static_cast<size_t>(index - 1)).reset(); }
+  bool step() override {
+    if (!result_) {
+      std::vector<const char*> values;
+      for (const auto& p : params_) values.push_back(p ? p->c_str() : nullptr);
+      result_ = std::make_unique<Result>(
+          PQexecParams(conn_, numbered_.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0),
+          sql_);
+      row_ = -1;
+    }
+    return ++row_ < PQntuples(result_->result);
+  }
+  int64_t column_int(int c) const override { return column_is_null(c) ? 0 : std::strtoll(value(c), nullptr, 10); }
+  double column_double(int c) const override { return column_is_null(c) ? 0.0 : std::strtod(value(c), nullptr); }
+  bool column_is_null(int c) const override { return PQgetisnull(result_->result, row_, c) != 0; }
+  std::string column_text(int c) const override {
+    if (column_is_null(c)) return {};
+    return PQftype(result_->result, c) == kTimestampOid ? full_microseconds(value(c)) : std::string(value(c));
+  }
+
+ private:
+  void set(int index, std::string text) { params_.at(static_cast<size_t>(index - 1)) = std::move(text); }
+  const char* value(int c) const { return PQgetvalue(result_->result, row_, c); }
+
+  PGconn* conn_;
+  std::string sql_, numbered_;
+  std::vector<std::optional<std::string>> params_;
+  std::unique_ptr<Result> result_;
+  int row_ = -1;
+};
+
+}  // namespace
+
+std::string url_without_password(const std::string& url) {
+  return std::regex_replace(url, std::regex("^([a-z+]+://[^:/@]*):[^@/]*@"), "$1:***@");
+}
+
+PostgresDb::PostgresDb(const std::string& url) : name_(url_without_password(url)) {
+  // SQLAlchemy spells the driver into the scheme (postgresql+psycopg2://); libpq takes the plain scheme.
+  const std::string libpq_url = std::regex_replace(url, std::regex("^postgres(ql)?\\+[a-z0-9_]+://"), "postgresql://");
+  conn_ = PQconnectdb(libpq_url.c_str());
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    const std::string message = one_line(conn_ ? PQerrorMessage(conn_) : "out of memory");
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw StoreInputError("cannot connect to the study database '" + name_ + "': " + message);
+  }
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // no server notices on stderr
+}
+
+PostgresDb::~PostgresDb() { PQfinish(conn_); }
+
+void PostgresDb::exec(const std::string& sql) { Result(PQexec(conn_, sql.c_str()), sql); }
+
+SqlStatement PostgresDb::prepare(const std::string& sql) {
+  return SqlStatement(std::make_unique<PostgresStatement>(conn_, sql));
+}
+
+void PostgresDb::begin_exclusive() {
+  exec("BEGIN");
+  try {
+    exec(kWriteLock);
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
+
+void PostgresDb::commit() { exec("COMMIT"); }
+
+void PostgresDb::rollback() noexcept { PQclear(PQexec(conn_, "ROLLBACK")); }
+
+std::vector<std::string> PostgresDb::table_names() {
+  auto stmt = prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                      "ORDER BY table_name");
+  std::vector<std::string> names;
+  while (stmt.step()) names.push_back(stmt.column_text(0));
+  return names;
+}
+
+}  // namespace effscale::store
