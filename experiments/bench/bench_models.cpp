@@ -3,7 +3,7 @@
 //   train_b0: B0, 10 classes, 64x64, batch 32, SGD momentum 0.9, cross-entropy -> images/s (median step)
 //   train_b0_recipe: train_b0 with the paper's recipe: RMSProp-TF, label smoothing 0.1, EMA -> images/s
 //   train_b0_data_parallel: train_b0 with the batch of 32 split over torchrun's ranks, gradients averaged every
-//                           step through effscale's ProcessGroup (c10d Gloo) -> images/s of the whole group
+//                           step through effscale's FlatGradients (c10d Gloo) -> images/s of the whole group
 //   load_folder: a folder of JPEGs (--data-dir) through the training transform at 224, batch 32 -> images/s
 // peer_torchvision.py runs the same workloads with Python torchvision; `run` compares them.
 
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <optional>
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -86,12 +87,18 @@ double bench_train(int warmup, int iters, bool channels_last, tr::ProcessGroup* 
     tr::broadcast_module(*group, *model);
   }
   const std::vector<torch::Tensor> parameters = model->parameters();
+  std::optional<tr::FlatGradients> gradients;
+  if (group != nullptr) gradients.emplace(parameters);
   torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(0.01).momentum(0.9));
   const double step = median_seconds(warmup, iters, [&] {
-    optimizer.zero_grad();
+    if (gradients) {
+      for (const torch::Tensor& p : parameters) p.grad().zero_();  // in place: they are views of the buffer
+    } else {
+      optimizer.zero_grad();
+    }
     torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
     loss.backward();
-    if (group != nullptr) tr::average_gradients(*group, parameters, loss.item<double>());
+    if (gradients) gradients->average(*group, loss.item<double>());
     optimizer.step();
   });
   return 32.0 / step;

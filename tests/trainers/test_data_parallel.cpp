@@ -14,6 +14,7 @@
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/data_parallel.h"
 #include "effscale/trainers/losses.h"
+#include "effscale/trainers/mixed_precision.h"
 #include "effscale/trainers/process_group.h"
 #include "effscale/trainers/trainer.h"
 #include "temp_dir.h"
@@ -120,6 +121,8 @@ TEST_CASE("the shards of a batch are the whole batch, transformed alike", "[trai
 }
 
 TEST_CASE("gradients averaged over shards equal the whole batch's gradient", "[trainers][data_parallel]") {
+  const bool channels_last = GENERATE(false, true);
+  INFO("channels_last " << channels_last);
   effscale::testing::TempDir dir;
   const m::ArchSpec spec = tiny_spec(4);
   torch::manual_seed(8);
@@ -128,18 +131,24 @@ TEST_CASE("gradients averaged over shards equal the whole batch's gradient", "[t
     model->eval();  // batch norm from its running statistics, no dropout: the loss is a mean over samples
     return label_smoothing_cross_entropy(model->forward(images.slice(0, begin, end)), labels.slice(0, begin, end), 0.1);
   };
-  m::EfficientNet whole(spec, 21);
+  const auto build = [&] {
+    m::EfficientNet model(spec, 21);
+    if (channels_last) to_channels_last(*model);
+    return model;
+  };
+  m::EfficientNet whole = build();
   const torch::Tensor whole_loss = loss_of(whole, 0, 8);
   whole_loss.backward();
 
   std::vector<std::vector<torch::Tensor>> grads(2);
   std::vector<double> losses(2);
   require_no_errors(run_ranks(2, dir, [&](ProcessGroup& group) {
-    m::EfficientNet replica(spec, 21);
+    m::EfficientNet replica = build();
+    FlatGradients gradients(replica->parameters());
     const int64_t begin = group.rank() * 4;
     torch::Tensor loss = loss_of(replica, begin, begin + 4);
     loss.backward();
-    losses[group.rank()] = average_gradients(group, replica->parameters(), loss.item<double>());
+    losses[group.rank()] = gradients.average(group, loss.item<double>());
     for (const torch::Tensor& p : replica->parameters()) grads[group.rank()].push_back(p.grad().clone());
   }));
   const std::vector<torch::Tensor> expected = whole->parameters();

@@ -42,24 +42,30 @@ void broadcast_module(ProcessGroup& group, torch::nn::Module& module) {
   unflatten_into(flat, state);
 }
 
-double average_gradients(ProcessGroup& group, const std::vector<torch::Tensor>& parameters, double loss) {
-  std::vector<torch::Tensor> grads;
-  grads.reserve(parameters.size() + 1);
-  for (const torch::Tensor& p : parameters) {
-    torch::Tensor g = p.grad();
-    if (!g.defined()) {
-      g = torch::zeros_like(p);
-      p.mutable_grad() = g;
-    }
-    grads.push_back(g);
+FlatGradients::FlatGradients(std::vector<torch::Tensor> parameters) : parameters_(std::move(parameters)) {
+  int64_t size = 1;  // the loss's slot at the end
+  for (const torch::Tensor& p : parameters_) size += p.numel();
+  const torch::Device device = parameters_.empty() ? torch::Device(torch::kCPU) : parameters_.front().device();
+  flat_ = torch::zeros({size}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+  int64_t offset = 0;
+  for (torch::Tensor& p : parameters_) {
+    TORCH_CHECK(p.device() == device && p.scalar_type() == torch::kFloat && p.is_non_overlapping_and_dense(),
+                "FlatGradients: dense float parameters on one device");
+    p.mutable_grad() = flat_.as_strided(p.sizes(), p.strides(), offset);
+    offset += p.numel();
   }
-  std::vector<torch::Tensor> parts = grads;
-  parts.push_back(torch::full({1}, loss, torch::kFloat));
-  torch::Tensor flat = flatten(parts, torch::kFloat);  // gradients are float32 (autocast keeps weights so)
-  group.sum(flat);
-  flat.div_(group.size());
-  unflatten_into(flat.slice(0, 0, flat.numel() - 1), grads);
-  return flat[-1].item<double>();
+}
+
+double FlatGradients::average(ProcessGroup& group, double loss) {
+  for (const torch::Tensor& p : parameters_)
+    if (!p.grad().defined() || p.grad().storage().data() != flat_.storage().data())
+      throw std::logic_error("FlatGradients: a gradient was reassigned away from the shared buffer");
+  flat_[-1].fill_(loss);
+  torch::Tensor host = flat_.device().is_cpu() ? flat_ : flat_.to(torch::kCPU);  // Gloo exchanges host memory
+  group.sum(host);
+  host.div_(group.size());
+  if (!flat_.device().is_cpu()) flat_.copy_(host);
+  return host[-1].item<double>();
 }
 
 void average_buffers(ProcessGroup& group, torch::nn::Module& module) {

@@ -94,7 +94,8 @@ bool resuming(const TrainerOptions& o) {
 // One training epoch; returns the mean loss and the images per second.
 std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer& optimizer, ModelEma* ema,
                                     const ImageDataset& data, const TrainerOptions& o, const LrScheduleOptions& schedule,
-                                    int64_t epoch, int64_t& step, LossScaler& scaler, const TrainerCallbacks& callbacks) {
+                                    int64_t epoch, int64_t& step, LossScaler& scaler, FlatGradients* gradients,
+                                    const TrainerCallbacks& callbacks) {
   model->train();
   if (o.group)  // each rank draws its own dropout and drop-connect masks, from a stream resume restores
     model->noise.set_current_seed(mix_seed(o.seed, static_cast<uint64_t>(epoch), 0x0d90 + static_cast<uint64_t>(o.group->rank())));
@@ -114,7 +115,7 @@ std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer&
     torch::Tensor loss = label_smoothing_cross_entropy(logits.to(torch::kFloat), y, o.label_smoothing);
     double value = loss.item<double>();
     (scaler.enabled() ? loss * scaler.scale() : loss).backward();
-    if (o.group) value = average_gradients(*o.group, model->parameters(), value);  // the same on every rank
+    if (gradients != nullptr) value = gradients->average(*o.group, value);  // the same on every rank
     if (!std::isfinite(value))
       throw TrainingDiverged("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
                              ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
@@ -214,9 +215,12 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
     broadcast_module(*o.group, *model);
     if (ema) broadcast_module(*o.group, *ema->model());
   }
+  // Data-parallel: gradients accumulate in one buffer that is averaged in place after each backward pass.
+  const std::unique_ptr<FlatGradients> gradients = o.group ? std::make_unique<FlatGradients>(model->parameters()) : nullptr;
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = Clock::now();
-    const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, scaler, callbacks);
+    const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, scaler,
+                                        gradients.get(), callbacks);
     EpochReport report;
     report.epoch = epoch + 1;
     report.epochs = o.epochs;

@@ -18,10 +18,24 @@ namespace effscale::trainers {
 // Copies rank 0's parameters and buffers into `module` on every rank.
 void broadcast_module(ProcessGroup& group, torch::nn::Module& module);
 
-// Replaces each parameter's gradient by its mean over the ranks (a missing gradient counts as zeros) and
-// returns the mean of `loss` over the ranks, both in one exchange: every rank then sees the same step and the
-// same loss, so a non-finite loss on any rank stops all of them.
-double average_gradients(ProcessGroup& group, const std::vector<torch::Tensor>& parameters, double loss);
+// The gradients of a set of parameters kept in one flat buffer: each parameter's .grad is a view into it
+// (with the parameter's own strides, so channels_last stays), so backward accumulates straight into the
+// buffer and averaging over the ranks is one in-place exchange, with no copies on the CPU. Gradients must
+// then be zeroed in place (TrainOptimizer::zero_grad does; torch::optim's zero_grad cannot, it detaches
+// them), never reassigned.
+class FlatGradients {
+ public:
+  // Points every parameter's gradient into a new zeroed buffer on the parameters' device (all on one).
+  explicit FlatGradients(std::vector<torch::Tensor> parameters);
+  // Replaces every gradient by its mean over the ranks and returns the mean of `loss`, both in one
+  // exchange: every rank then takes the same step and sees the same loss, so a non-finite loss on any rank
+  // stops all of them. Throws std::logic_error when a gradient was reassigned away from the buffer.
+  double average(ProcessGroup& group, double loss);
+
+ private:
+  std::vector<torch::Tensor> parameters_;
+  torch::Tensor flat_;  // every gradient, then one slot for the loss
+};
 
 // Replaces each floating-point buffer of `module` (batch norm's running statistics) by its mean over the ranks.
 void average_buffers(ProcessGroup& group, torch::nn::Module& module);
