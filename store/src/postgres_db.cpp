@@ -24,16 +24,14 @@ std::string one_line(const char* message) {
   return text;
 }
 
-// Owns a PGresult; throws StoreFailure unless it succeeded.
+bool succeeded(const PGresult* result) {
+  const ExecStatusType status = PQresultStatus(result);
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+// Owns a successful PGresult.
 struct Result {
-  Result(PGresult* result, const std::string& sql) : result(result) {
-    const ExecStatusType status = PQresultStatus(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      const std::string message = one_line(PQresultErrorMessage(result));
-      PQclear(result);
-      throw StoreFailure("database error: " + message + " (" + sql.substr(0, 60) + ")");
-    }
-  }
+  explicit Result(PGresult* result) : result(result) {}
   ~Result() { PQclear(result); }
   Result(const Result&) = delete;
   Result& operator=(const Result&) = delete;
@@ -60,7 +58,7 @@ std::string full_microseconds(std::string text) {
 
 class PostgresStatement : public SqlStatementBackend {
  public:
-  PostgresStatement(PGconn* conn, const std::string& sql) : conn_(conn), sql_(sql) {
+  PostgresStatement(PostgresDb& db, const std::string& sql) : db_(db), sql_(sql) {
     int count = 0;
     numbered_ = numbered_placeholders(sql, count);
     params_.resize(static_cast<size_t>(count));
@@ -78,9 +76,10 @@ class PostgresStatement : public SqlStatementBackend {
     if (!result_) {
       std::vector<const char*> values;
       for (const auto& p : params_) values.push_back(p ? p->c_str() : nullptr);
-      result_ = std::make_unique<Result>(
-          PQexecParams(conn_, numbered_.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0),
-          sql_);
+      result_ = std::make_unique<Result>(db_.run(sql_, [&](PGconn* conn) {
+        return PQexecParams(conn, numbered_.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                            nullptr, 0);
+      }));
       row_ = -1;
     }
     return ++row_ < PQntuples(result_->result);
@@ -97,7 +96,7 @@ class PostgresStatement : public SqlStatementBackend {
   void set(int index, std::string text) { params_.at(static_cast<size_t>(index - 1)) = std::move(text); }
   const char* value(int c) const { return PQgetvalue(result_->result, row_, c); }
 
-  PGconn* conn_;
+  PostgresDb& db_;
   std::string sql_, numbered_;
   std::vector<std::optional<std::string>> params_;
   std::unique_ptr<Result> result_;
@@ -125,14 +124,35 @@ PostgresDb::PostgresDb(const std::string& url) : name_(url_without_password(url)
 
 PostgresDb::~PostgresDb() { PQfinish(conn_); }
 
-void PostgresDb::exec(const std::string& sql) { Result(PQexec(conn_, sql.c_str()), sql); }
+PGresult* PostgresDb::run(const std::string& sql, const std::function<PGresult*(PGconn*)>& attempt) {
+  PGresult* result = attempt(conn_);
+  if (!succeeded(result) && !in_transaction_ && PQstatus(conn_) == CONNECTION_BAD) {
+    PQclear(result);  // the server dropped us between transactions: reconnect once and try again
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK)
+      throw StoreFailure("lost the connection to the study database '" + name_ + "' and could not reconnect: " +
+                         one_line(PQerrorMessage(conn_)));
+    result = attempt(conn_);
+  }
+  if (!succeeded(result)) {
+    const std::string message = one_line(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+    PQclear(result);
+    throw StoreFailure("database error: " + message + " (" + sql.substr(0, 60) + ")");
+  }
+  return result;
+}
+
+void PostgresDb::exec(const std::string& sql) {
+  PQclear(run(sql, [&](PGconn* conn) { return PQexec(conn, sql.c_str()); }));
+}
 
 SqlStatement PostgresDb::prepare(const std::string& sql) {
-  return SqlStatement(std::make_unique<PostgresStatement>(conn_, sql));
+  return SqlStatement(std::make_unique<PostgresStatement>(*this, sql));
 }
 
 void PostgresDb::begin_exclusive() {
   exec("BEGIN");
+  in_transaction_ = true;
   try {
     exec(kWriteLock);
   } catch (...) {
@@ -141,9 +161,15 @@ void PostgresDb::begin_exclusive() {
   }
 }
 
-void PostgresDb::commit() { exec("COMMIT"); }
+void PostgresDb::commit() {
+  exec("COMMIT");
+  in_transaction_ = false;
+}
 
-void PostgresDb::rollback() noexcept { PQclear(PQexec(conn_, "ROLLBACK")); }
+void PostgresDb::rollback() noexcept {
+  PQclear(PQexec(conn_, "ROLLBACK"));
+  in_transaction_ = false;
+}
 
 std::vector<std::string> PostgresDb::table_names() {
   auto stmt = prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "

@@ -239,6 +239,19 @@ TEST_CASE("a PostgreSQL database with other tables or another schema version is 
   CHECK(PostgresStorage(old).find_study("kept").has_value());
 }
 
+TEST_CASE("a PostgreSQL storage reconnects after the server restarts between calls", "[store][postgres]") {
+  auto& server = effscale::testing::PostgresServer::shared();
+  PostgresStorage storage(server.new_database());
+  const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+  const TrialRef first = storage.create_trial(study);
+  server.restart();  // every connection dropped, as a maintenance restart or a network cut does
+  storage.heartbeat(first.trial_id);  // a write transaction: reconnects, then runs
+  server.restart();
+  CHECK(storage.find_study("s").has_value());  // a read outside a transaction: the same
+  storage.finish_trial(first.trial_id, TrialState::Complete, {0.5});
+  CHECK(storage.get_trials(study, {TrialState::Complete}).size() == 1);
+}
+
 TEST_CASE("TrialHeartbeat keeps a trial alive until it stops", "[store][heartbeat]") {
   SqliteStorage storage(":memory:");
   const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;

@@ -44,6 +44,10 @@ PostgresServer::~PostgresServer() {
   run_command("rm -rf " + shell_quote(dir_));
 }
 
+void PostgresServer::restart() {
+  checked("restarting it", as_owner_ + bin_ + "/pg_ctl -w -m fast -D " + shell_quote(dir_ + "/data") + " restart");
+}
+
 std::string PostgresServer::new_database() {
   const std::string name = "study" + std::to_string(++databases_);
   checked("creating a database", "psql -q -h " + shell_quote(dir_) + " -U postgres -d postgres -c " +

@@ -18,6 +18,8 @@ class PostgresServer {
 
   // Creates a new empty database and returns its URL (postgresql://postgres@/NAME?host=SOCKET_DIR).
   std::string new_database();
+  // Restarts the server (fast shutdown: every connection is dropped), as a maintenance restart would.
+  void restart();
   // The folder holding the server's socket (libpq's host).
   const std::string& socket_dir() const { return dir_; }
 
