@@ -98,6 +98,7 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --batch-size 1000", "smaller than one batch"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment mixup", "--augment 'mixup'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --channels-last yes", "--channels-last 'yes'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --checkpoint-every=-1", "--checkpoint-every must be"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment randaugment --randaugment-magnitude 12",
        "--randaugment-magnitude must be in [0, 10]"},
       {"--dataset mnist", "--model"},

@@ -203,3 +203,35 @@ TEST_CASE("data-parallel replicas stay equal, the leader alone checkpoints, and 
   check_same_state(*straight[0], *resumed[1]);
   check_same_state(*full[0].eval_model, *rest[1].eval_model);
 }
+
+TEST_CASE("data-parallel ranks killed after a mid-epoch checkpoint resume there with identical weights",
+          "[trainers][data_parallel][resume]") {
+  effscale::testing::TempDir dir;
+  const ImageDataset train_set = synthetic(96, 1), val = synthetic(30, 2);  // 6 steps of 16 (8 a rank) an epoch
+  const auto train_ranks = [&](const std::string& name, bool resume, bool kill) {
+    std::vector<m::EfficientNet> models(2, m::EfficientNet(nullptr));
+    const auto errors = run_ranks(2, dir, [&](ProcessGroup& group) {
+      TrainerOptions o = tiny_options(dir.file(name));
+      o.checkpoint_every_steps = 4;
+      o.progress_every = 1;
+      o.resume = resume;
+      o.group = std::shared_ptr<ProcessGroup>(&group, [](ProcessGroup*) {});
+      TrainerCallbacks callbacks;  // the leader's progress: "killed" at epoch 2, batch 4 (step 10)
+      if (kill) callbacks.on_progress = [](const StepProgress& p) {
+        if (p.epoch == 2 && p.step == 4) throw std::runtime_error("killed");
+      };
+      models[group.rank()] = m::EfficientNet(tiny_spec(4), 3);
+      train(models[group.rank()], train_set, val, o, callbacks);
+    });
+    return std::make_pair(errors, models);
+  };
+  const auto [errors, straight] = train_ranks("straight.pt", false, false);
+  require_no_errors(errors);
+  const auto killed = train_ranks("resumed.pt", false, true).first;
+  CHECK(killed[0] == "killed");
+  CHECK_FALSE(killed[1].empty());  // rank 1 lost its peer in the next exchange
+  const auto [resume_errors, resumed] = train_ranks("resumed.pt", true, false);
+  require_no_errors(resume_errors);
+  check_same_state(*straight[0], *resumed[0]);
+  check_same_state(*straight[0], *resumed[1]);
+}

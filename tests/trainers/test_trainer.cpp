@@ -60,6 +60,44 @@ TEST_CASE("2 epochs in one go and 1 + resume + 1 give identical weights", "[trai
   check_same_state(*straight, *resumed);
 }
 
+TEST_CASE("a run killed after a mid-epoch checkpoint resumes there with identical weights", "[trainers][resume]") {
+  effscale::testing::TempDir dir;
+  const ImageDataset train_set = synthetic(96, 1), val = synthetic(32, 2);  // 6 steps an epoch
+  const auto options = [&](const std::string& checkpoint) {
+    TrainerOptions o = tiny_options(checkpoint);
+    o.checkpoint_every_steps = 4;
+    o.progress_every = 1;
+    return o;
+  };
+  torch::manual_seed(3);
+  m::EfficientNet straight(tiny_spec(4));
+  const TrainResult full = train(straight, train_set, val, options(dir.file("straight.pt")));
+
+  // "Killed" at step 10 (epoch 2, batch 4): the checkpoint of step 8 (epoch 2, batch 2) survives.
+  TrainerCallbacks kill;
+  kill.on_progress = [](const StepProgress& p) {
+    if (p.epoch == 2 && p.step == 4) throw std::runtime_error("killed");
+  };
+  torch::manual_seed(3);
+  m::EfficientNet part(tiny_spec(4));
+  CHECK_THROWS_WITH(train(part, train_set, val, options(dir.file("resumed.pt")), kill), "killed");
+  torch::manual_seed(99);
+  m::EfficientNet resumed(tiny_spec(4));
+  TrainerOptions again = options(dir.file("resumed.pt"));
+  again.resume = true;
+  int first_step_seen = 0;
+  TrainerCallbacks watch;
+  watch.on_progress = [&](const StepProgress& p) {
+    if (first_step_seen == 0) first_step_seen = int(p.epoch * 100 + p.step);
+  };
+  const TrainResult rest = train(resumed, train_set, val, again, watch);
+  CHECK(first_step_seen == 203);  // epoch 2 went on from its batch 3
+  REQUIRE(rest.history.size() == 2);
+  CHECK(rest.history[1].train_loss == full.history[1].train_loss);  // the mean over the whole epoch
+  check_same_state(*straight, *resumed);
+  check_same_state(*full.eval_model, *rest.eval_model);
+}
+
 TEST_CASE("a checkpoint refuses another model, and a damaged one names the file", "[trainers][resume]") {
   effscale::testing::TempDir dir;
   const ImageDataset train_set = synthetic(32, 1);

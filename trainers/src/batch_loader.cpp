@@ -30,10 +30,12 @@ BatchLoader::BatchLoader(const ImageDataset& data, TransformOptions transform, B
     : data_(data), transform_(std::move(transform)), options_(options) {
   TORCH_CHECK(options_.batch_size >= 1 && options_.prefetch >= 1, "BatchLoader: batch_size and prefetch must be >= 1");
   TORCH_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards, "BatchLoader: bad shard");
+  TORCH_CHECK(options_.first_batch >= 0, "BatchLoader: first_batch must be >= 0");
   const int64_t n = data_.size();
   order_ = options_.training ? seeded_permutation(n, mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), 0xba7c))
                              : torch::arange(n, torch::kLong);
   batches_ = options_.training ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  produced_ = std::min(options_.first_batch, batches_);
   thread_ = std::thread([this] { produce(); });
 }
 
@@ -91,7 +93,7 @@ Batch BatchLoader::make_batch(int64_t index) {
 void BatchLoader::produce() {
   // This thread only prepares batches; its own torch ops stay single-threaded too.
   models::limit_thread_intra_op(1);
-  for (int64_t i = 0; i < batches_; ++i) {
+  for (int64_t i = options_.first_batch; i < batches_; ++i) {
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });

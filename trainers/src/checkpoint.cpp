@@ -34,6 +34,8 @@ void save_checkpoint(const std::string& path, const models::EfficientNet& model,
   archive.write("meta/epochs_done", torch::tensor(meta.epochs_done));
   archive.write("meta/steps_done", torch::tensor(meta.steps_done));
   archive.write("meta/history", text_tensor(meta.history_json));
+  archive.write("meta/batches_done", torch::tensor(meta.batches_done));
+  archive.write("meta/epoch_loss_sum", torch::tensor(meta.epoch_loss_sum, torch::kDouble));
   archive.write("meta/spec", text_tensor(models::spec_to_json(model->spec)));
   // Training draws from the model's own generator only (never LibTorch's global one, which other worker
   // threads of the process share): its state is the run's whole random state.
@@ -67,6 +69,9 @@ CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& mo
     archive.read("meta/steps_done", steps);
     archive.read("meta/history", history);
     meta = {epochs.item<int64_t>(), steps.item<int64_t>(), tensor_text(history)};
+    torch::Tensor batches, loss_sum;  // absent from checkpoints of before mid-epoch saves: an epoch's end
+    if (archive.try_read("meta/batches_done", batches)) meta.batches_done = batches.item<int64_t>();
+    if (archive.try_read("meta/epoch_loss_sum", loss_sum)) meta.epoch_loss_sum = loss_sum.item<double>();
     torch::Tensor noise;  // absent from checkpoints of before per-model generators: the stream starts afresh
     if (archive.try_read("rng/model_noise", noise)) model->noise.set_state(noise);
   } catch (const std::invalid_argument&) {

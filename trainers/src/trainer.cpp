@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -59,6 +60,7 @@ void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
                                 " samples) is smaller than one batch of " + std::to_string(o.batch_size));
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw std::invalid_argument("label smoothing must be in [0, 1)");
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw std::invalid_argument("EMA decay must be in [0, 1)");
+  if (o.checkpoint_every_steps < 0) throw std::invalid_argument("--checkpoint-every must be at least 0");
   if (o.batch_size % shards_of(o) != 0)
     throw std::invalid_argument("--batch-size " + std::to_string(o.batch_size) + " is the global batch and must divide evenly over the " +
                                 std::to_string(shards_of(o)) + " data-parallel ranks");
@@ -91,50 +93,65 @@ bool resuming(const TrainerOptions& o) {
   return true;
 }
 
-// One training epoch; returns the mean loss and the images per second.
-std::pair<double, double> run_epoch(models::EfficientNet& model, TrainOptimizer& optimizer, ModelEma* ema,
-                                    const ImageDataset& data, const TrainerOptions& o, const LrScheduleOptions& schedule,
-                                    int64_t epoch, int64_t& step, LossScaler& scaler, FlatGradients* gradients,
-                                    const TrainerCallbacks& callbacks) {
-  model->train();
-  if (o.group)  // each rank draws its own dropout and drop-connect masks, from a stream resume restores
-    model->noise.set_current_seed(mix_seed(o.seed, static_cast<uint64_t>(epoch), 0x0d90 + static_cast<uint64_t>(o.group->rank())));
-  BatchLoader loader(data, o.transform, {o.batch_size, true, o.seed, epoch, 2, shard_of(o), shards_of(o)});
+// What the epochs of one run work on.
+struct EpochContext {
+  models::EfficientNet& model;
+  TrainOptimizer& optimizer;
+  ModelEma* ema;
+  const ImageDataset& data;
+  const TrainerOptions& o;
+  const LrScheduleOptions& schedule;
+  LossScaler& scaler;
+  FlatGradients* gradients;  // data-parallel only
+  const TrainerCallbacks& callbacks;
+  // Saves a checkpoint inside `epoch` after `batches_done` of its batches, `step` steps in all.
+  std::function<void(int64_t epoch, int64_t batches_done, int64_t step, double loss_sum)> save_mid_epoch;
+};
+
+// One training epoch from its batch `first_batch` on (a resumed epoch; `loss_sum` of the batches before);
+// returns the epoch's mean loss and the images per second of this pass.
+std::pair<double, double> run_epoch(const EpochContext& c, int64_t epoch, int64_t& step, int64_t first_batch, double loss_sum) {
+  const TrainerOptions& o = c.o;
+  c.model->train();
+  BatchLoader loader(c.data, o.transform, {o.batch_size, true, o.seed, epoch, 2, shard_of(o), shards_of(o), first_batch});
   const auto start = Clock::now();
-  double loss_sum = 0;
-  int64_t done = 0, images = 0;
+  int64_t done = first_batch, images = 0;
   while (auto batch = loader.next()) {
-    const double lr = learning_rate(schedule, step);
+    if (o.group)  // each rank draws its own dropout and drop-connect masks, from a stream seeded per step
+      c.model->noise.set_current_seed(mix_seed(o.seed, static_cast<uint64_t>(step), 0x0d90 + static_cast<uint64_t>(o.group->rank())));
+    const double lr = learning_rate(c.schedule, step);
     const torch::Tensor x = to_memory_format(batch->images.to(o.device), o.channels_last), y = batch->labels.to(o.device);
-    optimizer.zero_grad();
+    c.optimizer.zero_grad();
     torch::Tensor logits;
     {
       AutocastScope autocast(o.precision, o.device);
-      logits = model->forward(x);
+      logits = c.model->forward(x);
     }
     torch::Tensor loss = label_smoothing_cross_entropy(logits.to(torch::kFloat), y, o.label_smoothing);
     double value = loss.item<double>();
-    (scaler.enabled() ? loss * scaler.scale() : loss).backward();
-    if (gradients != nullptr) value = gradients->average(*o.group, value);  // the same on every rank
+    (c.scaler.enabled() ? loss * c.scaler.scale() : loss).backward();
+    if (c.gradients != nullptr) value = c.gradients->average(*o.group, value);  // the same on every rank
     if (!std::isfinite(value))
       throw TrainingDiverged("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
                              ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
                              "); lower --lr or check the data");
     bool finite = true;
-    if (scaler.enabled()) {  // fp16 only: nothing extra on the fp32 / bf16 step
-      finite = scaler.unscale_and_check(model->parameters());
-      scaler.update(finite);
+    if (c.scaler.enabled()) {  // fp16 only: nothing extra on the fp32 / bf16 step
+      finite = c.scaler.unscale_and_check(c.model->parameters());
+      c.scaler.update(finite);
     }
-    if (finite) optimizer.step(lr);  // an fp16 overflow skips the step and lowers the scale
-    if (ema != nullptr) ema->update(model, step);
+    if (finite) c.optimizer.step(lr);  // an fp16 overflow skips the step and lowers the scale
+    if (c.ema != nullptr) c.ema->update(c.model, step);
     ++step;
     ++done;
     images += x.size(0) * shards_of(o);
     loss_sum += value;
-    if (callbacks.on_progress && leads(o) && (done % std::max<int64_t>(1, o.progress_every) == 0 || done == loader.batches())) {
+    if (o.checkpoint_every_steps > 0 && step % o.checkpoint_every_steps == 0 && done < loader.batches())
+      c.save_mid_epoch(epoch, done, step, loss_sum);  // the epoch's end saves anyway
+    if (c.callbacks.on_progress && leads(o) && (done % std::max<int64_t>(1, o.progress_every) == 0 || done == loader.batches())) {
       const double rate = images / std::max(seconds_since(start), 1e-9);
-      callbacks.on_progress({epoch + 1, o.epochs, done, loader.batches(), loss_sum / done, lr, rate,
-                             double((loader.batches() - done) * o.batch_size) / rate});
+      c.callbacks.on_progress({epoch + 1, o.epochs, done, loader.batches(), loss_sum / done, lr, rate,
+                               double((loader.batches() - done) * o.batch_size) / rate});
     }
   }
   return {done ? loss_sum / done : 0.0, images / std::max(seconds_since(start), 1e-9)};
@@ -203,11 +220,14 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
   schedule.steps_per_epoch = train_set.size() / o.batch_size;
 
   TrainResult result;
-  int64_t first_epoch = 0, step = 0;
+  int64_t first_epoch = 0, step = 0, first_batch = 0;
+  double loss_sum = 0;
   if (resuming(o)) {
     const CheckpointMeta meta = load_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer);
     first_epoch = meta.epochs_done;
     step = meta.steps_done;
+    first_batch = meta.batches_done;  // > 0: saved inside epoch first_epoch + 1
+    loss_sum = meta.epoch_loss_sum;
     for (const auto& j : nlohmann::json::parse(meta.history_json)) result.history.push_back(report_from_json(j));
   }
   result.eval_model = ema ? ema->model() : model;
@@ -217,19 +237,32 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
   }
   // Data-parallel: gradients accumulate in one buffer that is averaged in place after each backward pass.
   const std::unique_ptr<FlatGradients> gradients = o.group ? std::make_unique<FlatGradients>(model->parameters()) : nullptr;
+  // Each rank's batch norm sees only its share of the batches: its statistics are averaged before they are
+  // evaluated or saved.
+  const auto average_statistics = [&] {
+    if (!o.group) return;
+    average_buffers(*o.group, *model);
+    if (ema) average_buffers(*o.group, *ema->model());
+  };
+  const auto save = [&](const CheckpointMeta& meta) {
+    if (!o.checkpoint_path.empty() && leads(o))
+      save_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer, meta);
+  };
+  const EpochContext context{model, optimizer, ema.get(), train_set, o, schedule, scaler, gradients.get(), callbacks,
+                             [&](int64_t epoch, int64_t batches_done, int64_t at_step, double sum) {
+                               average_statistics();
+                               save({epoch, at_step, history_json(result.history), batches_done, sum});
+                             }};
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = Clock::now();
-    const auto [loss, rate] = run_epoch(model, optimizer, ema.get(), train_set, o, schedule, epoch, step, scaler,
-                                        gradients.get(), callbacks);
+    const bool resumed = epoch == first_epoch;
+    const auto [loss, rate] = run_epoch(context, epoch, step, resumed ? first_batch : 0, resumed ? loss_sum : 0.0);
     EpochReport report;
     report.epoch = epoch + 1;
     report.epochs = o.epochs;
     report.train_loss = loss;
     report.images_per_second = rate;
-    if (o.group) {  // each rank's batch norm saw only its share of the batches: evaluate and save their mean
-      average_buffers(*o.group, *model);
-      if (ema) average_buffers(*o.group, *ema->model());
-    }
+    average_statistics();
     recalibrate_batch_norm(result.eval_model, train_set, o.transform, o.bn_recalibration_batches, o.batch_size, o.device,
                            mix_seed(o.seed, static_cast<uint64_t>(epoch), 0xb17));
     report.validation = evaluate(result.eval_model, validation, o.transform, o.batch_size, o.device, o.group.get());
@@ -239,9 +272,7 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
     // report of the same epoch replaces the earlier one), so no epoch is ever missing from the record.
     bool go_on = !leads(o) || !callbacks.on_epoch || callbacks.on_epoch(report);
     if (o.group) go_on = sum_over_ranks(*o.group, {o.group->leader() && go_on ? 1.0 : 0.0})[0] > 0;  // the leader's
-    if (!o.checkpoint_path.empty() && leads(o))
-      save_checkpoint(o.checkpoint_path, model, ema ? &ema->model() : nullptr, optimizer,
-                      {epoch + 1, step, history_json(result.history)});
+    save({epoch + 1, step, history_json(result.history)});
     if (!go_on) {
       result.stopped_early = epoch + 1 < o.epochs;
       break;

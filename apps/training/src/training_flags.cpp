@@ -34,6 +34,8 @@ po::options_description training_options() {
       ("augment", po::value<std::string>()->default_value("none"), "training augmentation: none, autoaugment (ImageNet policy v0) or randaugment")
       ("randaugment-layers", po::value<int>()->default_value(2), "RandAugment: ops per image (N)")
       ("randaugment-magnitude", po::value<double>()->default_value(10), "RandAugment: level of every op (M, 0..10)")
+      ("checkpoint-every", po::value<int64_t>()->default_value(0),
+       "also checkpoint every N steps inside an epoch, for long epochs (0: at epoch ends only)")
       ("pruner", po::value<std::string>()->default_value("none"), "stop trials behind the study: none, median or halving")
       ("seed", po::value<uint64_t>()->default_value(0), "seed for weights, data order and augmentation")
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
@@ -110,6 +112,8 @@ trainers::TrainerOptions trainer_options_from(const po::variables_map& vm, const
     throw cli::UsageError("--randaugment-magnitude must be in [0, 10]");
   o.seed = vm["seed"].as<uint64_t>();
   o.checkpoint_path = checkpoint_path;
+  o.checkpoint_every_steps = vm["checkpoint-every"].as<int64_t>();
+  if (o.checkpoint_every_steps < 0) throw cli::UsageError("--checkpoint-every must be 0 (epoch ends only) or a number of steps");
   o.device = trainers::parse_device(vm["device"].as<std::string>());
   try {
     o.channels_last = trainers::resolve_channels_last(vm["channels-last"].as<std::string>(), o.device);

@@ -32,6 +32,7 @@ struct BatchLoaderOptions {
   int prefetch = 2;          // batches prepared ahead (>= 1)
   int shard = 0;             // data-parallel: this rank's part of every batch, of `shards` equal parts (the last
   int shards = 1;            // batch of an evaluation may leave a part empty); samples keep their randomness
+  int64_t first_batch = 0;   // start at this batch of the epoch (a resumed epoch); earlier ones are not made
 };
 
 // Produces the batches of one pass over `data` (which must outlive the loader). The order is a

@@ -13,6 +13,8 @@ struct CheckpointMeta {
   int64_t epochs_done = 0;     // completed epochs
   int64_t steps_done = 0;      // optimizer steps taken
   std::string history_json;    // the epoch reports so far (JSON array)
+  int64_t batches_done = 0;    // > 0: saved inside epoch epochs_done + 1, after this many of its batches
+  double epoch_loss_sum = 0;   // the summed loss of those batches
 };
 
 // Writes model, EMA (when non-null), optimizer state, the model's mask generator state, meta and the model's

@@ -33,6 +33,7 @@ struct TrainerOptions {
   TransformOptions transform;         // resolution, channels, augmentation
   uint64_t seed = 0;                  // data order and augmentation (weights: torch::manual_seed by the caller)
   std::string checkpoint_path;        // written at every epoch end (atomically); empty: none
+  int64_t checkpoint_every_steps = 0;  // > 0: also every this many steps inside an epoch (resume continues there)
   bool resume = false;                // continue from checkpoint_path when it exists
   torch::Device device = torch::kCPU;
   Precision precision = Precision::Fp32;  // autocast for forward and loss (bf16 on CPU or CUDA; fp16 on CUDA with
@@ -85,8 +86,9 @@ class TrainingDiverged : public std::runtime_error {
 
 // Trains `model` on `train_set`, evaluating on `validation` after every epoch, checkpointing when
 // checkpoint_path is set. With resume and an existing checkpoint, the model, EMA, optimizer, schedule
-// position, RNG state and history are restored and training continues with the next epoch: on the CPU, 2
-// epochs straight and 1 + resume + 1 give identical weights. Throws TrainingDiverged on a non-finite loss,
+// position, RNG state and history are restored and training continues where the checkpoint was taken (the
+// next epoch, or the next batch of a mid-epoch checkpoint): on the CPU, 2 epochs straight and 1 + resume + 1
+// give identical weights, and so does a run killed after a mid-epoch checkpoint and resumed. Throws TrainingDiverged on a non-finite loss,
 // std::invalid_argument for bad options or a checkpoint written for another model, std::runtime_error
 // when the checkpoint cannot be written.
 // With options.group, every rank calls train() with the same data and options: batch_size is the global

@@ -14,7 +14,7 @@ namespace effscale::app_training {
 
 // --dataset, --data-dir, --train-limit, --val-fraction, --epochs, --batch-size, --lr, --optimizer, --schedule,
 // --warmup-epochs, --weight-decay, --label-smoothing, --ema-decay, --bn-recalibrate, --bn-momentum,
-// --crop-min-area, --eval-crop, --seed, --threads, --device (defaults: the paper's recipe, 5 epochs,
+// --crop-min-area, --eval-crop, --checkpoint-every, --seed, --threads, --device (defaults: the paper's recipe, 5 epochs,
 // Fashion-MNIST). Any of them may come from the --config INI file (a preset).
 boost::program_options::options_description training_options();
 
