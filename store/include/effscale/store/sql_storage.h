@@ -11,7 +11,8 @@
 namespace effscale::store {
 
 // Thread-safe (one connection behind a mutex); several processes (and, with PostgreSQL, hosts) may open
-// the same database. Every method is one transaction holding the database's write lock.
+// the same database. Every change is one transaction holding the database's write lock (get_trials reads
+// under it too, for one consistent view).
 class SqlStorage : public Storage {
  public:
   // Creates Optuna's schema in an empty database or checks an existing one. Throws StoreInputError naming
