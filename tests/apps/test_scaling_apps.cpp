@@ -9,6 +9,7 @@
 
 #include "dataset_files.h"
 #include "effscale/store/sqlite_storage.h"
+#include "postgres_server.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -22,9 +23,13 @@ std::string tiny_mnist(const TempDir& dir) { return write_mnist_folder(dir.file(
 
 }  // namespace
 
-TEST_CASE("a tiny grid runs once, resumes without duplicates and feeds scale_models", "[apps][scaling]") {
+TEST_CASE("a tiny grid runs once, resumes without duplicates and feeds scale_models", "[apps][scaling][postgres]") {
   TempDir dir;
-  const std::string data = tiny_mnist(dir), db = dir.file("grid.db"), storage = shell_quote("sqlite:///" + db);
+  // The same on a SQLite file and on a PostgreSQL database.
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = kind == "postgres" ? PostgresServer::shared().new_database() : "sqlite:///" + dir.file("grid.db");
+  const std::string data = tiny_mnist(dir), storage = shell_quote(url);
   const std::string grid = std::string(EFFSCALE_GRID) + " --baseline b0 --study g --storage " + storage +
                            " --alpha-range 1.0:1.2:0.2 --beta-range 1.0:1.2:0.2 --gamma-range 1.0:1.2:0.2 --tolerance 0.12"
                            " --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1 --dataset mnist"
@@ -46,7 +51,8 @@ TEST_CASE("a tiny grid runs once, resumes without duplicates and feeds scale_mod
   REQUIRE(again.exit_status == 0);
   CHECK(json::parse(again.out).size() == table.size());  // nothing enqueued or trained twice
 
-  SqliteStorage store(db);
+  const std::unique_ptr<Storage> owned = open_storage(url);
+  Storage& store = *owned;
   const auto study = store.find_study("g");
   REQUIRE(study);
   const json best = store.study_attrs(study->study_id, false)["best_coefficients"];
