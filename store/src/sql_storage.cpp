@@ -83,10 +83,8 @@ Study SqlStorage::create_or_load_study(const std::string& name, const std::vecto
     }
     return study;
   }
-  auto insert = db_->prepare("INSERT INTO studies (study_name) VALUES (?) RETURNING study_id");
-  insert.bind(1, name).step();
-  const int64_t id = insert.column_int(0);
-  insert.run();  // finish the statement before the next one
+  const int64_t id =
+      *db_->prepare("INSERT INTO studies (study_name) VALUES (?) RETURNING study_id").bind(1, name).run_returning_int();
   for (size_t i = 0; i < directions.size(); ++i)
     db_->prepare("INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)")
         .bind(1, direction_name(directions[i]))
@@ -171,10 +169,7 @@ TrialRef SqlStorage::insert_trial(int64_t study_id, TrialState state) {
   insert.bind(1, int64_t{number}).bind(2, study_id).bind(3, state_name(state));
   if (state == TrialState::Running) insert.bind(4, utc_now_string());
   else insert.bind_null(4);
-  insert.step();
-  const TrialRef ref{insert.column_int(0), number};
-  insert.run();
-  return ref;
+  return TrialRef{*insert.run_returning_int(), number};
 }
 
 void SqlStorage::write_heartbeat(int64_t trial_id) {
@@ -255,8 +250,7 @@ std::optional<TrialRef> SqlStorage::claim_waiting_trial(int64_t study_id) {
   // Compare-and-set: only a trial still WAITING becomes RUNNING.
   auto claim = db_->prepare("UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ? "
                             "AND state = 'WAITING' RETURNING trial_id");
-  if (!claim.bind(1, utc_now_string()).bind(2, ref.trial_id).step()) return std::nullopt;
-  claim.run();  // finish the statement before the next one
+  if (!claim.bind(1, utc_now_string()).bind(2, ref.trial_id).run_returning_int()) return std::nullopt;
   write_heartbeat(ref.trial_id);
   transaction.commit();
   return ref;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,14 @@ class SqlStatement {
   void run() {
     while (step()) {
     }
+  }
+  // Runs a statement that returns at most one integer (INSERT / UPDATE ... RETURNING id): that integer, or
+  // nothing when no row came back. The statement is finished before it returns.
+  std::optional<int64_t> run_returning_int() {
+    std::optional<int64_t> value;
+    if (step()) value = column_int(0);
+    run();
+    return value;
   }
   int64_t column_int(int column) const { return backend_->column_int(column); }
   double column_double(int column) const { return backend_->column_double(column); }
