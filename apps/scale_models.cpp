@@ -135,7 +135,7 @@ int run(int argc, char** argv) {
 
   m::configure_cpu_runtime(apt::threads_for_process(vm["threads"].as<int>(), rendezvous));
   const apt::ProxyData data = apt::load_proxy_data(vm);
-  const std::shared_ptr<effscale::trainers::ProcessGroup> group = rendezvous ? apt::join_data_parallel(*rendezvous) : nullptr;
+  const std::shared_ptr<effscale::trainers::ProcessGroup> group = apt::join_data_parallel(rendezvous);
   std::unique_ptr<st::Storage> storage;
   int64_t study = 0;
   if (leader) {

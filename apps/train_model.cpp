@@ -63,7 +63,7 @@ int run(int argc, char** argv) {
   effscale::trainers::TrainerOptions trainer =
       apt::trainer_options_from(vm, spec, (std::filesystem::path(out_dir) / "checkpoint.pt").string());
   trainer.resume = vm["resume"].as<bool>();
-  apt::use_data_parallel(rendezvous ? apt::join_data_parallel(*rendezvous) : nullptr, trainer);
+  apt::use_data_parallel(apt::join_data_parallel(rendezvous), trainer);
   const bool leader = !trainer.group || trainer.group->leader();
 
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());

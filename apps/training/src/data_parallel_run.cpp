@@ -15,8 +15,8 @@ int threads_for_process(int requested, const std::optional<trainers::Rendezvous>
   return rendezvous ? std::max(1, cores / rendezvous->local_world_size) : cores;
 }
 
-std::shared_ptr<trainers::ProcessGroup> join_data_parallel(const trainers::Rendezvous& rendezvous) {
-  return std::make_shared<trainers::ProcessGroup>(rendezvous);
+std::shared_ptr<trainers::ProcessGroup> join_data_parallel(const std::optional<trainers::Rendezvous>& rendezvous) {
+  return rendezvous ? std::make_shared<trainers::ProcessGroup>(*rendezvous) : nullptr;
 }
 
 void use_data_parallel(const std::shared_ptr<trainers::ProcessGroup>& group, trainers::TrainerOptions& options) {

@@ -13,9 +13,10 @@ namespace effscale::app_training {
 // cores, shared evenly by the `rendezvous`'s processes on this host (LOCAL_WORLD_SIZE) when there is one.
 int threads_for_process(int requested, const std::optional<trainers::Rendezvous>& rendezvous);
 
-// Joins the group `rendezvous` describes, blocking until every rank has. Throws std::invalid_argument when
-// the build has no Gloo, std::runtime_error when the group cannot be joined.
-std::shared_ptr<trainers::ProcessGroup> join_data_parallel(const trainers::Rendezvous& rendezvous);
+// Joins the group `rendezvous` describes, blocking until every rank has; null when there is none (one
+// process). Throws std::invalid_argument when the build has no Gloo, std::runtime_error when the group
+// cannot be joined.
+std::shared_ptr<trainers::ProcessGroup> join_data_parallel(const std::optional<trainers::Rendezvous>& rendezvous);
 
 // Makes `options` train data-parallel in `group` (nothing when it is null): sets options.group, and a CUDA
 // device becomes this host's cuda:LOCAL_RANK. Throws std::invalid_argument when that device is missing.
