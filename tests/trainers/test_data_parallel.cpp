@@ -22,17 +22,14 @@
 
 using namespace effscale::trainers;
 namespace m = effscale::models;
-using effscale::testing::check_same_state;
-using effscale::testing::synthetic;
-using effscale::testing::tiny_options;
-using effscale::testing::tiny_spec;
+using namespace effscale::testing;
 
 namespace {
 
 // Runs body(group) on `ranks` threads, each joined to one group that meets through a new file in `dir`.
 // Returns each rank's error message ("" when it finished). Catch's macros are not thread-safe: bodies only
 // compute, the test checks afterwards.
-std::vector<std::string> run_ranks(int ranks, const effscale::testing::TempDir& dir,
+std::vector<std::string> run_ranks(int ranks, const TempDir& dir,
                                    const std::function<void(ProcessGroup&)>& body) {
   static std::atomic<int> groups{0};
   const std::string store = dir.file("store-" + std::to_string(groups++));
@@ -67,7 +64,7 @@ void require_no_errors(const std::vector<std::string>& errors) {
 
 TEST_CASE("a process group sums and broadcasts over its ranks", "[trainers][data_parallel]") {
   REQUIRE(data_parallel_available());
-  effscale::testing::TempDir dir;
+  TempDir dir;
   std::vector<torch::Tensor> sums(3), broadcasts(3);
   require_no_errors(run_ranks(3, dir, [&](ProcessGroup& group) {
     torch::Tensor sum = torch::tensor({double(group.rank()), 1.0});
@@ -84,10 +81,10 @@ TEST_CASE("a process group sums and broadcasts over its ranks", "[trainers][data
 }
 
 TEST_CASE("ranks that disagree all fail alike, naming what differs", "[trainers][data_parallel]") {
-  effscale::testing::TempDir dir;
-  require_no_errors(run_ranks(2, dir, [](ProcessGroup& group) { require_same_on_all_ranks(group, 7, "--epochs"); }));
+  TempDir dir;
+  require_no_errors(run_ranks(2, dir, [](ProcessGroup& group) { require_same_on_all_ranks(group, {{"--epochs", 7}}); }));
   const auto errors = run_ranks(3, dir, [](ProcessGroup& group) {
-    require_same_on_all_ranks(group, group.rank() == 1 ? 2 : 1, "the training set's size");
+    require_same_on_all_ranks(group, {{"--epochs", 7}, {"the training set's size", group.rank() == 1 ? 2 : 1}});
   });
   for (const std::string& e : errors) CHECK_THAT(e, Catch::Contains("the training set's size differs between the ranks"));
 }
@@ -123,7 +120,7 @@ TEST_CASE("the shards of a batch are the whole batch, transformed alike", "[trai
 TEST_CASE("gradients averaged over shards equal the whole batch's gradient", "[trainers][data_parallel]") {
   const bool channels_last = GENERATE(false, true);
   INFO("channels_last " << channels_last);
-  effscale::testing::TempDir dir;
+  TempDir dir;
   const m::ArchSpec spec = tiny_spec(4);
   torch::manual_seed(8);
   const torch::Tensor images = torch::randn({8, 1, 16, 16}), labels = torch::randint(0, 4, {8}, torch::kLong);
@@ -162,7 +159,7 @@ TEST_CASE("gradients averaged over shards equal the whole batch's gradient", "[t
 
 TEST_CASE("data-parallel replicas stay equal, the leader alone checkpoints, and resume gives identical weights",
           "[trainers][data_parallel][resume]") {
-  effscale::testing::TempDir dir;
+  TempDir dir;
   const ImageDataset train_set = synthetic(96, 1), val = synthetic(30, 2);
   // Each rank trains its own replica; rank 1's checkpoint path differs, to see that it never writes one.
   const auto train_ranks = [&](const std::string& name, int64_t epochs, bool resume, uint64_t model_seed) {
@@ -206,7 +203,7 @@ TEST_CASE("data-parallel replicas stay equal, the leader alone checkpoints, and 
 
 TEST_CASE("data-parallel ranks killed after a mid-epoch checkpoint resume there with identical weights",
           "[trainers][data_parallel][resume]") {
-  effscale::testing::TempDir dir;
+  TempDir dir;
   const ImageDataset train_set = synthetic(96, 1), val = synthetic(30, 2);  // 6 steps of 16 (8 a rank) an epoch
   const auto train_ranks = [&](const std::string& name, bool resume, bool kill) {
     std::vector<m::EfficientNet> models(2, m::EfficientNet(nullptr));

@@ -82,12 +82,17 @@ std::vector<double> sum_over_ranks(ProcessGroup& group, const std::vector<double
   return std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
 }
 
-void require_same_on_all_ranks(ProcessGroup& group, double value, const std::string& what) {
-  // All equal exactly when n * sum(v^2) == (sum v)^2; every rank sees the same sums, so all decide alike.
-  const std::vector<double> sums = sum_over_ranks(group, {value, value * value});
-  if (group.size() * sums[1] != sums[0] * sums[0])
-    throw std::invalid_argument(what + " differs between the ranks (rank " + std::to_string(group.rank()) + ": " +
-                                std::to_string(value) + "); start every rank with the same data and options");
+void require_same_on_all_ranks(ProcessGroup& group, const std::vector<std::pair<std::string, double>>& named_values) {
+  // A value is equal on all ranks exactly when n * sum(v^2) == (sum v)^2; every rank sees the same sums, so
+  // all decide alike.
+  std::vector<double> moments;
+  for (const auto& [name, value] : named_values) moments.insert(moments.end(), {value, value * value});
+  const std::vector<double> sums = sum_over_ranks(group, moments);
+  for (size_t i = 0; i < named_values.size(); ++i)
+    if (group.size() * sums[2 * i + 1] != sums[2 * i] * sums[2 * i])
+      throw std::invalid_argument(named_values[i].first + " differs between the ranks (rank " + std::to_string(group.rank()) +
+                                  ": " + std::to_string(named_values[i].second) +
+                                  "); start every rank with the same data and options");
 }
 
 }  // namespace effscale::trainers

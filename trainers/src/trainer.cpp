@@ -71,12 +71,12 @@ void check_ranks_agree(ProcessGroup& group, const TrainerOptions& o, const Image
                        const ImageDataset& validation, const models::EfficientNet& model) {
   int64_t weights = 0;
   for (const torch::Tensor& p : model->parameters()) weights += p.numel();
-  require_same_on_all_ranks(group, double(train_set.size()), "the training set's size");
-  require_same_on_all_ranks(group, double(validation.size()), "the validation set's size");
-  require_same_on_all_ranks(group, double(o.batch_size), "--batch-size");
-  require_same_on_all_ranks(group, double(o.epochs), "--epochs");
-  require_same_on_all_ranks(group, double(o.seed % (uint64_t(1) << 40)), "--seed");
-  require_same_on_all_ranks(group, double(weights), "the model's parameter count");
+  require_same_on_all_ranks(group, {{"the training set's size", double(train_set.size())},
+                                     {"the validation set's size", double(validation.size())},
+                                     {"--batch-size", double(o.batch_size)},
+                                     {"--epochs", double(o.epochs)},
+                                     {"--seed", double(o.seed % (uint64_t(1) << 40))},
+                                     {"the model's parameter count", double(weights)}});
 }
 
 // Whether this run continues from its checkpoint. Data-parallel ranks follow the leader, and all fail alike

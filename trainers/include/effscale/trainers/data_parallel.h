@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "effscale/trainers/process_group.h"
@@ -43,8 +44,8 @@ void average_buffers(ProcessGroup& group, torch::nn::Module& module);
 // The elementwise sums of `values` over the ranks.
 std::vector<double> sum_over_ranks(ProcessGroup& group, const std::vector<double>& values);
 
-// Throws std::invalid_argument, on every rank alike, unless `value` is the same on all of them; the message
-// names `what` and this rank's value.
-void require_same_on_all_ranks(ProcessGroup& group, double value, const std::string& what);
+// Throws std::invalid_argument, on every rank alike, unless each named value is the same on all of them (one
+// exchange for all); the message names the first that differs and this rank's value of it.
+void require_same_on_all_ranks(ProcessGroup& group, const std::vector<std::pair<std::string, double>>& named_values);
 
 }  // namespace effscale::trainers
