@@ -59,16 +59,17 @@ torch::Tensor BatchLoader::batch_buffer(at::IntArrayRef sizes) {
 }
 
 Batch BatchLoader::make_batch(int64_t index) {
+  // The whole batch is order_[batch_begin, +batch_count); this shard makes its slots [first, last).
   const int64_t batch_begin = index * options_.batch_size;
   const int64_t batch_count = std::min(batch_begin + options_.batch_size, data_.size()) - batch_begin;
-  const int64_t first = batch_count * options_.shard / options_.shards;  // this shard's slots of the whole batch
-  const int64_t end = batch_begin + batch_count * (options_.shard + 1) / options_.shards, begin = batch_begin + first;
-  const torch::Tensor idx = order_.slice(0, begin, end).contiguous();
+  const int64_t first = batch_count * options_.shard / options_.shards;
+  const int64_t last = batch_count * (options_.shard + 1) / options_.shards;
+  const torch::Tensor idx = order_.slice(0, batch_begin + first, batch_begin + last).contiguous();
   const uint64_t seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.epoch), static_cast<uint64_t>(index));
   // Decoding and transforming are per sample and independent: run them on TBB's workers, each writing its
   // slot of the batch. Each sample's randomness comes from its own seed, so the batch is the same whatever
   // the scheduling. Files decode only the region their crop reads.
-  const int64_t count = end - begin, resolution = transform_.resolution;
+  const int64_t count = last - first, resolution = transform_.resolution;
   torch::Tensor images = batch_buffer({count, transform_.channels, resolution, resolution});
   float* slots = images.data_ptr<float>();
   const int64_t slot_size = transform_.channels * resolution * resolution;
