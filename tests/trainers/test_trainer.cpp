@@ -16,10 +16,7 @@
 using namespace effscale::trainers;
 namespace m = effscale::models;
 
-using effscale::testing::check_same_state;
-using effscale::testing::synthetic;
-using effscale::testing::tiny_spec;
-using effscale::testing::tiny_options;
+using namespace effscale::testing;
 
 TEST_CASE("2 epochs in one go and 1 + resume + 1 give identical weights", "[trainers][resume]") {
   const bool channels_last = GENERATE(false, true);
