@@ -11,12 +11,13 @@
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
-#include "effscale/models/cpu_runtime.h"
+#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/models/state_dict_file.h"
 #include "effscale/models/torch_archive.h"
 #include "effscale/models/weight_loading.h"
+#include "effscale/models/weights_error.h"
 #include "effscale/trainers/transforms.h"
 
 namespace po = boost::program_options;
@@ -55,22 +56,6 @@ ModelChoice resolve_model(const std::string& text) {
   if (name.rfind("efficientnet_", 0) == 0) name.erase(0, 13);
   choice.spec = m::spec_from_name_or_file(name);
   return choice;
-}
-
-m::WeightFormat detect_format(const m::StateDict& tensors, bool spec_file) {
-  const bool torchvision = std::any_of(tensors.begin(), tensors.end(), [](const auto& entry) {
-    return entry.first.rfind("features.", 0) == 0;
-  });
-  if (torchvision) return m::WeightFormat::Torchvision;
-  return spec_file ? m::WeightFormat::Effscale : m::WeightFormat::Timm;
-}
-
-// The classifier's output count in the file, or `fallback` when the file has no classifier weight.
-int classes_in(const m::StateDict& tensors, m::WeightFormat format, int fallback) {
-  const std::string name = format == m::WeightFormat::Torchvision ? "classifier.1.weight" : "classifier.weight";
-  for (const auto& [key, tensor] : tensors)
-    if (key == name && tensor.dim() == 2) return int(tensor.size(0));
-  return fallback;
 }
 
 // One input file as a float batch: a saved tensor as it is (checked), an image through the eval transform.
@@ -119,16 +104,23 @@ int run(int argc, char** argv) {
   const auto format_out = effscale::cli::parse_output_format(vm["format"].as<std::string>());
   const int topk = vm["topk"].as<int>();
   if (topk < 1) throw UsageError("--topk must be at least 1");
-  m::configure_cpu_runtime(vm["threads"].as<int>());
+  effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
 
   const ModelChoice choice = resolve_model(vm["model"].as<std::string>());
   const std::string weights_path = vm["weights"].as<std::string>();
-  const m::StateDict tensors = m::read_state_dict(weights_path, vm["weights-key"].as<std::string>());
+  m::StateDict tensors;
+  try {
+    tensors = m::read_state_dict(weights_path, vm["weights-key"].as<std::string>());
+  } catch (const m::WeightsError& e) {  // the library names the file and the keys; the flag that picks one is ours
+    const std::string what = e.what();
+    if (what.find("no state dict found") == std::string::npos) throw;
+    throw UsageError(what + " with --weights-key");
+  }
   const m::WeightFormat format = vm.count("weights-format")
                                      ? m::parse_weight_format(vm["weights-format"].as<std::string>())
-                                     : detect_format(tensors, choice.from_file);
+                                     : m::detect_weight_format(tensors, choice.from_file);
   m::ArchSpec spec = m::with_weight_conventions(choice.spec, format, choice.tf_variant);
-  spec.num_classes = classes_in(tensors, format, spec.num_classes);
+  spec.num_classes = m::classifier_classes(tensors, format, spec.num_classes);
   if (vm.count("resolution")) spec.resolution = vm["resolution"].as<int>();
   m::validate(spec);
   m::EfficientNet model(spec);

@@ -10,7 +10,8 @@
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
-#include "effscale/models/atomic_file.h"
+#include "effscale/store/best_trial.h"
+#include "effscale/base/atomic_file.h"
 #include "effscale/report/study_analysis.h"
 #include "effscale/report/study_charts.h"
 #include "effscale/report/study_report.h"
@@ -111,7 +112,8 @@ std::vector<st::TrialState> parse_states(const std::string& list) {
   return states;
 }
 
-int run(int argc, char** argv) {
+// The command's flags.
+po::options_description query_flags() {
   po::options_description options("options");
   options.add_options()
       ("query", po::value<std::string>(), "studies, trials, best, pareto, curves or export")
@@ -131,9 +133,97 @@ int run(int argc, char** argv) {
       ("wall-time", po::value<double>(), "report: end-to-end wall time in seconds, measured by the caller")
       ("command", po::value<std::string>()->default_value(""), "report: how the run was started")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  return options;
+}
+
+// query "report": the Markdown report of a run's studies.
+void write_report(st::Storage& storage, const po::variables_map& vm) {
+  if (!vm.count("output-dir")) throw UsageError("report needs --output-dir DIR");
+  effscale::report::ReportOptions report;
+  report.search_study = vm["search-study"].as<std::string>();
+  report.grid_study = vm["grid-study"].as<std::string>();
+  report.scaled_study = vm["scaled-study"].as<std::string>();
+  report.output_dir = vm["output-dir"].as<std::string>();
+  report.title = vm["title"].as<std::string>();
+  if (vm.count("wall-time")) report.wall_seconds = vm["wall-time"].as<double>();
+  report.command = vm["command"].as<std::string>();
+  effscale::report::write_study_report(storage, report);
+  std::cerr << "query_results: wrote " << report.output_dir << "/report.md\n";
+}
+
+// query "studies": one row per study with its best value.
+void print_studies(st::Storage& storage, OutputFormat format) {
+  OutputTable table({"study", "directions", "trials", "complete", "best_value"});
+  for (const st::Study& s : storage.list_studies()) {
+    const auto trials = storage.get_trials(s.study_id, {});
+    std::vector<std::string> dirs;
+    for (auto d : s.directions) dirs.push_back(st::direction_name(d));
+    const auto complete = std::count_if(trials.begin(), trials.end(), [](const st::Trial& t) {
+      return t.state == st::TrialState::Complete && !t.values.empty();
+    });
+    const std::optional<st::Trial> best = st::best_trial(s, trials);
+    table.add_row({s.name, dirs, static_cast<int64_t>(trials.size()), static_cast<int64_t>(complete),
+                   best ? json(best->values[0]) : json(nullptr)});
+  }
+  std::cout << table.render(format);
+}
+
+// query "plot": one SVG chart of the study.
+void write_plot(st::Storage& storage, const st::Study& study, const po::variables_map& vm) {
+  if (!vm.count("kind") || !vm.count("output")) throw UsageError("plot needs --kind and --output FILE.svg");
+  const std::string kind = vm["kind"].as<std::string>();
+  const auto& kinds = effscale::report::chart_kinds();
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
+    throw UsageError("--kind '" + kind + "': expected pareto, history, curves, grid or family");
+  const std::string svg = effscale::report::study_chart_svg(study, storage.get_trials(study.study_id, {}), kind);
+  effscale::base::write_file_atomically(vm["output"].as<std::string>(), svg);
+  std::cerr << "query_results: wrote " << vm["output"].as<std::string>() << "\n";
+}
+
+// query "curves": the intermediate values of one trial.
+void print_curves(st::Storage& storage, const st::Study& study, const po::variables_map& vm, OutputFormat format) {
+  if (!vm.count("trial")) throw UsageError("curves needs --trial N");
+  const int number = vm["trial"].as<int>();
+  for (const st::Trial& t : storage.get_trials(study.study_id, {})) {
+    if (t.number != number) continue;
+    OutputTable table({"step", "value"});
+    for (const auto& [step, v] : t.intermediate_values) table.add_row({step, finite_or_null(v)});
+    std::cout << table.render(format);
+    return;
+  }
+  throw UsageError("study '" + study.name + "' has no trial number " + std::to_string(number));
+}
+
+// The trials the queries "trials", "best", "pareto" and "export" print.
+std::vector<st::Trial> selected_trials(st::Storage& storage, const st::Study& study, const std::string& query,
+                                       const po::variables_map& vm) {
+  std::vector<st::Trial> trials = storage.get_trials(
+      study.study_id, vm.count("state") ? parse_states(vm["state"].as<std::string>()) : std::vector<st::TrialState>{});
+  const bool maximize = study.directions[0] == st::StudyDirection::Maximize;
+  if (query == "best") {
+    const std::optional<st::Trial> best = st::best_trial(study, storage.get_trials(study.study_id, {}));
+    if (!best) throw std::runtime_error("study '" + study.name + "' has no complete trial yet");
+    trials = {*best};
+  } else if (query == "trials") {
+    const std::string key = vm["sort"].as<std::string>();
+    // NaN keys (no value, no such attribute) sort last; values sort best first.
+    std::stable_sort(trials.begin(), trials.end(), [&](const st::Trial& a, const st::Trial& b) {
+      const double x = sort_key(a, key), y = sort_key(b, key);
+      if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
+      return key == "value" && maximize ? x > y : x < y;
+    });
+    const size_t top = vm.count("top") ? static_cast<size_t>(std::max(0, vm["top"].as<int>())) : trials.size();
+    if (trials.size() > top) trials.resize(top);
+  } else if (query == "pareto") {
+    trials = effscale::report::pareto_front(study, storage.get_trials(study.study_id, {st::TrialState::Complete}));
+  }
+  return trials;
+}
+
+int run(int argc, char** argv) {
   po::positional_options_description positional;
   positional.add("query", 1);
-  auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage, &positional);
+  auto parsed = effscale::cli::parse_command_line(argc, argv, query_flags(), kUsage, &positional);
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const OutputFormat format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
@@ -143,83 +233,16 @@ int run(int argc, char** argv) {
   if (std::find(known.begin(), known.end(), query) == known.end())
     throw UsageError("unknown query '" + query + "': expected studies, trials, best, pareto, curves, export, plot or report");
   auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
-
   if (query == "report") {
-    if (!vm.count("output-dir")) throw UsageError("report needs --output-dir DIR");
-    effscale::report::ReportOptions report;
-    report.search_study = vm["search-study"].as<std::string>();
-    report.grid_study = vm["grid-study"].as<std::string>();
-    report.scaled_study = vm["scaled-study"].as<std::string>();
-    report.output_dir = vm["output-dir"].as<std::string>();
-    report.title = vm["title"].as<std::string>();
-    if (vm.count("wall-time")) report.wall_seconds = vm["wall-time"].as<double>();
-    report.command = vm["command"].as<std::string>();
-    effscale::report::write_study_report(*storage, report);
-    std::cerr << "query_results: wrote " << report.output_dir << "/report.md\n";
-    return 0;
+    write_report(*storage, vm);
+  } else if (query == "studies") {
+    print_studies(*storage, format);
+  } else {
+    const st::Study study = require_study(*storage, vm);
+    if (query == "plot") write_plot(*storage, study, vm);
+    else if (query == "curves") print_curves(*storage, study, vm, format);
+    else print_trials(selected_trials(*storage, study, query, vm), format);
   }
-  if (query == "studies") {
-    OutputTable table({"study", "directions", "trials", "complete", "best_value"});
-    for (const st::Study& s : storage->list_studies()) {
-      const auto trials = storage->get_trials(s.study_id, {});
-      std::vector<std::string> dirs;
-      for (auto d : s.directions) dirs.push_back(st::direction_name(d));
-      std::optional<double> best;
-      int complete = 0;
-      for (const st::Trial& t : trials) {
-        if (t.state != st::TrialState::Complete || t.values.empty()) continue;
-        ++complete;
-        const bool max = s.directions[0] == st::StudyDirection::Maximize;
-        if (!best || (max ? t.values[0] > *best : t.values[0] < *best)) best = t.values[0];
-      }
-      table.add_row({s.name, dirs, static_cast<int64_t>(trials.size()), complete, best ? json(*best) : json(nullptr)});
-    }
-    std::cout << table.render(format);
-    return 0;
-  }
-  const st::Study study = require_study(*storage, vm);
-  if (query == "plot") {
-    if (!vm.count("kind") || !vm.count("output")) throw UsageError("plot needs --kind and --output FILE.svg");
-    const std::string kind = vm["kind"].as<std::string>();
-    const auto& kinds = effscale::report::chart_kinds();
-    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
-      throw UsageError("--kind '" + kind + "': expected pareto, history, curves, grid or family");
-    const std::string svg = effscale::report::study_chart_svg(study, storage->get_trials(study.study_id, {}), kind);
-    effscale::models::write_file_atomically(vm["output"].as<std::string>(), svg);
-    std::cerr << "query_results: wrote " << vm["output"].as<std::string>() << "\n";
-    return 0;
-  }
-  if (query == "curves") {
-    if (!vm.count("trial")) throw UsageError("curves needs --trial N");
-    const int number = vm["trial"].as<int>();
-    for (const st::Trial& t : storage->get_trials(study.study_id, {})) {
-      if (t.number != number) continue;
-      OutputTable table({"step", "value"});
-      for (const auto& [step, v] : t.intermediate_values) table.add_row({step, finite_or_null(v)});
-      std::cout << table.render(format);
-      return 0;
-    }
-    throw UsageError("study '" + study.name + "' has no trial number " + std::to_string(number));
-  }
-  std::vector<st::Trial> trials = storage->get_trials(
-      study.study_id, vm.count("state") ? parse_states(vm["state"].as<std::string>()) : std::vector<st::TrialState>{});
-  const bool maximize = study.directions[0] == st::StudyDirection::Maximize;
-  if (query == "trials" || query == "best") {
-    const std::string key = query == "best" ? "value" : vm["sort"].as<std::string>();
-    if (query == "best") trials = storage->get_trials(study.study_id, {st::TrialState::Complete});
-    // NaN keys (no value, no such attribute) sort last; values sort best first.
-    std::stable_sort(trials.begin(), trials.end(), [&](const st::Trial& a, const st::Trial& b) {
-      const double x = sort_key(a, key), y = sort_key(b, key);
-      if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
-      return key == "value" && maximize ? x > y : x < y;
-    });
-    const size_t top = query == "best" ? 1 : vm.count("top") ? static_cast<size_t>(std::max(0, vm["top"].as<int>())) : trials.size();
-    if (trials.size() > top) trials.resize(top);
-    if (query == "best" && trials.empty()) throw std::runtime_error("study '" + study.name + "' has no complete trial yet");
-  } else if (query == "pareto") {
-    trials = effscale::report::pareto_front(study, storage->get_trials(study.study_id, {st::TrialState::Complete}));
-  }
-  print_trials(trials, format);
   return 0;
 }
 

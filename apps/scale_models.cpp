@@ -7,20 +7,22 @@
 #include <filesystem>
 #include <iostream>
 
-#include "effscale/app_training/data_parallel_run.h"
-#include "effscale/app_training/recorded_run.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
-#include "effscale/models/cpu_runtime.h"
+#include "effscale/cli/training_flags.h"
+#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/scaled_model.h"
+#include "effscale/trainers/data_parallel_run.h"
+#include "effscale/trainers/recorded_training.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
 namespace sc = effscale::scaling;
 namespace st = effscale::store;
-namespace apt = effscale::app_training;
+namespace tr = effscale::trainers;
+namespace cli = effscale::cli;
 using effscale::cli::UsageError;
 using nlohmann::json;
 
@@ -29,6 +31,7 @@ namespace {
 const char* const kUsage =
     "usage: scale_models --baseline b0|SPEC.json (--alpha A --beta B --gamma G | --from-study S | --official)\n"
     "                    [--phi 1..7 | --phi 1,2,3] [--out-dir DIR] [--format table|csv|json]\n"
+    "                    [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C]\n"
     "                    [--train [training options]] [--study S] [--storage URL]\n"
     "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"
     "--train data-parallel: start it with torchrun --no_python; rank 0 writes, records and prints.";
@@ -77,10 +80,58 @@ sc::Coefficients coefficients_from(const po::variables_map& vm) {
   return c;
 }
 
+// The baseline the flags name, shrunk to the proxy (and named NAME-proxy) when a proxy flag is given.
+m::ArchSpec baseline_from(const po::variables_map& vm) {
+  m::ArchSpec baseline = m::spec_from_name_or_file(vm["baseline"].as<std::string>());
+  const tr::ProxyArchitecture proxy = cli::proxy_architecture_from(vm);
+  if (!proxy.resolution && !proxy.in_channels && proxy.width == 1.0 && proxy.depth == 1.0) return baseline;
+  baseline = tr::shrink_to_proxy(baseline, proxy);
+  baseline.name += "-proxy";
+  m::validate(baseline);
+  return baseline;
+}
+
 json official_cells(const m::ArchSpec& baseline, double phi) {
   if (phi < 1 || phi > 7 || std::floor(phi) != phi) return {nullptr, nullptr, nullptr};
   const sc::ScaledModel o = sc::official_scaled_model(baseline, phi);
   return {o.spec.resolution, o.params, o.macs};
+}
+
+// --train: trains every model of `family` as a trial of the study (rank 0 records and prints under torchrun).
+void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel>& family, const sc::Coefficients& c,
+                  bool official, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous) {
+  const bool leader = !rendezvous || rendezvous->rank == 0;
+  effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous));
+  const tr::TrainerOptions recipe = cli::recipe_from(vm);
+  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
+  const tr::ProxyData data = cli::load_data_from(vm);
+  const std::shared_ptr<tr::ProcessGroup> group = tr::join_data_parallel(rendezvous);
+  std::unique_ptr<st::Storage> storage;
+  int64_t study = 0;
+  if (leader) {
+    storage = st::open_storage(vm["storage"].as<std::string>());
+    const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
+    study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  }
+  effscale::cli::OutputTable trained({"model", "phi", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
+  for (const sc::ScaledModel& s : family) {
+    const m::ArchSpec spec = tr::adapt_spec(s.spec, cli::bn_momentum_from(vm), data.num_classes);
+    const std::string run_dir = (std::filesystem::path(out_dir) / "runs" / s.name).string();
+    tr::TrainerOptions trainer = tr::options_for_run(recipe, spec, run_dir);
+    trainer.resume = true;  // a rerun continues every model where it stopped
+    tr::use_data_parallel(group, trainer);
+    std::optional<st::Trial> trial;
+    if (leader) {
+      trial = tr::open_run_trial(*storage, study, run_dir, true);
+      std::cerr << "scale_models: training " << s.name << " (trial " << trial->number << ")\n";
+    }
+    const json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
+                        {"official", official}, {"macs_ratio", s.macs_ratio}};
+    const json row = tr::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr,
+                                               nullptr, pruner.get());
+    trained.add_row({s.name, s.phi, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
+  }
+  if (leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
 }
 
 int run(int argc, char** argv) {
@@ -99,7 +150,7 @@ int run(int argc, char** argv) {
       ("train", po::bool_switch(), "train every model (resumable; one trial each)")
       ("study", po::value<std::string>(), "with --train: the study recording the trials (default: scaled)")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL");
-  options.add(apt::training_options());
+  options.add(cli::proxy_options()).add(cli::training_options());
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
@@ -107,7 +158,7 @@ int run(int argc, char** argv) {
   const bool official = vm["official"].as<bool>();
   if (official && (vm.count("alpha") || vm.count("from-study")))
     throw UsageError("--official replaces the coefficients; drop --alpha/--beta/--gamma/--from-study");
-  const m::ArchSpec baseline = m::spec_from_name_or_file(vm["baseline"].as<std::string>());
+  const m::ArchSpec baseline = baseline_from(vm);
   const std::vector<double> phis = parse_phis(vm["phi"].as<std::string>());
   const sc::Coefficients c = official ? sc::Coefficients{} : coefficients_from(vm);
 
@@ -117,7 +168,7 @@ int run(int argc, char** argv) {
                               : sc::scale_model(baseline, c, phi, vm["resolution-divisor"].as<int>()));
   const std::string out_dir = vm["out-dir"].as<std::string>();
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
-  const std::optional<effscale::trainers::Rendezvous> rendezvous = effscale::trainers::rendezvous_from_environment();
+  const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   const bool leader = !rendezvous || rendezvous->rank == 0;
   if (leader) std::filesystem::create_directories(out_dir);
   effscale::cli::OutputTable table({"model", "phi", "depth_mult", "width_mult", "resolution_mult", "resolution",
@@ -133,35 +184,7 @@ int run(int argc, char** argv) {
   if (leader) std::cout << table.render(format);
   if (!vm["train"].as<bool>()) return 0;
 
-  m::configure_cpu_runtime(apt::threads_for_process(vm["threads"].as<int>(), rendezvous));
-  const apt::ProxyData data = apt::load_proxy_data(vm);
-  const std::shared_ptr<effscale::trainers::ProcessGroup> group = apt::join_data_parallel(rendezvous);
-  std::unique_ptr<st::Storage> storage;
-  int64_t study = 0;
-  if (leader) {
-    storage = st::open_storage(vm["storage"].as<std::string>());
-    const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
-    study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
-  }
-  effscale::cli::OutputTable trained({"model", "phi", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
-  for (const sc::ScaledModel& s : family) {
-    const m::ArchSpec spec = apt::adapt_spec(s.spec, vm, data.num_classes);
-    const std::string run_dir = (std::filesystem::path(out_dir) / "runs" / s.name).string();
-    effscale::trainers::TrainerOptions trainer =
-        apt::trainer_options_from(vm, spec, (std::filesystem::path(run_dir) / "checkpoint.pt").string());
-    trainer.resume = true;  // a rerun continues every model where it stopped
-    apt::use_data_parallel(group, trainer);
-    std::optional<st::Trial> trial;
-    if (leader) {
-      trial = apt::open_run_trial(*storage, study, run_dir, true);
-      std::cerr << "scale_models: training " << s.name << " (trial " << trial->number << ")\n";
-    }
-    const json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
-                        {"official", official}, {"macs_ratio", s.macs_ratio}};
-    const json row = apt::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr);
-    trained.add_row({s.name, s.phi, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
-  }
-  if (leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
+  train_family(vm, family, c, official, out_dir, rendezvous);
   return 0;
 }
 

@@ -6,23 +6,26 @@
 #include <filesystem>
 #include <iostream>
 
-#include "effscale/app_training/data_parallel_run.h"
-#include "effscale/app_training/recorded_run.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/cli/output_table.h"
-#include "effscale/models/cpu_runtime.h"
+#include "effscale/cli/training_flags.h"
+#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
+#include "effscale/trainers/data_parallel_run.h"
+#include "effscale/trainers/recorded_training.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
 namespace st = effscale::store;
-namespace apt = effscale::app_training;
+namespace tr = effscale::trainers;
+namespace cli = effscale::cli;
 
 namespace {
 
 const char* const kUsage =
     "usage: train_model --model b0..b7|SPEC.json [--width-mult W --depth-mult D --resolution R] [--in-channels 1]\n"
+    "                   [--proxy-resolution R --proxy-width W --proxy-depth D]\n"
     "                   --dataset fashion-mnist|mnist|cifar10|cifar100|folder [--data-dir DIR] [--epochs E]\n"
     "                   [--batch-size B] [--lr LR] [--train-limit N] [--val-fraction F] [--output-dir DIR] [--resume]\n"
     "                   [--study S --storage URL] [--seed N] [--threads N] [--device D] [--config FILE.ini]\n"
@@ -34,49 +37,48 @@ int run(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
       ("model", po::value<std::string>()->required(), "official name (b0..b7) or a spec JSON file")
-      ("width-mult", po::value<double>(), "override the width multiplier")
-      ("depth-mult", po::value<double>(), "override the depth multiplier")
+      ("width-mult", po::value<double>(), "replace the spec's width multiplier (--proxy-width multiplies it)")
+      ("depth-mult", po::value<double>(), "replace the spec's depth multiplier (--proxy-depth multiplies it)")
       ("resolution", po::value<int>(), "train and evaluate at this resolution (default: the spec's)")
-      ("in-channels", po::value<int>(), "1 for a grey stem; default: the spec's (grey images are replicated)")
       ("output-dir", po::value<std::string>(), "checkpoint, spec and result go here (default: runs/MODEL-DATASET)")
       ("resume", po::bool_switch(), "continue from the checkpoint in --output-dir")
       ("study", po::value<std::string>(), "record the run as a trial of this study")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
       ("format", po::value<std::string>()->default_value("table"), "summary format: table, csv or json");
-  options.add(apt::training_options());
+  options.add(cli::proxy_options()).add(cli::training_options());
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const auto format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
-  const std::optional<effscale::trainers::Rendezvous> rendezvous = effscale::trainers::rendezvous_from_environment();
-  m::configure_cpu_runtime(apt::threads_for_process(vm["threads"].as<int>(), rendezvous));
+  const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
+  effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous));
+  tr::TrainerOptions trainer = cli::recipe_from(vm);
+  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
 
-  const apt::ProxyData data = apt::load_proxy_data(vm);
+  const tr::ProxyData data = cli::load_data_from(vm);
   m::ArchSpec spec = m::spec_from_name_or_file(vm["model"].as<std::string>());
   if (vm.count("width-mult")) spec.width_mult = vm["width-mult"].as<double>();
   if (vm.count("depth-mult")) spec.depth_mult = vm["depth-mult"].as<double>();
   if (vm.count("resolution")) spec.resolution = vm["resolution"].as<int>();
-  if (vm.count("in-channels")) spec.in_channels = vm["in-channels"].as<int>();
-  spec = apt::adapt_spec(spec, vm, data.num_classes);
+  spec = tr::shrink_to_proxy(spec, cli::proxy_architecture_from(vm));  // --in-channels, --proxy-*
+  spec = tr::adapt_spec(spec, cli::bn_momentum_from(vm), data.num_classes);
   const std::string out_dir =
       vm.count("output-dir") ? vm["output-dir"].as<std::string>() : "runs/" + spec.name + "-" + data.dataset;
-  effscale::trainers::TrainerOptions trainer =
-      apt::trainer_options_from(vm, spec, (std::filesystem::path(out_dir) / "checkpoint.pt").string());
+  trainer = tr::options_for_run(trainer, spec, out_dir);
   trainer.resume = vm["resume"].as<bool>();
-  apt::use_data_parallel(apt::join_data_parallel(rendezvous), trainer);
+  tr::use_data_parallel(tr::join_data_parallel(rendezvous), trainer);
   const bool leader = !trainer.group || trainer.group->leader();
 
-  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(vm["pruner"].as<std::string>());
   std::unique_ptr<st::Storage> storage;
   std::optional<st::Trial> trial;
   if (vm.count("study") && leader) {
     storage = st::open_storage(vm["storage"].as<std::string>());
     const int64_t study =
         storage->create_or_load_study(vm["study"].as<std::string>(), {st::StudyDirection::Maximize}).study_id;
-    trial = apt::open_run_trial(*storage, study, out_dir, trainer.resume);
+    trial = tr::open_run_trial(*storage, study, out_dir, trainer.resume);
   }
   const nlohmann::json row =
-      apt::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, nlohmann::json::object(), std::cerr,
+      tr::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, nlohmann::json::object(), std::cerr,
                                  nullptr, pruner.get());
   if (!leader) return 0;  // rank 0 prints the summary
   effscale::cli::OutputTable table({"model", "dataset", "epochs", "val_top1", "val_top5", "test_top1", "test_top5",

@@ -18,7 +18,7 @@
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
-#include "effscale/models/cpu_runtime.h"
+#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
 #include "effscale/trainers/batch_loader.h"
@@ -148,7 +148,7 @@ int run(int argc, char** argv) {
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, "usage: bench_models --case C [--threads N]");
   if (parsed.help_requested) return 0;
   const auto& vm = parsed.values;
-  m::configure_cpu_runtime(vm["threads"].as<int>());
+  effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
   torch::manual_seed(0);
   const std::string which = vm["case"].as<std::string>();
   const int warmup = vm["warmup"].as<int>(), iters = vm["iters"].as<int>();

@@ -28,14 +28,22 @@ std::string short_number(double v) {
 
 double flops_factor(const Coefficients& c) { return c.alpha * c.beta * c.beta * c.gamma * c.gamma; }
 
-GridRange parse_grid_range(const std::string& text, const std::string& flag) {
+GridRange parse_grid_range(const std::string& text, const std::string& name) {
   GridRange r;
+  r.text = text;
   char extra = 0;
   if (std::sscanf(text.c_str(), "%lf:%lf:%lf%c", &r.low, &r.high, &r.step, &extra) != 3)
-    throw std::invalid_argument(flag + " '" + text + "': expected LOW:HIGH:STEP, e.g. 1.0:1.4:0.05");
+    throw std::invalid_argument(name + " '" + text + "': expected LOW:HIGH:STEP, e.g. 1.0:1.4:0.05");
   if (!(r.low >= 1.0 && r.high >= r.low && r.step > 0 && (r.high - r.low) / r.step < 10000))
-    throw std::invalid_argument(flag + " '" + text + "': needs 1 <= LOW <= HIGH and STEP > 0 (at most 10000 values)");
+    throw std::invalid_argument(name + " '" + text + "': needs 1 <= LOW <= HIGH and STEP > 0 (at most 10000 values)");
   return r;
+}
+
+std::string grid_range_text(const GridRange& range) {
+  if (!range.text.empty()) return range.text;
+  char buffer[96];
+  std::snprintf(buffer, sizeof buffer, "%.6g:%.6g:%.6g", range.low, range.high, range.step);
+  return buffer;
 }
 
 std::vector<GridPoint> admissible_grid(const GridRange& alpha, const GridRange& beta, const GridRange& gamma,

@@ -79,11 +79,29 @@ std::unique_ptr<Pruner> make_successive_halving_pruner(int64_t min_step, int eta
   return std::make_unique<SuccessiveHalvingPruner>(min_step, eta);
 }
 
-std::unique_ptr<Pruner> make_pruner(const std::string& name) {
-  if (name == "none") return nullptr;
-  if (name == "median") return make_median_pruner();
-  if (name == "halving") return make_successive_halving_pruner();
-  throw StoreInputError("--pruner '" + name + "': expected none, median or halving");
+PrunerKind parse_pruner_kind(const std::string& name) {
+  if (name == "none") return PrunerKind::None;
+  if (name == "median") return PrunerKind::Median;
+  if (name == "halving") return PrunerKind::Halving;
+  throw StoreInputError("pruner '" + name + "': expected none, median or halving");
 }
+
+std::string pruner_kind_name(PrunerKind kind) {
+  switch (kind) {
+    case PrunerKind::Median: return "median";
+    case PrunerKind::Halving: return "halving";
+    default: return "none";
+  }
+}
+
+std::unique_ptr<Pruner> make_pruner(PrunerKind kind) {
+  switch (kind) {
+    case PrunerKind::Median: return make_median_pruner();
+    case PrunerKind::Halving: return make_successive_halving_pruner();
+    default: return nullptr;
+  }
+}
+
+std::unique_ptr<Pruner> make_pruner(const std::string& name) { return make_pruner(parse_pruner_kind(name)); }
 
 }  // namespace effscale::store

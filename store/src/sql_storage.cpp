@@ -79,7 +79,7 @@ Study SqlStorage::create_or_load_study(const std::string& name, const std::vecto
     if (study.directions != directions) {
       std::string have;
       for (auto d : study.directions) have += (have.empty() ? "" : ",") + direction_name(d);
-      throw StoreInputError("study '" + name + "' exists with directions " + have + "; pick another --study name");
+      throw StoreInputError("study '" + name + "' exists with directions " + have + "; pick another study name");
     }
     return study;
   }
@@ -178,15 +178,6 @@ void SqlStorage::write_heartbeat(int64_t trial_id) {
       .bind(1, trial_id)
       .bind(2, utc_now_string())
       .run();
-}
-
-TrialRef SqlStorage::create_trial(int64_t study_id) {
-  std::lock_guard lock(mutex_);
-  SqlTransaction transaction(*db_);
-  const TrialRef ref = insert_trial(study_id, TrialState::Running);
-  write_heartbeat(ref.trial_id);
-  transaction.commit();
-  return ref;
 }
 
 TrialRef SqlStorage::insert_waiting_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
@@ -298,17 +289,21 @@ void SqlStorage::report_intermediate(int64_t trial_id, int64_t step, double valu
   transaction.commit();
 }
 
-void SqlStorage::set_trial_attr(int64_t trial_id, const std::string& key, const json& value, bool system) {
+void SqlStorage::set_trial_attrs(int64_t trial_id, const json& attrs, bool system) {
+  if (!attrs.is_object()) throw StoreInputError(fmt::format("trial {}: attributes must be a JSON object", trial_id));
   std::lock_guard lock(mutex_);
   SqlTransaction transaction(*db_);
   trial_state(trial_id);
-  write_attr(system ? "trial_system_attributes" : "trial_user_attributes", "trial_id", trial_id, key, value);
+  for (const auto& [key, value] : attrs.items())
+    write_attr(system ? "trial_system_attributes" : "trial_user_attributes", "trial_id", trial_id, key, value);
   transaction.commit();
 }
 
-void SqlStorage::finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values) {
+void SqlStorage::finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
+                              const json& user_attrs) {
   if (!is_finished(state))
     throw StoreInputError("finish_trial: state " + state_name(state) + " is not COMPLETE, PRUNED or FAIL");
+  if (!user_attrs.is_object()) throw StoreInputError(fmt::format("trial {}: attributes must be a JSON object", trial_id));
   std::lock_guard lock(mutex_);
   SqlTransaction transaction(*db_);
   const TrialState current = trial_state(trial_id);
@@ -321,6 +316,8 @@ void SqlStorage::finish_trial(int64_t trial_id, TrialState state, const std::vec
     bind_value(stmt, 3, values[i]);
     stmt.bind(4, value_type(values[i])).run();
   }
+  for (const auto& [key, value] : user_attrs.items())
+    write_attr("trial_user_attributes", "trial_id", trial_id, key, value);
   db_->prepare("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?")
       .bind(1, state_name(state))
       .bind(2, utc_now_string())

@@ -32,8 +32,8 @@ void write_study_at(const std::string& url) {
   const double acc[] = {0.80, 0.90, 0.85};
   const int64_t macs[] = {400, 900, 300};
   for (int i = 0; i < 3; ++i) {
-    const TrialRef t = storage.create_trial(s.study_id);
-    storage.set_param(t.trial_id, "alpha", {1.1 + 0.1 * i, Distribution::float_range(1.0, 1.4, 0.05)});
+    const TrialRef t = storage.create_trial_with(
+        s.study_id, {{"alpha", {1.1 + 0.1 * i, Distribution::float_range(1.0, 1.4, 0.05)}}}, nlohmann::json::object());
     storage.report_intermediate(t.trial_id, 0, acc[i] / 2);
     storage.report_intermediate(t.trial_id, 1, acc[i]);
     storage.set_trial_attr(t.trial_id, "macs", macs[i], false);

@@ -121,7 +121,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
     std::string command, message;
   };
   const Case cases[] = {
-      {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --alpha-range 1:2", "--alpha-range '1:2'"},
+      {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --alpha-range 1:2", "--alpha-range: alpha range '1:2'"},
       {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --tolerance 0 --alpha-range 1.0:1.0:0.1 --beta-range 1.0:1.0:0.1 --gamma-range 1.0:1.0:0.1",
        "no grid point satisfies"},
       {std::string(EFFSCALE_GRID) + " --baseline b9 --study s --storage " + storage, "unknown model 'b9'"},

@@ -113,7 +113,7 @@ TEST_CASE("Optuna reads the studies we write and runs our waiting trials", "[sto
   const std::string url = new_url(kind, dir, "ours.db");
   {
     const std::unique_ptr<Storage> owned = open_storage(url);
-    Storage& storage = *owned;
+    SqlStorage& storage = dynamic_cast<SqlStorage&>(*owned);  // its extras (set_param, enqueue_trial) too
     const Study s = storage.create_or_load_study("ours", {StudyDirection::Maximize});
     storage.set_study_attr(s.study_id, "best", json{{"alpha", 1.2}}, false);
     const ParamValue alpha{1.2, Distribution::float_range(1.0, 1.4, 0.05)};
@@ -174,7 +174,7 @@ TEST_CASE("we read the studies Optuna writes", "[store][peer]") {
   INFO(r.err);
   REQUIRE(r.exit_status == 0);
   const std::unique_ptr<Storage> owned = open_storage(url);
-  Storage& storage = *owned;
+  SqlStorage& storage = dynamic_cast<SqlStorage&>(*owned);
   const auto study = storage.find_study("theirs");
   REQUIRE(study);
   CHECK(study->directions == std::vector<StudyDirection>{StudyDirection::Maximize});

@@ -22,11 +22,11 @@ using nlohmann::json;
 
 namespace {
 
-// Every backend the contract runs over.
-std::unique_ptr<Storage> make_backend(const std::string& kind, const effscale::testing::TempDir& dir) {
+// Every backend the contract runs over (each a SqlStorage, whose extras beyond Storage are tested too).
+std::unique_ptr<SqlStorage> make_backend(const std::string& kind, const effscale::testing::TempDir& dir) {
   if (kind == "memory") return std::make_unique<SqliteStorage>(":memory:");
   if (kind == "postgres") return std::make_unique<PostgresStorage>(effscale::testing::PostgresServer::shared().new_database());
-  return open_storage("sqlite:///" + dir.file("study.db"));
+  return std::make_unique<SqliteStorage>(dir.file("study.db"));
 }
 
 // A new database several workers can open: a SQLite file in `dir`, or a PostgreSQL database.
@@ -83,6 +83,26 @@ TEST_CASE("storage contract", "[store][contract]") {
     CHECK(got.user_attrs["macs"] == 385814752);
     CHECK(got.system_attrs["host"] == "a");
     CHECK_FALSE(got.datetime_complete.empty());
+  }
+
+  SECTION("a finish writes its attributes, values and state in one transaction, or nothing") {
+    const Study s = storage->create_or_load_study("s", {StudyDirection::Maximize});
+    const TrialRef t = storage->create_trial(s.study_id);
+    storage->set_trial_attrs(t.trial_id, json{{"model", "b0"}, {"macs", 1000}}, false);
+    CHECK_THROWS_AS(storage->set_trial_attrs(t.trial_id, json::array({1}), false), StoreInputError);
+    CHECK_THROWS_AS(storage->finish_trial(t.trial_id, TrialState::Complete, {std::nan("")}, json{{"val_top1", 0.5}}),
+                    StoreInputError);
+    Trial got = storage->get_trial(t.trial_id);
+    CHECK(got.state == TrialState::Running);  // the refused finish left nothing behind
+    CHECK_FALSE(got.user_attrs.contains("val_top1"));
+    CHECK(got.values.empty());
+    storage->finish_trial(t.trial_id, TrialState::Complete, {0.5}, json{{"val_top1", 0.5}, {"wall_s", 3.5}});
+    got = storage->get_trial(t.trial_id);
+    CHECK(got.state == TrialState::Complete);
+    CHECK(got.values == std::vector<double>{0.5});
+    CHECK(got.user_attrs == json{{"model", "b0"}, {"macs", 1000}, {"val_top1", 0.5}, {"wall_s", 3.5}});
+    CHECK_THROWS_AS(storage->finish_trial(t.trial_id, TrialState::Fail, {}, json{{"fail_reason", "late"}}), StoreInputError);
+    CHECK_FALSE(storage->get_trial(t.trial_id).user_attrs.contains("fail_reason"));
   }
 
   SECTION("a trial can be created with its params and system attributes at once") {
@@ -160,7 +180,9 @@ TEST_CASE("concurrent workers get unique trial numbers and never share a claim",
   {
     auto setup = open_storage(url);
     study_id = setup->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
-    for (int i = 0; i < 40; ++i) setup->enqueue_trial(study_id, {{"alpha", float_param(1.0 + 0.01 * i)}}, json::object());
+    std::vector<Storage::EnqueueRequest> requests;
+    for (int i = 0; i < 40; ++i) requests.push_back({{{"alpha", float_param(1.0 + 0.01 * i)}}});
+    setup->enqueue_trials_once(study_id, "enqueued", requests);
   }
   std::vector<std::vector<int>> claimed(4);
   std::vector<std::thread> workers;
@@ -341,6 +363,6 @@ TEST_CASE("median and successive-halving pruners follow their rules", "[store][p
   CHECK_FALSE(halving->should_prune(storage, study, current.trial_id, 1, 0.45));
   CHECK(halving->should_prune(storage, study, current.trial_id, 1, 0.35));
   CHECK_FALSE(halving->should_prune(storage, study, current.trial_id, 2, 0.0));  // 2 is not a rung (1, 3, 9, ...)
-  CHECK_THROWS_WITH(make_pruner("hyperband"), Catch::Contains("--pruner 'hyperband'"));
+  CHECK_THROWS_WITH(make_pruner("hyperband"), Catch::Contains("pruner 'hyperband'"));
   CHECK(make_pruner("none") == nullptr);
 }

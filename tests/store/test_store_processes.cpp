@@ -36,8 +36,9 @@ TEST_CASE("six processes share one database: every trial once, numbers without g
   {
     const auto storage = open_storage(url);
     const int64_t study = storage->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
-    for (int i = 0; i < 200; ++i)
-      storage->enqueue_trial(study, {{"i", {double(i), Distribution::int_range(0, 199)}}}, nlohmann::json::object());
+    std::vector<Storage::EnqueueRequest> requests;
+    for (int i = 0; i < 200; ++i) requests.push_back({{{"i", {double(i), Distribution::int_range(0, 199)}}}});
+    storage->enqueue_trials_once(study, "enqueued", requests);
   }
   std::string script = "pids=; ";
   for (int w = 0; w < 4; ++w)
@@ -70,7 +71,7 @@ TEST_CASE("a worker killed mid-trial is failed and re-queued after the grace per
   {
     const auto storage = open_storage(url);
     const int64_t study = storage->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
-    storage->enqueue_trial(study, {{"alpha", {1.2, Distribution::float_range(1.0, 1.4, 0.05)}}}, nlohmann::json::object());
+    storage->enqueue_trials_once(study, "enqueued", {{{{"alpha", {1.2, Distribution::float_range(1.0, 1.4, 0.05)}}}}});
   }
   const std::string out = shell_quote(dir.file("hang.out"));
   // Start a worker, wait until it holds the trial, SIGKILL it.

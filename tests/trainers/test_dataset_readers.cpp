@@ -98,7 +98,7 @@ TEST_CASE("named datasets load from a folder and say what is missing", "[trainer
   CHECK(files.train.num_classes == 10);
   CHECK_THROWS_WITH(load_named_dataset("cifar10", dir.path().string()), Catch::Contains("has no data_batch_1.bin"));
   CHECK_THROWS_WITH(load_named_dataset("imagenet", ""), Catch::Contains("unknown dataset 'imagenet'"));
-  CHECK_THROWS_WITH(load_named_dataset("mnist", ""), Catch::Contains("needs --data-dir"));
+  CHECK_THROWS_WITH(load_named_dataset("mnist", ""), Catch::Contains("needs a data folder"));
   CHECK_THROWS_WITH(load_named_dataset("mnist", dir.file("nope")), Catch::Contains("does not exist"));
 }
 

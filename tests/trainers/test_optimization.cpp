@@ -110,13 +110,14 @@ TEST_CASE("schedules: linear warmup, staircase decay every 2.4 epochs, cosine", 
   CHECK(learning_rate(o, 50) == Approx(0.256 * std::pow(0.97, 2)));  // epoch 5: floor(5 / 2.4) = 2
   CHECK(learning_rate(o, 72) == Approx(0.256 * std::pow(0.97, 3)));  // epoch 7.2
   CHECK(learning_rate(o, 71) == Approx(0.256 * std::pow(0.97, 2)));
-  o.kind = "cosine";
+  o.kind = ScheduleKind::Cosine;
   o.total_epochs = 15;
   CHECK(learning_rate(o, 50) == Approx(0.256));
   CHECK(learning_rate(o, 100) == Approx(0.128));
   CHECK(learning_rate(o, 150) == Approx(0.0).margin(1e-12));
-  o.kind = "linear";
-  CHECK_THROWS_WITH(learning_rate(o, 60), Catch::Contains("'linear'"));
+  CHECK(parse_schedule_kind("cosine") == ScheduleKind::Cosine);
+  CHECK(parse_schedule_kind("exponential") == ScheduleKind::Exponential);
+  CHECK_THROWS_WITH(parse_schedule_kind("linear"), Catch::Contains("'linear'"));
   CHECK(scaled_learning_rate(0.016, 4096) == Approx(0.256));
 }
 

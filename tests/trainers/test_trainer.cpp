@@ -191,8 +191,8 @@ TEST_CASE("bf16 autocast and channels_last train on the CPU; fp16 asks for CUDA"
   m::EfficientNet model(tiny_spec(4));
   TrainerOptions o = tiny_options("");
   o.precision = Precision::Fp16;
-  CHECK_THROWS_WITH(train(model, train_set, val, o), Catch::Contains("--amp fp16 needs a CUDA device"));
-  CHECK_THROWS_WITH(parse_precision("fp8"), Catch::Contains("--amp 'fp8'"));
+  CHECK_THROWS_WITH(train(model, train_set, val, o), Catch::Contains("fp16 mixed precision needs a CUDA device"));
+  CHECK_THROWS_WITH(parse_precision("fp8"), Catch::Contains("precision 'fp8'"));
 }
 
 TEST_CASE("the fp16 loss scaler backs off on overflow and grows after clean steps", "[trainers][precision]") {

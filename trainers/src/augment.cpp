@@ -225,7 +225,7 @@ AugmentPolicy parse_augment_policy(const std::string& text) {
   if (text == "none") return AugmentPolicy::None;
   if (text == "autoaugment") return AugmentPolicy::AutoAugment;
   if (text == "randaugment") return AugmentPolicy::RandAugment;
-  throw std::invalid_argument("--augment '" + text + "': expected none, autoaugment or randaugment");
+  throw std::invalid_argument("augmentation '" + text + "': expected none, autoaugment or randaugment");
 }
 
 const std::vector<std::string>& randaugment_ops() {

@@ -7,7 +7,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_scheduler_observer.h>
 
-#include "effscale/models/cpu_runtime.h"
+#include "effscale/base/cpu_runtime.h"
 
 namespace effscale::trainers {
 namespace {
@@ -18,7 +18,7 @@ class SingleThreadedTorchOnWorkers : public tbb::task_scheduler_observer {
  public:
   SingleThreadedTorchOnWorkers() { observe(true); }
   void on_scheduler_entry(bool /*is_worker*/) override {
-    models::limit_thread_intra_op(1);
+    effscale::base::limit_thread_intra_op(1);
   }
 };
 
@@ -93,7 +93,7 @@ Batch BatchLoader::make_batch(int64_t index) {
 
 void BatchLoader::produce() {
   // This thread only prepares batches; its own torch ops stay single-threaded too.
-  models::limit_thread_intra_op(1);
+  effscale::base::limit_thread_intra_op(1);
   for (int64_t i = options_.first_batch; i < batches_; ++i) {
     {
       std::unique_lock lock(mutex_);

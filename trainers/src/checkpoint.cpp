@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "effscale/models/atomic_file.h"
+#include "effscale/base/atomic_file.h"
 #include "effscale/models/spec_json.h"
 
 namespace effscale::trainers {
@@ -42,7 +42,7 @@ void save_checkpoint(const std::string& path, const models::EfficientNet& model,
   archive.write("rng/model_noise", model->noise.get_state());
   std::ostringstream bytes;
   archive.save_to(bytes);
-  models::write_file_atomically(path, bytes.str());
+  effscale::base::write_file_atomically(path, bytes.str());
 }
 
 CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& model, models::EfficientNet* ema,
@@ -56,7 +56,7 @@ CheckpointMeta load_checkpoint(const std::string& path, models::EfficientNet& mo
     const std::string written_for = tensor_text(spec);
     if (models::spec_from_json(written_for, path) != model->spec)
       throw std::invalid_argument("checkpoint '" + path + "' was written for another model (spec '" +
-                                  models::spec_from_json(written_for, path).name + "'); use another --output-dir");
+                                  models::spec_from_json(written_for, path).name + "'); train this model in another folder");
     torch::serialize::InputArchive model_archive, ema_archive;
     archive.read("model", model_archive);
     model->load(model_archive);

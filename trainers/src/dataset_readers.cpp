@@ -153,7 +153,7 @@ DatasetFiles load_named_dataset(const std::string& name, const std::string& dir_
   bool known = false;
   for (const std::string& n : named_datasets()) known = known || n == name;
   if (!known) throw DataError("unknown dataset '" + name + "': expected fashion-mnist, mnist, cifar10, cifar100 or folder");
-  if (dir.empty()) throw DataError("dataset '" + name + "' needs --data-dir");
+  if (dir.empty()) throw DataError("dataset '" + name + "' needs a data folder (it has no default location)");
   if (!fs::is_directory(dir)) throw DataError("dataset folder '" + dir + "' does not exist");
   if (name == "fashion-mnist" || name == "mnist") return load_idx_pair(dir);
   const fs::path d(dir);

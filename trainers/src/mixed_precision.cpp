@@ -13,12 +13,12 @@ Precision parse_precision(const std::string& text) {
   if (text == "fp32" || text == "none") return Precision::Fp32;
   if (text == "bf16") return Precision::Bf16;
   if (text == "fp16") return Precision::Fp16;
-  throw std::invalid_argument("--amp '" + text + "': expected none, bf16 or fp16");
+  throw std::invalid_argument("precision '" + text + "': expected none, bf16 or fp16");
 }
 
 void check_precision(Precision precision, const torch::Device& device) {
   if (precision == Precision::Fp16 && !device.is_cuda())
-    throw std::invalid_argument("--amp fp16 needs a CUDA device (use --amp bf16 on the CPU)");
+    throw std::invalid_argument("fp16 mixed precision needs a CUDA device (use bf16 on the CPU)");
 }
 
 AutocastScope::AutocastScope(Precision precision, const torch::Device& device) {
@@ -90,7 +90,7 @@ bool resolve_channels_last(const std::string& choice, const torch::Device& devic
   if (choice == "on") return true;
   if (choice == "off") return false;
   if (choice == "auto") return device.is_cpu();
-  throw std::invalid_argument("--channels-last '" + choice + "': expected auto, on or off");
+  throw std::invalid_argument("channels_last choice '" + choice + "': expected auto, on or off");
 }
 
 torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last) {

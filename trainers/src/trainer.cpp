@@ -53,16 +53,16 @@ int shards_of(const TrainerOptions& o) { return o.group ? o.group->size() : 1; }
 bool leads(const TrainerOptions& o) { return !o.group || o.group->leader(); }
 
 void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
-  if (o.epochs < 1) throw std::invalid_argument("--epochs must be at least 1");
-  if (o.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
+  if (o.epochs < 1) throw std::invalid_argument("epochs " + std::to_string(o.epochs) + ": must be at least 1");
+  if (o.batch_size < 1) throw std::invalid_argument("batch size " + std::to_string(o.batch_size) + ": must be at least 1");
   if (train_set.size() < o.batch_size)
     throw std::invalid_argument("the training set (" + std::to_string(train_set.size()) +
                                 " samples) is smaller than one batch of " + std::to_string(o.batch_size));
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw std::invalid_argument("label smoothing must be in [0, 1)");
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw std::invalid_argument("EMA decay must be in [0, 1)");
-  if (o.checkpoint_every_steps < 0) throw std::invalid_argument("--checkpoint-every must be at least 0");
+  if (o.checkpoint_every_steps < 0) throw std::invalid_argument("checkpoint interval " + std::to_string(o.checkpoint_every_steps) + " steps: must be at least 0");
   if (o.batch_size % shards_of(o) != 0)
-    throw std::invalid_argument("--batch-size " + std::to_string(o.batch_size) + " is the global batch and must divide evenly over the " +
+    throw std::invalid_argument("batch size " + std::to_string(o.batch_size) + " is the global batch and must divide evenly over the " +
                                 std::to_string(shards_of(o)) + " data-parallel ranks");
 }
 
@@ -73,9 +73,9 @@ void check_ranks_agree(ProcessGroup& group, const TrainerOptions& o, const Image
   for (const torch::Tensor& p : model->parameters()) weights += p.numel();
   require_same_on_all_ranks(group, {{"the training set's size", double(train_set.size())},
                                      {"the validation set's size", double(validation.size())},
-                                     {"--batch-size", double(o.batch_size)},
-                                     {"--epochs", double(o.epochs)},
-                                     {"--seed", double(o.seed % (uint64_t(1) << 40))},
+                                     {"the batch size", double(o.batch_size)},
+                                     {"the epoch count", double(o.epochs)},
+                                     {"the seed", double(o.seed % (uint64_t(1) << 40))},
                                      {"the model's parameter count", double(weights)}});
 }
 
@@ -89,7 +89,7 @@ bool resuming(const TrainerOptions& o) {
   if (seen[1] != o.group->size())
     throw std::invalid_argument("the checkpoint " + o.checkpoint_path + " is not visible to every data-parallel rank (" +
                                 std::to_string(int(seen[1])) + " of " + std::to_string(o.group->size()) +
-                                " see it): put --output-dir on a filesystem all ranks share");
+                                " see it): put the run's folder on a filesystem all ranks share");
   return true;
 }
 
@@ -134,7 +134,7 @@ std::pair<double, double> run_epoch(const EpochContext& c, int64_t epoch, int64_
     if (!std::isfinite(value))
       throw TrainingDiverged("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
                              ", step " + std::to_string(done + 1) + " (learning rate " + std::to_string(lr) +
-                             "); lower --lr or check the data");
+                             "); lower the learning rate or check the data");
     bool finite = true;
     if (c.scaler.enabled()) {  // fp16 only: nothing extra on the fp32 / bf16 step
       finite = c.scaler.unscale_and_check(c.model->parameters());
@@ -165,11 +165,11 @@ torch::Device parse_device(const std::string& text) {
   try {
     device = std::make_unique<torch::Device>(text);
   } catch (const std::exception&) {
-    throw std::invalid_argument("--device '" + text + "': expected auto, cpu, cuda or cuda:N");
+    throw std::invalid_argument("device '" + text + "': expected auto, cpu, cuda or cuda:N");
   }
   if (device->is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("--device '" + text + "': this build or machine has no CUDA device");
-  if (!device->is_cuda() && !device->is_cpu()) throw std::invalid_argument("--device '" + text + "': expected cpu or cuda");
+    throw std::invalid_argument("device '" + text + "': this build or machine has no CUDA device");
+  if (!device->is_cuda() && !device->is_cpu()) throw std::invalid_argument("device '" + text + "': expected cpu or cuda");
   return *device;
 }
 

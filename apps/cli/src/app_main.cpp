@@ -1,5 +1,7 @@
 #include "effscale/cli/app_main.h"
 
+#include <mutex>
+
 #include <boost/program_options/errors.hpp>
 
 #include <iostream>
@@ -22,6 +24,14 @@ int run_app(const std::string& command, const std::function<int()>& body) {
     std::cerr << command << ": error: unknown failure\n";
     return 1;
   }
+}
+
+std::function<void(const std::string& line)> stderr_log(const std::string& command) {
+  auto mutex = std::make_shared<std::mutex>();
+  return [command, mutex](const std::string& line) {
+    std::lock_guard lock(*mutex);
+    std::cerr << command << ": " << line << "\n";
+  };
 }
 
 }  // namespace effscale::cli

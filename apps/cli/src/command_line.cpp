@@ -1,5 +1,8 @@
 #include "effscale/cli/command_line.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <boost/program_options/parsers.hpp>
 
 #include <fstream>
@@ -36,6 +39,15 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
   }
   po::notify(parsed.values);
   return parsed;
+}
+
+std::string default_text(double value) {
+  char buffer[40];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  return buffer;
 }
 
 }  // namespace effscale::cli

@@ -54,14 +54,6 @@ std::vector<st::Trial> pareto_front(const st::Study& study, const std::vector<st
   return front;
 }
 
-std::optional<st::Trial> best_trial(const st::Study& study, const std::vector<st::Trial>& trials) {
-  const bool maximize = study.directions.empty() || study.directions[0] == st::StudyDirection::Maximize;
-  std::optional<st::Trial> best;
-  for (const st::Trial& t : complete_trials(trials))
-    if (!best || (maximize ? t.values[0] > best->values[0] : t.values[0] < best->values[0])) best = t;
-  return best;
-}
-
 std::optional<double> parse_optuna_time(const std::string& text) {
   std::tm tm{};
   double seconds = 0;

@@ -6,13 +6,13 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "effscale/cli/svg_plot.h"
+#include "effscale/report/svg_plot.h"
 #include "effscale/report/study_analysis.h"
 
 namespace effscale::report {
 namespace st = effscale::store;
-using effscale::cli::PlotSeries;
-using effscale::cli::SvgPlot;
+using effscale::report::PlotSeries;
+using effscale::report::SvgPlot;
 
 const std::vector<std::string>& chart_kinds() {
   static const std::vector<std::string> kKinds = {"pareto", "history", "curves", "grid", "family"};

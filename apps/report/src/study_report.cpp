@@ -2,6 +2,8 @@
 
 #include "effscale/report/study_report.h"
 
+#include "effscale/store/best_trial.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,7 +14,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "effscale/models/atomic_file.h"
+#include "effscale/base/atomic_file.h"
 #include "effscale/report/machine_info.h"
 #include "effscale/report/study_analysis.h"
 #include "effscale/report/study_charts.h"
@@ -89,7 +91,7 @@ std::optional<Loaded> load(st::Storage& storage, const std::string& name) {
 std::string chart(const Loaded& s, const std::string& kind, const std::string& file, const std::string& dir,
                   std::optional<int64_t> marked = std::nullopt, const std::string& label = "chosen") {
   try {
-    models::write_file_atomically((std::filesystem::path(dir) / file).string(),
+    effscale::base::write_file_atomically((std::filesystem::path(dir) / file).string(),
                                   study_chart_svg(s.study, s.trials, kind, marked, label));
     return "![" + kind + " chart of " + s.study.name + "](" + file + ")\n\n";
   } catch (const std::invalid_argument& e) {
@@ -162,7 +164,7 @@ std::string settings_block(const Loaded& s) {
 
 std::string search_section(const Loaded& s, const std::string& dir) {
   std::string out = "## 1. Baseline search\n\n" + settings_block(s);
-  const auto best = best_trial(s.study, s.trials);
+  const auto best = st::best_trial(s.study, s.trials);
   if (!best) return out + "No candidate has finished yet.\n\n";
   out += fmt::format("Chosen baseline: trial {}, reward {:.4f}, validation top-1 {}, {} multiply-adds at the target "
                      "setting.\n\nStages: `{}`\n\n",
@@ -257,7 +259,7 @@ void write_study_report(st::Storage& storage, const ReportOptions& options) {
   if (search) md += search_section(*search, options.output_dir);
   if (grid) md += grid_section(*grid, options.output_dir);
   if (scaled) md += scaled_section(*scaled, options.output_dir);
-  models::write_file_atomically((std::filesystem::path(options.output_dir) / "report.md").string(), md);
+  effscale::base::write_file_atomically((std::filesystem::path(options.output_dir) / "report.md").string(), md);
 }
 
 }  // namespace effscale::report

@@ -19,10 +19,15 @@ double flops_factor(const Coefficients& c);
 // A closed range low:high:step of one coefficient.
 struct GridRange {
   double low = 1.0, high = 1.4, step = 0.05;
+  std::string text;  // as it was written ("1.0:1.4:0.05"), kept so a study's stored settings compare exactly
 };
 
-// Parses "LOW:HIGH:STEP" (low >= 1, high >= low, step > 0). Throws std::invalid_argument naming `flag`.
-GridRange parse_grid_range(const std::string& text, const std::string& flag);
+// Parses "LOW:HIGH:STEP" (low >= 1, high >= low, step > 0). Throws std::invalid_argument naming the range
+// `name` (e.g. "alpha range") and the text.
+GridRange parse_grid_range(const std::string& text, const std::string& name);
+
+// The range as written, or "LOW:HIGH:STEP" from its numbers when it was not parsed from text.
+std::string grid_range_text(const GridRange& range);
 
 // One admissible grid point.
 struct GridPoint {

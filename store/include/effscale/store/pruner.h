@@ -26,7 +26,19 @@ std::unique_ptr<Pruner> make_median_pruner(int startup_trials = 5, int64_t warmu
 // least eta values are there.
 std::unique_ptr<Pruner> make_successive_halving_pruner(int64_t min_step = 1, int eta = 3);
 
-// "none" (nullptr), "median" or "halving"; throws StoreInputError naming the value otherwise.
+// The pruners a command can name.
+enum class PrunerKind { None, Median, Halving };
+
+// "none", "median" or "halving" as a kind; throws StoreInputError naming the value otherwise.
+PrunerKind parse_pruner_kind(const std::string& name);
+
+// The kind's name, as parse_pruner_kind reads it.
+std::string pruner_kind_name(PrunerKind kind);
+
+// The pruner of `kind` with its default settings: nullptr for None.
+std::unique_ptr<Pruner> make_pruner(PrunerKind kind);
+
+// make_pruner(parse_pruner_kind(name)).
 std::unique_ptr<Pruner> make_pruner(const std::string& name);
 
 }  // namespace effscale::store

@@ -26,22 +26,26 @@ class SqlStorage : public Storage {
   bool compare_and_set_study_attrs(int64_t study_id, const std::string& guard_key, const nlohmann::json& expected,
                                    const nlohmann::json& updates, bool system) override;
   nlohmann::json study_attrs(int64_t study_id, bool system) override;
-  TrialRef create_trial(int64_t study_id) override;
   TrialRef create_trial_with(int64_t study_id, const std::map<std::string, ParamValue>& params,
                              const nlohmann::json& system_attrs) override;
-  TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
-                         const nlohmann::json& system_attrs) override;
   bool enqueue_trials_once(int64_t study_id, const std::string& marker_key,
                            const std::vector<EnqueueRequest>& requests) override;
   std::optional<TrialRef> claim_waiting_trial(int64_t study_id) override;
-  void set_param(int64_t trial_id, const std::string& name, const ParamValue& value) override;
   void report_intermediate(int64_t trial_id, int64_t step, double value) override;
-  void set_trial_attr(int64_t trial_id, const std::string& key, const nlohmann::json& value, bool system) override;
-  void finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values) override;
+  void set_trial_attrs(int64_t trial_id, const nlohmann::json& attrs, bool system) override;
+  void finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
+                    const nlohmann::json& user_attrs = nlohmann::json::object()) override;
   void heartbeat(int64_t trial_id) override;
   std::vector<TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) override;
   Trial get_trial(int64_t trial_id) override;
-  std::vector<Trial> get_trials(int64_t study_id, const std::vector<TrialState>& states) override;
+  std::vector<Trial> get_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override;
+
+  // Beyond the Storage interface (no command needs them; tests and Optuna-style clients do):
+  // Creates one WAITING trial holding `params` (also as Optuna's `fixed_params`) and `system_attrs`.
+  TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
+                         const nlohmann::json& system_attrs = nlohmann::json::object());
+  // Sets a parameter of a RUNNING or WAITING trial (Optuna's suggest). Throws StoreInputError for a finished trial.
+  void set_param(int64_t trial_id, const std::string& name, const ParamValue& value);
 
  private:
   // Helpers run inside a transaction the caller holds (mutex_ locked).

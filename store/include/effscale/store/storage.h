@@ -40,24 +40,21 @@ class Storage {
   // All user (or system) attributes of a study as a JSON object.
   virtual nlohmann::json study_attrs(int64_t study_id, bool system) = 0;
 
-  // Creates a RUNNING trial with the next number and a heartbeat now.
-  virtual TrialRef create_trial(int64_t study_id) = 0;
-  // The same, holding `params` and `system_attrs` from the start: one transaction, so a worker killed
-  // while creating it leaves no half-made trial.
+  // Creates a RUNNING trial with the next number and a heartbeat now, holding `params` and `system_attrs`
+  // from the start: one transaction, so a worker killed while creating it leaves no half-made trial.
   virtual TrialRef create_trial_with(int64_t study_id, const std::map<std::string, ParamValue>& params,
                                      const nlohmann::json& system_attrs) = 0;
-  // Creates a WAITING trial holding `params` (also written as Optuna's `fixed_params` system attribute,
-  // so Optuna runs it with them) and the given system attributes.
-  virtual TrialRef enqueue_trial(int64_t study_id, const std::map<std::string, ParamValue>& params,
-                                 const nlohmann::json& system_attrs = nlohmann::json::object()) = 0;
+  // create_trial_with(study_id, {}, {}): a RUNNING trial with nothing yet.
+  TrialRef create_trial(int64_t study_id);
   // A trial to enqueue: its params and system attributes.
   struct EnqueueRequest {
     std::map<std::string, ParamValue> params;
     nlohmann::json system_attrs = nlohmann::json::object();
   };
   // In one transaction: unless the study already has the system attribute `marker_key`, enqueues every
-  // request (as enqueue_trial does) and sets the attribute to true. Returns whether it enqueued. Any number
-  // of workers can call this at once; exactly one enqueues.
+  // request as a WAITING trial holding its params (also written as Optuna's `fixed_params` system attribute,
+  // so Optuna runs it with them) and system attributes, and sets the marker to true. Returns whether it
+  // enqueued. Any number of workers can call this at once; exactly one enqueues.
   virtual bool enqueue_trials_once(int64_t study_id, const std::string& marker_key,
                                    const std::vector<EnqueueRequest>& requests) = 0;
   // Claims the oldest WAITING trial of the study by a compare-and-set of its state to RUNNING (also
@@ -65,15 +62,19 @@ class Storage {
   // claim the same trial.
   virtual std::optional<TrialRef> claim_waiting_trial(int64_t study_id) = 0;
 
-  // Sets a parameter of a RUNNING or WAITING trial. Throws StoreInputError for a finished trial.
-  virtual void set_param(int64_t trial_id, const std::string& name, const ParamValue& value) = 0;
   // Records the intermediate value of `step` (replacing an earlier report of the same step).
   virtual void report_intermediate(int64_t trial_id, int64_t step, double value) = 0;
-  // Sets a trial attribute (user or system).
-  virtual void set_trial_attr(int64_t trial_id, const std::string& key, const nlohmann::json& value, bool system) = 0;
-  // Finishes a RUNNING trial with `state` (COMPLETE, PRUNED or FAIL) and its values, in one
-  // transaction. Throws StoreInputError when the trial is not RUNNING or the state is not a finished one.
-  virtual void finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values) = 0;
+  // Sets (inserts or replaces) every key of the JSON object `attrs` as a trial attribute (user or system), in
+  // one transaction. Throws StoreInputError when `attrs` is not an object or there is no such trial.
+  virtual void set_trial_attrs(int64_t trial_id, const nlohmann::json& attrs, bool system) = 0;
+  // Sets one trial attribute: set_trial_attrs with a one-key object.
+  void set_trial_attr(int64_t trial_id, const std::string& key, const nlohmann::json& value, bool system);
+  // Finishes a RUNNING trial with `state` (COMPLETE, PRUNED or FAIL), its values and the user attributes of
+  // the JSON object `user_attrs`, in one transaction (Optuna's set_trial_state_values): nothing of the finish is
+  // visible before all of it is. Throws StoreInputError when the trial is not RUNNING, the state is not a
+  // finished one or a value is NaN; the trial is then unchanged.
+  virtual void finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
+                            const nlohmann::json& user_attrs = nlohmann::json::object()) = 0;
 
   // Records that a RUNNING trial is alive now.
   virtual void heartbeat(int64_t trial_id) = 0;

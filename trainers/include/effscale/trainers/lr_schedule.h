@@ -6,9 +6,15 @@
 
 namespace effscale::trainers {
 
+// The schedule's shape after warmup.
+enum class ScheduleKind { Exponential, Cosine };
+
+// "exponential" or "cosine" as a kind; throws std::invalid_argument naming the value otherwise.
+ScheduleKind parse_schedule_kind(const std::string& text);
+
 // Options of a schedule. Steps are optimizer steps; epochs are converted with steps_per_epoch.
 struct LrScheduleOptions {
-  std::string kind = "exponential";  // "exponential" (staircase, the paper's) or "cosine"
+  ScheduleKind kind = ScheduleKind::Exponential;  // staircase exponential (the paper's) or cosine
   double base_lr = 0.016;            // peak learning rate after warmup
   double warmup_epochs = 5;          // linear warmup from 0 to base_lr
   double decay_epochs = 2.4;         // exponential: multiply by decay_rate every decay_epochs (staircase)
@@ -20,8 +26,7 @@ struct LrScheduleOptions {
 
 // The learning rate at optimizer step `step` (0-based). Exponential: base * rate^floor(epoch / decay_epochs)
 // with epoch = step / steps_per_epoch, after a linear warmup lr = base * (step + 1) / warmup_steps. Cosine:
-// min + (base - min) * (1 + cos(pi * progress)) / 2 after the same warmup. Throws std::invalid_argument for
-// an unknown kind.
+// min + (base - min) * (1 + cos(pi * progress)) / 2 after the same warmup.
 double learning_rate(const LrScheduleOptions& options, int64_t step);
 
 // The paper's scaling: base_lr_per_256 * batch_size / 256.

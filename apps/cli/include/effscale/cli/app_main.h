@@ -2,6 +2,7 @@
 // The exit-status contract every effscale command keeps (docs/errors.md).
 
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -18,5 +19,9 @@ class UsageError : public std::invalid_argument {
 // "<command>: error: <what>" on stderr and returns 2; for any other exception prints the same and
 // returns 1. Never lets an exception escape.
 int run_app(const std::string& command, const std::function<int()>& body);
+
+// A progress sink for library loops: writes "<command>: <line>" to stderr, one whole line at a time, from any
+// thread.
+std::function<void(const std::string& line)> stderr_log(const std::string& command);
 
 }  // namespace effscale::cli

@@ -5,7 +5,14 @@
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/variables_map.hpp>
 
+#include <boost/program_options/value_semantic.hpp>
+
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "effscale/cli/app_main.h"
 
 namespace effscale::cli {
 
@@ -25,5 +32,32 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[],
                                      boost::program_options::options_description options,
                                      const std::string& usage,
                                      const boost::program_options::positional_options_description* positional = nullptr);
+
+
+// The shortest text that reads back as `value` ("0.016", "-0.07", "1e-05"), as --help shows defaults.
+std::string default_text(double value);
+
+// A flag's value type with `value` as its default, shown by --help as written (doubles by default_text).
+template <typename T>
+boost::program_options::typed_value<T>* with_default(const T& value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return boost::program_options::value<T>()->default_value(value, default_text(double(value)));
+  } else {
+    std::ostringstream text;
+    text << value;
+    return boost::program_options::value<T>()->default_value(value, text.str());
+  }
+}
+
+// Runs `parse` (a library parser of the flag's value) and returns what it returns. The library names the
+// value, never the flag: a std::invalid_argument it throws becomes UsageError("FLAG: <its message>").
+template <typename Parse>
+auto parse_flag(const std::string& flag, Parse&& parse) -> decltype(parse()) {
+  try {
+    return std::forward<Parse>(parse)();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(flag + ": " + e.what());
+  }
+}
 
 }  // namespace effscale::cli

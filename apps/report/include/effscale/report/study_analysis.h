@@ -22,8 +22,6 @@ std::vector<store::Trial> complete_trials(const std::vector<store::Trial>& trial
 // trials without MACs are left out.
 std::vector<store::Trial> pareto_front(const store::Study& study, const std::vector<store::Trial>& complete);
 
-// The best complete trial (first value, the study's direction; the lower number on ties), if any.
-std::optional<store::Trial> best_trial(const store::Study& study, const std::vector<store::Trial>& trials);
 
 // Seconds since the epoch of an Optuna datetime ("2026-11-25 19:43:06.123456", UTC); nullopt when
 // the text is empty or malformed.

@@ -1,0 +1,148 @@
+#include "effscale/cli/training_flags.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "effscale/cli/app_main.h"
+#include "effscale/cli/command_line.h"
+#include "effscale/trainers/augment.h"
+#include "effscale/trainers/mixed_precision.h"
+
+namespace po = boost::program_options;
+
+namespace effscale::cli {
+
+po::options_description training_options() {
+  const trainers::TrainerOptions t;
+  const trainers::ProxyDataOptions d;
+  po::options_description o("proxy task and training recipe");
+  o.add_options()
+      ("dataset", with_default(d.dataset), "fashion-mnist, mnist, cifar10, cifar100 or folder")
+      ("data-dir", with_default(d.data_dir), "dataset folder (default for fashion-mnist: Debian's)")
+      ("train-limit", with_default(d.train_limit), "train on this many samples (0: all)")
+      ("val-fraction", with_default(d.val_fraction), "held-out validation fraction of the training set")
+      ("epochs", with_default(t.epochs), "epochs")
+      ("batch-size", with_default(t.batch_size), "batch size")
+      ("lr", with_default(t.lr_per_256), "peak learning rate per 256 images")
+      ("optimizer", with_default(std::string("rmsprop_tf")), "rmsprop_tf, sgd or adamw")
+      ("schedule", with_default(std::string("exponential")), "exponential (staircase) or cosine")
+      ("warmup-epochs", with_default(t.schedule.warmup_epochs), "linear warmup epochs (capped at half of --epochs)")
+      ("weight-decay", with_default(t.optimizer.weight_decay), "weight decay on non-BN weights")
+      ("label-smoothing", with_default(t.label_smoothing), "label smoothing")
+      ("ema-decay", with_default(t.ema_decay), "EMA decay (0: no EMA)")
+      ("bn-recalibrate", with_default(t.bn_recalibration_batches), "re-estimate BN statistics from N training batches before each evaluation")
+      ("bn-momentum", po::value<double>(), "override the spec's BN momentum (PyTorch sense; the paper's is 0.01)")
+      ("crop-min-area", with_default(t.transform.crop_min_area), "random-resized crop minimum area fraction")
+      ("eval-crop", with_default(t.transform.eval_crop), "evaluation center-crop fraction")
+      ("amp", with_default(std::string("none")), "mixed precision: none, bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling)")
+      ("channels-last", with_default(std::string("auto"))->implicit_value("on"),
+       "channels_last memory format: auto (on for the CPU, where it trains faster), on or off")
+      ("augment", with_default(std::string("none")), "training augmentation: none, autoaugment (ImageNet policy v0) or randaugment")
+      ("randaugment-layers", with_default(t.transform.augment.layers), "RandAugment: ops per image (N)")
+      ("randaugment-magnitude", with_default(t.transform.augment.magnitude), "RandAugment: level of every op (M, 0..10)")
+      ("checkpoint-every", with_default(t.checkpoint_every_steps),
+       "also checkpoint every N steps inside an epoch, for long epochs (0: at epoch ends only)")
+      ("pruner", with_default(std::string("none")), "stop trials behind the study: none, median or halving")
+      ("seed", with_default(t.seed), "seed for weights, data order and augmentation")
+      ("threads", with_default(0), "CPU threads (0: all cores)")
+      ("device", with_default(std::string("auto")), "auto, cpu, cuda or cuda:N");
+  return o;
+}
+
+po::options_description proxy_options() {
+  const trainers::ProxyArchitecture p;
+  po::options_description o("proxy architecture");
+  o.add_options()
+      ("proxy-resolution", po::value<int>(), "train at this resolution (default: the spec's)")
+      ("proxy-width", with_default(p.width), "multiply the width for the proxy")
+      ("proxy-depth", with_default(p.depth), "multiply the depth for the proxy")
+      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets");
+  return o;
+}
+
+trainers::ProxyDataOptions data_options_from(const po::variables_map& vm) {
+  trainers::ProxyDataOptions d;
+  d.dataset = vm["dataset"].as<std::string>();
+  d.data_dir = vm["data-dir"].as<std::string>();
+  d.train_limit = vm["train-limit"].as<int64_t>();
+  d.val_fraction = vm["val-fraction"].as<double>();
+  d.seed = vm["seed"].as<uint64_t>();
+  return d;
+}
+
+trainers::ProxyData load_data_from(const po::variables_map& vm) {
+  const trainers::ProxyDataOptions d = data_options_from(vm);
+  try {
+    return trainers::load_proxy_data(d);
+  } catch (const trainers::DataError& e) {  // the library says the folder is missing; the flag that gives it is ours
+    if (!d.data_dir.empty() || std::string(e.what()).find("needs a data folder") == std::string::npos) throw;
+    throw UsageError(std::string(e.what()) + ": give --data-dir DIR");
+  }
+}
+
+trainers::ProxyArchitecture proxy_architecture_from(const po::variables_map& vm) {
+  trainers::ProxyArchitecture p;
+  if (vm.count("proxy-resolution")) p.resolution = vm["proxy-resolution"].as<int>();
+  p.width = vm["proxy-width"].as<double>();
+  p.depth = vm["proxy-depth"].as<double>();
+  if (vm.count("in-channels")) p.in_channels = vm["in-channels"].as<int>();
+  return p;
+}
+
+std::optional<double> bn_momentum_from(const po::variables_map& vm) {
+  if (!vm.count("bn-momentum")) return std::nullopt;
+  return vm["bn-momentum"].as<double>();
+}
+
+store::PrunerKind pruner_from(const po::variables_map& vm) {
+  return parse_flag("--pruner", [&] { return store::parse_pruner_kind(vm["pruner"].as<std::string>()); });
+}
+
+namespace {
+
+// The ranges the recipe's flags must lie in (the rest is checked by train()).
+void check_recipe(const trainers::TrainerOptions& o) {
+  if (o.transform.augment.layers < 1 || o.transform.augment.layers > 10) throw UsageError("--randaugment-layers must be in 1..10");
+  if (!(o.transform.augment.magnitude >= 0 && o.transform.augment.magnitude <= 10))
+    throw UsageError("--randaugment-magnitude must be in [0, 10]");
+  if (o.checkpoint_every_steps < 0) throw UsageError("--checkpoint-every must be 0 (epoch ends only) or a number of steps");
+  if (!(o.transform.crop_min_area > 0 && o.transform.crop_min_area <= 1))
+    throw UsageError("--crop-min-area must be in (0, 1]");
+  if (!(o.transform.eval_crop > 0 && o.transform.eval_crop <= 1)) throw UsageError("--eval-crop must be in (0, 1]");
+}
+
+}  // namespace
+
+trainers::TrainerOptions recipe_from(const po::variables_map& vm) {
+  trainers::TrainerOptions o;
+  o.epochs = vm["epochs"].as<int64_t>();
+  o.batch_size = vm["batch-size"].as<int64_t>();
+  o.lr_per_256 = vm["lr"].as<double>();
+  o.optimizer.kind = parse_flag("--optimizer", [&] { return trainers::parse_optimizer_kind(vm["optimizer"].as<std::string>()); });
+  if (o.optimizer.kind == trainers::OptimizerKind::AdamW) o.optimizer.eps = 1e-8;
+  o.optimizer.weight_decay = vm["weight-decay"].as<double>();
+  o.schedule.kind = parse_flag("--schedule", [&] { return trainers::parse_schedule_kind(vm["schedule"].as<std::string>()); });
+  o.schedule.warmup_epochs = std::min(vm["warmup-epochs"].as<double>(), 0.5 * double(o.epochs));
+  o.schedule.total_epochs = double(o.epochs);
+  o.label_smoothing = vm["label-smoothing"].as<double>();
+  o.ema_decay = vm["ema-decay"].as<double>();
+  o.bn_recalibration_batches = vm["bn-recalibrate"].as<int64_t>();
+  o.transform.crop_min_area = vm["crop-min-area"].as<double>();
+  o.transform.eval_crop = vm["eval-crop"].as<double>();
+  o.transform.augment.policy = parse_flag("--augment", [&] { return trainers::parse_augment_policy(vm["augment"].as<std::string>()); });
+  o.precision = parse_flag("--amp", [&] { return trainers::parse_precision(vm["amp"].as<std::string>()); });
+  o.transform.augment.layers = vm["randaugment-layers"].as<int>();
+  o.transform.augment.magnitude = vm["randaugment-magnitude"].as<double>();
+  o.seed = vm["seed"].as<uint64_t>();
+  o.checkpoint_every_steps = vm["checkpoint-every"].as<int64_t>();
+  o.device = parse_flag("--device", [&] { return trainers::parse_device(vm["device"].as<std::string>()); });
+  o.channels_last = parse_flag("--channels-last", [&] { return trainers::resolve_channels_last(vm["channels-last"].as<std::string>(), o.device); });
+  check_recipe(o);
+  return o;
+}
+
+trainers::ProxyTraining proxy_training_from(const po::variables_map& vm) {
+  return {proxy_architecture_from(vm), bn_momentum_from(vm), recipe_from(vm)};
+}
+
+}  // namespace effscale::cli

@@ -1,0 +1,32 @@
+#pragma once
+// SvgPlot: a small scatter / line chart written as a standalone SVG file a browser shows.
+
+#include <string>
+#include <vector>
+
+namespace effscale::report {
+
+// One series: points drawn as circles and/or joined by a line.
+struct PlotSeries {
+  std::string label;
+  std::vector<double> x, y;   // same length; non-finite points are skipped
+  std::string color = "#1f77b4";
+  bool points = true;
+  bool line = false;
+};
+
+class SvgPlot {
+ public:
+  SvgPlot(std::string title, std::string x_label, std::string y_label, bool log_x = false);
+  void add(PlotSeries series);
+  // The whole SVG document (800 x 500), axes with 5 ticks each, a legend. Throws std::invalid_argument when
+  // no series has a finite point (or, with log_x, a positive x).
+  std::string render() const;
+
+ private:
+  std::string title_, x_label_, y_label_;
+  bool log_x_;
+  std::vector<PlotSeries> series_;
+};
+
+}  // namespace effscale::report

@@ -1,0 +1,72 @@
+#pragma once
+// Step 1 of compound scaling as a loop over a study, for any number of threads and processes: enumerate the
+// admissible (alpha, beta, gamma), enqueue each as a WAITING trial once, claim and train the phi = 1 model of
+// each on the proxy task (the shared claim step: stale trials re-queued, the training failure policy), record
+// its cost, and pick the best point once every point is done.
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "effscale/models/arch_spec.h"
+#include "effscale/scaling/coefficients.h"
+#include "effscale/store/claim_loop.h"
+#include "effscale/store/pruner.h"
+#include "effscale/store/storage.h"
+#include "effscale/trainers/training_run.h"
+
+namespace effscale::scaling {
+
+// What defines a grid: the baseline, the three ranges and the tolerance on alpha * beta^2 * gamma^2 - 2.
+struct GridDefinition {
+  models::ArchSpec baseline;
+  GridRange alpha, beta, gamma;
+  double tolerance = 0.1;  // keep points with |alpha beta^2 gamma^2 - 2| <= tolerance (>= 0)
+};
+
+// The grid's identity as stored on its study (system attribute grid_settings): baseline, ranges, tolerance.
+nlohmann::json grid_settings(const GridDefinition& grid);
+
+// Makes `study_id` the study of `grid`: stores its settings (unless they are there), then enqueues every
+// admissible point once per study whoever calls. Returns how many points this call enqueued (0 when they were
+// already). Throws std::invalid_argument when no point is admissible, or when the study holds a grid with
+// other settings (baseline, ranges or tolerance); the study is then unchanged.
+size_t prepare_grid_study(store::Storage& storage, int64_t study_id, const GridDefinition& grid);
+
+// Everything a grid worker needs; shared read-only by the workers of one process.
+struct GridJob {
+  // Opens a connection to the study database; each worker calls it once (tests wrap it to inject faults).
+  std::function<std::unique_ptr<store::Storage>()> connect;
+  int64_t study_id = 0;
+  models::ArchSpec baseline;     // the full-size baseline the coefficients scale
+  trainers::ProxyTraining training;  // how every point's phi = 1 model is shrunk and trained
+  store::PrunerKind pruner = store::PrunerKind::None;
+  store::ClaimSettings claim{120.0, 2};  // stale limit and retries of a point
+  const trainers::ProxyData* data = nullptr;  // not owned; outlives the workers
+  std::string out_dir;           // OUT_DIR/<grid_id>/ holds each point's checkpoint, weights and train.log
+  std::function<void(const std::string& line)> log;  // progress lines; called from any worker (thread-safe)
+};
+
+// Claims and trains points until none is waiting, with `threads` intra-op threads; returns how many this worker
+// completed. Each trial records user attributes grid_id, flops_factor, target_macs, target_params,
+// target_resolution and macs_ratio (of the full-size phi = 1 model) beside what every recorded run records. A
+// point whose training diverges, runs out of memory or meets bad data is a FAIL trial with its fail_reason.
+// Throws on storage failures.
+int run_grid_worker(const GridJob& job, int threads);
+
+// The outcome of a grid so far.
+struct GridOutcome {
+  std::vector<store::Trial> ranked;  // every trial, best validation top-1 first, those without a value last
+  bool all_done = false;             // no point is waiting or running
+  std::optional<nlohmann::json> best;  // when all are done and one completed: alpha, beta, gamma, val_top1, trial
+};
+
+// Reads the grid's trials, ranks them, and when every point is done stores the best point as the study's user
+// attribute best_coefficients (what scale_models --from-study reads).
+GridOutcome conclude_grid(store::Storage& storage, int64_t study_id);
+
+}  // namespace effscale::scaling

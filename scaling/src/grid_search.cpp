@@ -1,0 +1,99 @@
+#include "effscale/scaling/grid_search.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "effscale/base/cpu_runtime.h"
+#include "effscale/models/spec_json.h"
+#include "effscale/scaling/scaled_model.h"
+#include "effscale/store/best_trial.h"
+#include "effscale/trainers/recorded_training.h"
+
+namespace effscale::scaling {
+
+namespace st = effscale::store;
+namespace tr = effscale::trainers;
+using nlohmann::json;
+
+json grid_settings(const GridDefinition& grid) {
+  return {{"baseline", models::spec_to_json_value(grid.baseline)}, {"alpha_range", grid_range_text(grid.alpha)},
+          {"beta_range", grid_range_text(grid.beta)}, {"gamma_range", grid_range_text(grid.gamma)},
+          {"tolerance", grid.tolerance}};
+}
+
+size_t prepare_grid_study(st::Storage& storage, int64_t study_id, const GridDefinition& grid) {
+  const std::vector<GridPoint> points = admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);
+  if (points.empty())
+    throw std::invalid_argument("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
+  const json settings = grid_settings(grid);
+  if (!storage.compare_and_set_study_attrs(study_id, "grid_settings", nullptr, {{"grid_settings", settings}}, false) &&
+      storage.study_attrs(study_id, false)["grid_settings"] != settings)
+    throw std::invalid_argument("the study holds a grid with other settings (baseline, ranges or tolerance)");
+  std::vector<st::Storage::EnqueueRequest> requests;
+  for (const GridPoint& p : points) {
+    auto param = [](double v, const GridRange& r) { return st::ParamValue{v, st::Distribution::float_range(r.low, r.high, r.step)}; };
+    requests.push_back({{{"alpha", param(p.coefficients.alpha, grid.alpha)},
+                         {"beta", param(p.coefficients.beta, grid.beta)},
+                         {"gamma", param(p.coefficients.gamma, grid.gamma)}},
+                        {{"grid_id", p.id}}});
+  }
+  return storage.enqueue_trials_once(study_id, "grid_enqueued", requests) ? points.size() : 0;
+}
+
+namespace {
+
+Coefficients coefficients_of(const st::Trial& trial) {
+  return {trial.params.at("alpha").internal, trial.params.at("beta").internal, trial.params.at("gamma").internal};
+}
+
+// Trains the phi = 1 model of a claimed point on the proxy and finishes its trial; the log goes to train.log.
+void train_point(const GridJob& job, st::Storage& storage, const st::Trial& trial) {
+  const std::string id = trial.system_attrs.at("grid_id").get<std::string>();
+  const Coefficients c = coefficients_of(trial);
+  const ScaledModel target = scale_model(job.baseline, c, 1.0, 8);  // the full-size phi = 1 model
+  const ScaledModel trained = scale_model(tr::shrink_to_proxy(job.baseline, job.training.proxy), c, 1.0, 1);
+  const models::ArchSpec spec = tr::adapt_spec(trained.spec, job.training.bn_momentum, job.data->num_classes);
+  const std::string run_dir = (std::filesystem::path(job.out_dir) / id).string();
+  tr::TrainerOptions options = tr::options_for_run(job.training.recipe, spec, run_dir);
+  options.resume = true;  // a re-queued point continues from its last checkpoint
+  const json attrs = {{"grid_id", id}, {"flops_factor", flops_factor(c)}, {"target_macs", target.macs},
+                      {"target_params", target.params}, {"target_resolution", target.spec.resolution},
+                      {"macs_ratio", target.macs_ratio}};
+  std::filesystem::create_directories(run_dir);
+  std::ofstream log((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
+  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(job.pruner);
+  tr::run_recorded_training(&storage, trial, spec, *job.data, options, run_dir, attrs, log, nullptr, pruner.get());
+}
+
+}  // namespace
+
+int run_grid_worker(const GridJob& job, int threads) {
+  effscale::base::limit_thread_intra_op(threads);
+  const std::unique_ptr<st::Storage> storage = job.connect();
+  auto train = [&](const st::Trial& trial) { train_point(job, *storage, trial); };
+  int done = 0;
+  while (const auto claimed = st::claim_and_run(*storage, job.study_id, job.claim, train, tr::training_failure_reason)) {
+    const std::string id = claimed->trial.system_attrs.value("grid_id", "");
+    if (job.log) job.log(claimed->failure ? id + " failed: " + *claimed->failure
+                                          : id + " done (trial " + std::to_string(claimed->trial.number) + ")");
+    done += claimed->failure ? 0 : 1;
+  }
+  return done;
+}
+
+GridOutcome conclude_grid(st::Storage& storage, int64_t study_id) {
+  GridOutcome outcome;
+  outcome.ranked = st::rank_by_value(storage.get_trials(study_id, {}), st::StudyDirection::Maximize);
+  outcome.all_done = true;
+  for (const st::Trial& t : outcome.ranked) outcome.all_done = outcome.all_done && st::is_finished(t.state);
+  if (!outcome.all_done || outcome.ranked.empty() || outcome.ranked[0].values.empty()) return outcome;
+  const st::Trial& best = outcome.ranked[0];
+  const Coefficients c = coefficients_of(best);
+  outcome.best = json{{"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma}, {"val_top1", best.values[0]},
+                      {"trial", best.number}};
+  storage.set_study_attr(study_id, "best_coefficients", *outcome.best, false);
+  return outcome;
+}
+
+}  // namespace effscale::scaling

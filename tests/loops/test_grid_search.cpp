@@ -1,0 +1,115 @@
+// The grid loop driven directly (no command line): every admissible point trained once with its realised cost
+// recorded, the best stored, the study's settings guarded, and a failing write recovered without loss.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "effscale/models/official.h"
+#include "effscale/scaling/grid_search.h"
+#include "effscale/store/store_error.h"
+#include "effscale/trainers/training_run.h"
+#include "loop_fixtures.h"
+
+using namespace effscale;
+using namespace effscale::testing;
+using nlohmann::json;
+
+namespace {
+
+// Three admissible points: alpha, beta, gamma in {1.0, 1.2} with |alpha beta^2 gamma^2 - 2| <= 0.3.
+scaling::GridDefinition tiny_grid() {
+  scaling::GridDefinition grid;
+  grid.baseline = models::official("b0");
+  grid.alpha = grid.beta = grid.gamma = scaling::parse_grid_range("1.0:1.2:0.2", "range");
+  grid.tolerance = 0.3;
+  return grid;
+}
+
+scaling::GridJob tiny_grid_job(const trainers::ProxyData& data, const std::string& out_dir, int64_t study) {
+  scaling::GridJob job;
+  job.study_id = study;
+  job.baseline = models::official("b0");
+  job.training = tiny_proxy_training();
+  job.data = &data;
+  job.out_dir = out_dir;
+  return job;
+}
+
+// How many COMPLETE trials each grid point has.
+std::map<std::string, int> completed_points(store::Storage& storage, int64_t study) {
+  std::map<std::string, int> points;
+  for (const store::Trial& t : storage.get_trials(study, {store::TrialState::Complete})) ++points[t.system_attrs["grid_id"]];
+  return points;
+}
+
+}  // namespace
+
+TEST_CASE("the grid loop trains every admissible point once, records its cost and stores the best", "[scaling][loop]") {
+  TempDir dir;
+  const trainers::ProxyData data = tiny_proxy_data();
+  const auto backend = loop_backend("memory", dir);
+  const int64_t study = backend->create_or_load_study("grid", {store::StudyDirection::Maximize}).study_id;
+  CHECK(scaling::prepare_grid_study(*backend, study, tiny_grid()) == 3);
+  CHECK(scaling::prepare_grid_study(*backend, study, tiny_grid()) == 0);  // a rerun enqueues nothing
+  scaling::GridDefinition other = tiny_grid();
+  other.tolerance = 0.5;
+  CHECK_THROWS_WITH(scaling::prepare_grid_study(*backend, study, other), Catch::Contains("other settings"));
+  CHECK(backend->study_attrs(study, false)["grid_settings"]["tolerance"] == 0.3);
+
+  scaling::GridJob job = tiny_grid_job(data, dir.file("grid"), study);
+  job.connect = connect_to(backend);
+  std::vector<std::string> lines;
+  job.log = [&](const std::string& line) { lines.push_back(line); };
+  CHECK(scaling::run_grid_worker(job, 1) == 3);
+  CHECK(lines.size() == 3);
+  CHECK(completed_points(*backend, study) == std::map<std::string, int>{{"a1.00_b1.20_g1.20", 1}, {"a1.20_b1.00_g1.20", 1}, {"a1.20_b1.20_g1.00", 1}});
+  for (const store::Trial& t : backend->get_trials(study, {})) {
+    const double a = t.params.at("alpha").internal, b = t.params.at("beta").internal, g = t.params.at("gamma").internal;
+    CHECK(t.user_attrs["flops_factor"].get<double>() == Approx(a * b * b * g * g));
+    CHECK(t.user_attrs["macs_ratio"].get<double>() > 1.0);
+    CHECK(t.user_attrs.contains("target_macs"));
+    CHECK(std::filesystem::exists(std::filesystem::path(job.out_dir) / t.system_attrs["grid_id"].get<std::string>() / "train.log"));
+  }
+  const scaling::GridOutcome outcome = scaling::conclude_grid(*backend, study);
+  CHECK(outcome.all_done);
+  REQUIRE(outcome.best);
+  CHECK((*outcome.best)["trial"] == outcome.ranked.front().number);
+  CHECK(backend->study_attrs(study, false)["best_coefficients"] == *outcome.best);
+}
+
+TEST_CASE("a grid worker whose write fails at a point's start loses and duplicates nothing", "[scaling][loop][faults]") {
+  TempDir dir;
+  const trainers::ProxyData data = tiny_proxy_data();
+  const auto backend = loop_backend("file", dir);
+  const int64_t study = backend->create_or_load_study("grid", {store::StudyDirection::Maximize}).study_id;
+  scaling::prepare_grid_study(*backend, study, tiny_grid());
+  scaling::GridJob job = tiny_grid_job(data, dir.file("grid"), study);
+  int writes = 0;
+  job.connect = connect_to(backend, [&](const std::string& method, bool after) {
+    if (method == "set_trial_attrs" && !after && writes++ == 1) throw store::StoreFailure("disk I/O error (injected)");
+  });
+  CHECK_THROWS_AS(scaling::run_grid_worker(job, 1), store::StoreFailure);
+  const auto running = backend->get_trials(study, {store::TrialState::Running});
+  REQUIRE(running.size() == 1);
+  CHECK_FALSE(running[0].user_attrs.contains("model"));  // nothing of the failed start was written
+  CHECK_FALSE(scaling::conclude_grid(*backend, study).all_done);
+
+  job.claim.stale_after_s = 1.0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  CHECK(scaling::run_grid_worker(job, 1) == 2);  // the waiting point and the dead worker's, re-queued
+  CHECK(completed_points(*backend, study) == std::map<std::string, int>{{"a1.00_b1.20_g1.20", 1}, {"a1.20_b1.00_g1.20", 1}, {"a1.20_b1.20_g1.00", 1}});
+  CHECK(scaling::conclude_grid(*backend, study).best);
+}
+
+TEST_CASE("the training failure policy names divergence, memory and bad data, and nothing else", "[trainers][failure]") {
+  auto reason = [](auto error) { return trainers::training_failure_reason(std::make_exception_ptr(error)); };
+  CHECK(reason(trainers::TrainingDiverged("the loss became nan")) == std::optional<std::string>("the loss became nan"));
+  CHECK(reason(std::bad_alloc()) == std::optional<std::string>("out of memory (host allocation failed)"));
+  CHECK(reason(trainers::DataError("x.jpg: corrupt")) == std::optional<std::string>("bad data: x.jpg: corrupt"));
+  CHECK_FALSE(reason(std::invalid_argument("epochs 0: must be at least 1")));
+  CHECK_FALSE(reason(store::StoreFailure("database is locked")));
+}

@@ -1,0 +1,166 @@
+// The claim step both worker loops share, the trial recorder and the one "best trial", over an in-memory and a
+// file SQLite database, with faults injected between the worker and the database.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "effscale/store/best_trial.h"
+#include "effscale/store/claim_loop.h"
+#include "effscale/store/sqlite_storage.h"
+#include "effscale/store/store_error.h"
+#include "effscale/store/trial_recorder.h"
+#include "faulty_storage.h"
+#include "temp_dir.h"
+
+using namespace effscale::store;
+using effscale::testing::FaultyStorage;
+using nlohmann::json;
+
+namespace {
+
+// An error the trial owns (as a diverged loss) and the policy that names it.
+struct TrialOwnError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+std::optional<std::string> own_errors(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const TrialOwnError& e) {
+    return std::string(e.what());
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// A study holding `n` WAITING trials with params x = 0..n-1.
+int64_t waiting_study(Storage& storage, int n) {
+  const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+  std::vector<Storage::EnqueueRequest> requests;
+  for (int i = 0; i < n; ++i) requests.push_back({{{"x", {double(i), Distribution::float_range(0, 10)}}}});
+  storage.enqueue_trials_once(study, "enqueued", requests);
+  return study;
+}
+
+// A backend the tests run over: SQLite in memory (shared by every FaultyStorage) or a SQLite file.
+std::shared_ptr<Storage> backend(const std::string& kind, const effscale::testing::TempDir& dir) {
+  if (kind == "memory") return std::make_shared<SqliteStorage>(":memory:");
+  return std::shared_ptr<Storage>(open_storage("sqlite:///" + dir.file("claims.db")));
+}
+
+}  // namespace
+
+TEST_CASE("claim_and_run runs each waiting trial once and turns the trial's own failures into FAIL trials",
+          "[store][claim]") {
+  const std::string kind = GENERATE(std::string("memory"), std::string("file"));
+  INFO("backend " << kind);
+  effscale::testing::TempDir dir;
+  const std::shared_ptr<Storage> storage = backend(kind, dir);
+  const int64_t study = waiting_study(*storage, 3);
+  const ClaimSettings settings{30.0, 2};
+  auto complete = [&](const Trial& t) { storage->finish_trial(t.trial_id, TrialState::Complete, {t.params.at("x").internal}); };
+
+  const auto first = claim_and_run(*storage, study, settings, complete, own_errors);
+  REQUIRE(first);
+  CHECK(first->trial.number == 0);
+  CHECK_FALSE(first->failure);
+
+  const auto failed = claim_and_run(*storage, study, settings, [](const Trial&) { throw TrialOwnError("loss became nan"); }, own_errors);
+  REQUIRE(failed);
+  CHECK(failed->failure == std::optional<std::string>("loss became nan"));
+  const Trial fail = storage->get_trial(failed->trial.trial_id);
+  CHECK(fail.state == TrialState::Fail);
+  CHECK(fail.user_attrs["fail_reason"] == "loss became nan");
+
+  // An error that is not the trial's own stops the worker and leaves the trial RUNNING for a sweep.
+  CHECK_THROWS_WITH(claim_and_run(*storage, study, settings, [](const Trial&) { throw std::logic_error("bad settings"); }, own_errors),
+                    "bad settings");
+  CHECK(storage->get_trials(study, {TrialState::Running}).size() == 1);
+  CHECK_FALSE(claim_and_run(*storage, study, settings, complete, own_errors));  // nothing waiting
+  CHECK_THROWS_AS(claim_and_run(*storage, study, {0.0, 2}, complete, own_errors), StoreInputError);
+  CHECK_THROWS_AS(claim_and_run(*storage, study, {30.0, -1}, complete, own_errors), StoreInputError);
+}
+
+TEST_CASE("a worker that crashes between claim and finish loses nothing: the trial comes back and finishes once",
+          "[store][claim][faults]") {
+  const std::string kind = GENERATE(std::string("memory"), std::string("file"));
+  const std::string fault_at = GENERATE(std::string("claim reply lost"), std::string("finish write failed"));
+  INFO("backend " << kind << ", " << fault_at);
+  effscale::testing::TempDir dir;
+  const std::shared_ptr<Storage> inner = backend(kind, dir);
+  const int64_t study = waiting_study(*inner, 2);
+  std::atomic<int> faults{0};
+  FaultyStorage crashing(inner, [&](const std::string& method, bool after) {
+    const bool hit = fault_at == "claim reply lost" ? method == "claim_waiting_trial" && after
+                                                    : method == "finish_trial" && !after;
+    if (hit && faults++ == 0) throw StoreFailure("connection lost (injected)");
+  });
+  auto complete = [](Storage& s) {
+    return [&s](const Trial& t) { s.finish_trial(t.trial_id, TrialState::Complete, {t.params.at("x").internal}); };
+  };
+  CHECK_THROWS_AS(claim_and_run(crashing, study, {30.0, 2}, complete(crashing), own_errors), StoreFailure);
+  REQUIRE(inner->get_trials(study, {TrialState::Running}).size() == 1);  // claimed, never finished
+
+  // Another worker with a short stale limit takes the dead worker's trial over once its heartbeat is old.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  FaultyStorage healthy(inner, nullptr);
+  int runs = 0;
+  while (claim_and_run(healthy, study, {1.0, 2}, complete(healthy), own_errors)) ++runs;
+  CHECK(runs == 2);  // the untouched trial and the re-queued one
+  std::map<double, int> completed;
+  for (const Trial& t : inner->get_trials(study, {TrialState::Complete})) ++completed[t.params.at("x").internal];
+  CHECK(completed == std::map<double, int>{{0.0, 1}, {1.0, 1}});  // every point COMPLETE exactly once
+  const auto failed = inner->get_trials(study, {TrialState::Fail});
+  REQUIRE(failed.size() == 1);  // the dead worker's attempt, failed by the sweep
+  CHECK(inner->get_trials(study, {TrialState::Running, TrialState::Waiting}).empty());
+}
+
+TEST_CASE("TrialRecorder opens with its attributes and finishes in one write", "[store][recorder]") {
+  auto storage = std::make_shared<SqliteStorage>(":memory:");
+  const int64_t study = storage->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+  const Trial running = storage->get_trial(storage->create_trial(study).trial_id);
+  std::vector<std::string> calls;
+  FaultyStorage watched(storage, [&](const std::string& method, bool after) {
+    if (after && method != "heartbeat" && method != "get_trial" && method != "get_trials") calls.push_back(method);
+  });
+  {
+    TrialRecorder recorder(watched, running, json{{"model", "b0"}, {"macs", 5}}, std::chrono::milliseconds(50));
+    CHECK(storage->get_trial(running.trial_id).user_attrs == json{{"model", "b0"}, {"macs", 5}});
+    CHECK_FALSE(recorder.report(1, 0.4, nullptr, false));
+    recorder.finish(TrialState::Complete, {0.6}, json{{"val_top1", 0.6}, {"wall_s", 2.0}});
+  }
+  CHECK(calls == std::vector<std::string>{"set_trial_attrs", "report_intermediate", "finish_trial"});
+  const Trial done = storage->get_trial(running.trial_id);
+  CHECK(done.state == TrialState::Complete);
+  CHECK(done.intermediate_values.at(1) == 0.4);
+  CHECK(done.user_attrs["val_top1"] == 0.6);
+  CHECK_THROWS_AS(TrialRecorder(*storage, done, json::object()), StoreInputError);  // not RUNNING
+
+  const Trial other = storage->get_trial(storage->create_trial(study).trial_id);
+  TrialRecorder failing(*storage, other, json::object());
+  failing.fail("out of memory");
+  CHECK(storage->get_trial(other.trial_id).user_attrs["fail_reason"] == "out of memory");
+  CHECK(storage->get_trial(other.trial_id).state == TrialState::Fail);
+}
+
+TEST_CASE("best_trial and rank_by_value follow the study's direction, valueless trials last, ties by number",
+          "[store][best]") {
+  SqliteStorage storage(":memory:");
+  const Study max = storage.create_or_load_study("max", {StudyDirection::Maximize});
+  const Study min = storage.create_or_load_study("min", {StudyDirection::Minimize});
+  for (const Study& s : {max, min}) {
+    for (double v : {0.5, 0.9, 0.1, 0.9}) storage.finish_trial(storage.create_trial(s.study_id).trial_id, TrialState::Complete, {v});
+    storage.finish_trial(storage.create_trial(s.study_id).trial_id, TrialState::Fail, {});
+    storage.create_trial(s.study_id);  // RUNNING
+  }
+  CHECK(best_trial(max, storage.get_trials(max.study_id, {}))->number == 1);
+  CHECK(best_trial(min, storage.get_trials(min.study_id, {}))->number == 2);
+  std::vector<int> order;
+  for (const Trial& t : rank_by_value(storage.get_trials(max.study_id, {}), StudyDirection::Maximize)) order.push_back(t.number);
+  CHECK(order == std::vector<int>{1, 3, 0, 2, 4, 5});
+  const Study empty = storage.create_or_load_study("empty", {StudyDirection::Maximize});
+  storage.create_trial(empty.study_id);
+  CHECK_FALSE(best_trial(empty, storage.get_trials(empty.study_id, {})));
+}

@@ -1,0 +1,95 @@
+#include "effscale/trainers/training_run.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <ostream>
+
+#include "effscale/base/atomic_file.h"
+#include "effscale/models/counts.h"
+#include "effscale/models/spec_json.h"
+#include "effscale/models/state_dict_file.h"
+#include "effscale/models/weight_loading.h"
+
+namespace effscale::trainers {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& spec, const std::string& out_dir) {
+  recipe.transform.resolution = spec.resolution;
+  recipe.transform.channels = spec.in_channels;
+  recipe.checkpoint_path = (fs::path(out_dir) / "checkpoint.pt").string();
+  return recipe;
+}
+
+namespace {
+
+TrainerCallbacks logging_callbacks(std::ostream& log, const std::function<bool(const EpochReport&)>& on_epoch) {
+  TrainerCallbacks callbacks;
+  callbacks.on_progress = [&log](const StepProgress& p) {
+    log << "epoch " << p.epoch << "/" << p.epochs << "  step " << p.step << "/" << p.steps << "  loss " << p.loss
+        << "  lr " << p.lr << "  " << static_cast<int>(p.images_per_second) << " img/s  eta "
+        << static_cast<int>(p.eta_seconds) << "s\n";
+  };
+  callbacks.on_epoch = [&log, on_epoch](const EpochReport& r) {
+    log << "epoch " << r.epoch << "/" << r.epochs << " done: train loss " << r.train_loss << ", val top-1 "
+        << r.validation.top1 << ", top-5 " << r.validation.top5 << " (" << static_cast<int>(r.seconds) << "s)\n";
+    const bool go_on = !on_epoch || on_epoch(r);
+    if (!go_on) log << "pruned after epoch " << r.epoch << ": validation top-1 " << r.validation.top1 << " is behind the study\n";
+    return go_on;
+  };
+  return callbacks;
+}
+
+}  // namespace
+
+json run_training(const models::ArchSpec& spec, const ProxyData& data, const TrainerOptions& options,
+                  const std::string& out_dir, std::ostream& log, const std::function<bool(const EpochReport&)>& on_epoch) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool leader = !options.group || options.group->leader();  // data-parallel: only rank 0 writes
+  if (leader) {
+    fs::create_directories(out_dir);
+    models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
+  }
+  models::EfficientNet model(spec, options.seed);  // its own generators: the same whatever other workers do
+  TrainResult result = train(model, data.split.train, data.split.validation, options, logging_callbacks(log, on_epoch));
+  const EvalResult test = evaluate(result.eval_model, data.test, options.transform, options.batch_size, options.device,
+                                   options.group.get());
+  const EvalResult& val = result.history.back().validation;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const json row = {{"model", spec.name}, {"dataset", data.dataset}, {"epochs", int64_t(result.history.size())},
+                    {"val_top1", val.top1}, {"val_top5", val.top5}, {"test_top1", test.top1}, {"test_top5", test.top5},
+                    {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
+                    {"resolution", spec.resolution}, {"wall_s", std::round(wall * 10) / 10},
+                    {"pruned", result.stopped_early}};
+  if (leader) {
+    models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
+                             models::export_weights(result.eval_model, models::WeightFormat::Effscale));
+    effscale::base::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
+  }
+  return row;
+}
+
+std::optional<std::string> training_failure_reason(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const TrainingDiverged& e) {
+    return std::string(e.what());
+  } catch (const DataError& e) {
+    return "bad data: " + std::string(e.what());
+  } catch (const std::bad_alloc&) {
+    return std::string("out of memory (host allocation failed)");
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    const bool memory = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
+                        what.find("allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos;
+    if (memory) return "out of memory: " + what.substr(0, what.find('\n'));
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace effscale::trainers
