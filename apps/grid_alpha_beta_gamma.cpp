@@ -75,8 +75,9 @@ int run(int argc, char** argv) {
       ("workers", po::value<int>()->default_value(1), "points trained at once in this process")
       ("stale-after", cli::with_default(sc::GridJob{}.claim.stale_after_s),
        "seconds without a heartbeat before a point held by a dead worker is re-queued")
-      ("out-dir", po::value<std::string>(), "checkpoints per point (default: runs/grid-STUDY)")
+      ("max-retries", cli::with_default(sc::GridJob{}.claim.max_retries), "re-queued attempts a killed point gets before it stays FAIL")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  options.add(cli::output_dir_options("checkpoints, weights and train.log per point (default: runs/grid-STUDY)"));
   options.add(cli::proxy_options()).add(cli::training_options());
   auto parsed = cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
@@ -91,6 +92,8 @@ int run(int argc, char** argv) {
   job.pruner = cli::pruner_from(vm);
   job.claim.stale_after_s = vm["stale-after"].as<double>();
   if (job.claim.stale_after_s <= 5) throw UsageError("--stale-after must be above 5 seconds (heartbeats come every 2)");
+  job.claim.max_retries = vm["max-retries"].as<int>();
+  if (job.claim.max_retries < 0) throw UsageError("--max-retries must be 0 or more");
   m::validate(tr::shrink_to_proxy(grid.baseline, job.training.proxy));
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
 
@@ -107,7 +110,7 @@ int run(int argc, char** argv) {
   }
   const tr::ProxyData data = cli::load_data_from(vm);
   job.data = &data;
-  job.out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/grid-" + study_name;
+  job.out_dir = cli::output_dir_from(vm, "runs/grid-" + study_name);
   job.log = cli::stderr_log("grid_alpha_beta_gamma");
   tr::run_worker_threads(workers, threads, [&](int each) { sc::run_grid_worker(job, each); });
 

@@ -75,12 +75,13 @@ po::options_description search_flags() {
       ("max-macs", cli::with_default(se::SearchJob{}.max_macs), "reject candidates above this many MACs before training (0: none)")
       ("space", po::value<std::string>(), "search space JSON file (default: MnasNet space around B0)")
       ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
-      ("out-dir", po::value<std::string>(), "checkpoints per candidate (default: runs/search-STUDY)")
       ("workers", po::value<int>()->default_value(1), "candidates trained at once in this process (threads)")
       ("batch", cli::with_default(se::SearchJob{}.batch), "candidates per controller round (a study setting; PPO updates per round)")
       ("stale-after", cli::with_default(se::SearchJob{}.claim.stale_after_s), "seconds without a heartbeat before a candidate is re-queued")
+      ("max-retries", cli::with_default(se::SearchJob{}.claim.max_retries), "re-queued attempts a killed candidate gets before it counts as failed")
       ("top", po::value<int>()->default_value(10), "rows of the final table")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  options.add(cli::output_dir_options("checkpoints, weights and train.log per candidate (default: runs/search-STUDY)"));
   options.add(cli::proxy_options()).add(cli::training_options());
   return options;
 }
@@ -103,6 +104,9 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
   job.claim.stale_after_s = vm["stale-after"].as<double>();
   if (job.claim.stale_after_s <= 5) throw UsageError("--stale-after must be above 5 seconds (heartbeats come every 2)");
   job.reward = {vm["target-macs"].as<double>(), vm["reward-exponent"].as<double>(), vm["hard-constraint"].as<bool>()};
+  cli::parse_flag("--target-macs/--reward-exponent", [&] { se::validate(job.reward); });  // before any study is touched
+  job.claim.max_retries = vm["max-retries"].as<int>();
+  if (job.claim.max_retries < 0) throw UsageError("--max-retries must be 0 or more");
   job.max_macs = vm["max-macs"].as<double>();
   job.training = cli::proxy_training_from(vm);
   job.pruner = cli::pruner_from(vm);
@@ -160,7 +164,7 @@ int run(int argc, char** argv) {
   job.study_id = open_search_study(*storage, study_name, vm, job);
   const tr::ProxyData data = cli::load_data_from(vm);
   job.data = &data;
-  job.out_dir = vm.count("out-dir") ? vm["out-dir"].as<std::string>() : "runs/search-" + study_name;
+  job.out_dir = cli::output_dir_from(vm, "runs/search-" + study_name);
   job.log = cli::stderr_log("nas_search");
   tr::run_worker_threads(workers, threads, [&](int each) { se::run_search_worker(job, each); });
 

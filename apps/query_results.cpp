@@ -30,12 +30,17 @@ namespace {
 const char* const kUsage =
     "usage: query_results [--storage URL] studies\n"
     "       query_results [--storage URL] trials --study S [--state S1,S2] [--sort value|number|ATTR] [--top K]\n"
-    "       query_results [--storage URL] best|pareto|export --study S\n"
+    "       query_results [--storage URL] best|best-trial|pareto|best-trials|export --study S\n"
     "       query_results [--storage URL] curves --study S --trial N\n"
     "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid|family --output FILE.svg\n"
     "       query_results [--storage URL] report [--search-study S] [--grid-study G] [--scaled-study C]\n"
     "                     --output-dir DIR [--title T] [--wall-time SECONDS] [--command TEXT]\n"
-    "Every form takes --format table|csv|json. The database is opened as it is; it is never created.";
+    "Every form takes -f/--format table|csv|json; --study-name is --study (Optuna's spelling), best-trial is best\n"
+    "and best-trials is pareto. The storage defaults to $EFFSCALE_STORAGE, then $OPTUNA_STORAGE, then\n"
+    "sqlite:///effscale.db. The database is opened as it is; it is never created.";
+
+// Every query, as help and errors list them.
+const char* const kQueries = "studies, trials, best (or best-trial), pareto (or best-trials), curves, export, plot or report";
 
 // A trial's duration in seconds (millisecond precision), or null when it has not finished.
 json duration_seconds(const st::Trial& t) {
@@ -79,8 +84,10 @@ void print_trials(const std::vector<st::Trial>& trials, OutputFormat format) {
 }
 
 st::Study require_study(st::Storage& storage, const po::variables_map& vm) {
-  if (!vm.count("study")) throw UsageError("this query needs --study NAME");
-  const std::string name = vm["study"].as<std::string>();
+  if (vm.count("study") && vm.count("study-name") && vm["study"].as<std::string>() != vm["study-name"].as<std::string>())
+    throw UsageError("--study and --study-name name the same study; give one");
+  if (!vm.count("study") && !vm.count("study-name")) throw UsageError("this query needs --study NAME");
+  const std::string name = vm[vm.count("study") ? "study" : "study-name"].as<std::string>();
   auto study = storage.find_study(name);
   if (!study) throw UsageError("no study named '" + name + "' (list them with `query_results studies`)");
   return *study;
@@ -116,9 +123,10 @@ std::vector<st::TrialState> parse_states(const std::string& list) {
 po::options_description query_flags() {
   po::options_description options("options");
   options.add_options()
-      ("query", po::value<std::string>(), "studies, trials, best, pareto, curves or export")
+      ("query", po::value<std::string>(), kQueries)
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
       ("study", po::value<std::string>(), "study name")
+      ("study-name", po::value<std::string>(), "the same as --study (Optuna's spelling)")
       ("state", po::value<std::string>(), "trials: only these states (comma-separated)")
       ("sort", po::value<std::string>()->default_value("number"), "trials: value, number, a user attribute or a param")
       ("top", po::value<int>(), "trials: only the first K after sorting (value: best first)")
@@ -132,7 +140,7 @@ po::options_description query_flags() {
       ("title", po::value<std::string>()->default_value("effscale run"), "report: heading")
       ("wall-time", po::value<double>(), "report: end-to-end wall time in seconds, measured by the caller")
       ("command", po::value<std::string>()->default_value(""), "report: how the run was started")
-      ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+      ("format,f", po::value<std::string>()->default_value("table"), "table, csv or json");
   return options;
 }
 
@@ -227,11 +235,13 @@ int run(int argc, char** argv) {
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const OutputFormat format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
-  if (!vm.count("query")) throw UsageError("name a query: studies, trials, best, pareto, curves or export");
-  const std::string query = vm["query"].as<std::string>();
+  if (!vm.count("query")) throw UsageError(std::string("name a query: ") + kQueries);
+  std::string query = vm["query"].as<std::string>();
+  if (query == "best-trial") query = "best";      // Optuna's CLI spellings
+  if (query == "best-trials") query = "pareto";
   const std::vector<std::string> known = {"studies", "trials", "best", "pareto", "curves", "export", "plot", "report"};
   if (std::find(known.begin(), known.end(), query) == known.end())
-    throw UsageError("unknown query '" + query + "': expected studies, trials, best, pareto, curves, export, plot or report");
+    throw UsageError("unknown query '" + query + "': expected " + kQueries);
   auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
   if (query == "report") {
     write_report(*storage, vm);

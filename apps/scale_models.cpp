@@ -30,7 +30,7 @@ namespace {
 
 const char* const kUsage =
     "usage: scale_models --baseline b0|SPEC.json (--alpha A --beta B --gamma G | --from-study S | --official)\n"
-    "                    [--phi 1..7 | --phi 1,2,3] [--out-dir DIR] [--format table|csv|json]\n"
+    "                    [--phi 1..7 | --phi 1,2,3] [--output-dir DIR] [--format table|csv|json]\n"
     "                    [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C]\n"
     "                    [--train [training options]] [--study S] [--storage URL]\n"
     "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"
@@ -145,11 +145,11 @@ int run(int argc, char** argv) {
       ("official", po::bool_switch(), "use the official hand-rounded B1-B7 table instead of coefficients")
       ("phi", po::value<std::string>()->default_value("1..7"), "compound coefficients: LOW..HIGH or a list")
       ("resolution-divisor", po::value<int>()->default_value(8), "derived resolutions round to multiples of this")
-      ("out-dir", po::value<std::string>()->default_value("scaled"), "one SPEC.json per model goes here")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json")
       ("train", po::bool_switch(), "train every model (resumable; one trial each)")
       ("study", po::value<std::string>(), "with --train: the study recording the trials (default: scaled)")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL");
+  options.add(cli::output_dir_options("one SPEC.json per model goes here, and runs/MODEL/ with --train (default: scaled)"));
   options.add(cli::proxy_options()).add(cli::training_options());
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
@@ -166,7 +166,7 @@ int run(int argc, char** argv) {
   for (double phi : phis)
     family.push_back(official ? sc::official_scaled_model(baseline, phi)
                               : sc::scale_model(baseline, c, phi, vm["resolution-divisor"].as<int>()));
-  const std::string out_dir = vm["out-dir"].as<std::string>();
+  const std::string out_dir = cli::output_dir_from(vm, "scaled");
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   const bool leader = !rendezvous || rendezvous->rank == 0;

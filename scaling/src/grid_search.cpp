@@ -1,6 +1,9 @@
 #include "effscale/scaling/grid_search.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <stdexcept>
 
@@ -8,6 +11,7 @@
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/store/best_trial.h"
+#include "effscale/store/trial_progress.h"
 #include "effscale/trainers/recorded_training.h"
 
 namespace effscale::scaling {
@@ -66,18 +70,42 @@ void train_point(const GridJob& job, st::Storage& storage, const st::Trial& tria
   tr::run_recorded_training(&storage, trial, spec, *job.data, options, run_dir, attrs, log, nullptr, pruner.get());
 }
 
+// How many of the grid's points are finished (their latest attempt, as trials come in number order), and how many
+// points there are.
+std::pair<int, int> finished_points(const std::vector<st::Trial>& trials) {
+  std::map<std::string, st::TrialState> latest;
+  for (const st::Trial& t : trials) latest[t.system_attrs.value("grid_id", "")] = t.state;
+  const auto finished = std::count_if(latest.begin(), latest.end(), [](const auto& p) { return st::is_finished(p.second); });
+  return {int(finished), int(latest.size())};
+}
+
+// Says, in Optuna's words, how the claimed point `trial_id` ended, with the grid's progress and an ETA at the pace
+// of all workers since this one started (`started`, when `finished_at_start` points were finished).
+void report_point(const GridJob& job, st::Storage& storage, int64_t trial_id, std::chrono::steady_clock::time_point started,
+                  int finished_at_start) {
+  if (!job.log) return;
+  const std::vector<st::Trial> trials = storage.get_trials(job.study_id, {});
+  const auto [finished, total] = finished_points(trials);
+  const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
+                      std::max(1, finished - finished_at_start);
+  const st::Study study{job.study_id, "", {st::StudyDirection::Maximize}};
+  const st::Trial trial = storage.get_trial(trial_id);
+  job.log(trial.system_attrs.value("grid_id", "") + ": " +
+          st::trial_finished_line(trial, st::best_trial(study, trials), finished, total, each * std::max(0, total - finished)));
+}
+
 }  // namespace
 
 int run_grid_worker(const GridJob& job, int threads) {
   effscale::base::limit_thread_intra_op(threads);
   const std::unique_ptr<st::Storage> storage = job.connect();
   auto train = [&](const st::Trial& trial) { train_point(job, *storage, trial); };
+  const auto started = std::chrono::steady_clock::now();
+  const int finished_at_start = finished_points(storage->get_trials(job.study_id, {})).first;
   int done = 0;
   while (const auto claimed = st::claim_and_run(*storage, job.study_id, job.claim, train, tr::training_failure_reason)) {
-    const std::string id = claimed->trial.system_attrs.value("grid_id", "");
-    if (job.log) job.log(claimed->failure ? id + " failed: " + *claimed->failure
-                                          : id + " done (trial " + std::to_string(claimed->trial.number) + ")");
     done += claimed->failure ? 0 : 1;
+    report_point(job, *storage, claimed->trial.trial_id, started, finished_at_start);
   }
   return done;
 }

@@ -20,8 +20,11 @@ std::unique_ptr<Storage> open_storage(const std::string& url, bool create) {
 }
 
 std::string default_storage_url() {
-  const char* env = std::getenv("EFFSCALE_STORAGE");
-  return env != nullptr && *env != '\0' ? env : "sqlite:///effscale.db";
+  for (const char* name : {"EFFSCALE_STORAGE", "OPTUNA_STORAGE"}) {  // ours first, then the one Optuna's CLI reads
+    const char* env = std::getenv(name);
+    if (env != nullptr && *env != '\0') return env;
+  }
+  return "sqlite:///effscale.db";
 }
 
 }  // namespace effscale::store

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "dataset_files.h"
@@ -120,6 +121,12 @@ TEST_CASE("nas_search processes and workers share one search without duplicating
   CHECK(shared.state == alone.state);
   // Both processes trained candidates (they cooperated rather than one doing everything).
   CHECK(read_file(dir.file("a.log")).find("nas_search: step") != std::string::npos);
+  // Each finished candidate is announced in Optuna's words with the progress, on timestamped lines.
+  const std::string log = read_file(dir.file("a.log")) + read_file(dir.file("b.log"));
+  CHECK(log.find("finished with value: ") != std::string::npos);
+  CHECK(log.find(". Best is trial ") != std::string::npos);
+  CHECK(log.find("/6 done, ETA ") != std::string::npos);
+  CHECK(std::regex_search(log, std::regex(R"(\n20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ nas_search: Trial \d+ )")));
   CHECK(read_file(dir.file("b.log")).find("nas_search: step") != std::string::npos);
 
   // Threads in one process: each candidate trained once, exactly the budget, and (every model drawing its
@@ -148,6 +155,9 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
       {" --trials 2 --space " + shell_quote(dir.file("none.json")), "none.json"},
       {" --trials 2 --workers 0", "--workers must be at least 1"},
       {" --trials 2 --batch 0", "--batch must be at least 1"},
+      {" --trials 2 --reward-exponent nan", "reward exponent nan: expected a finite number"},
+      {" --trials 2 --target-macs -5", "reward target -5"},
+      {" --trials 2 --max-retries -1", "--max-retries must be 0 or more"},
   };
   for (const Case& c : cases) {
     INFO(c.args);
@@ -155,4 +165,5 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
     CHECK(r.exit_status == 2);
     CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: ") && Catch::Contains(c.message));
   }
+  CHECK_FALSE(std::filesystem::exists(dir.file("x.db")));  // refused before any study was touched
 }

@@ -91,6 +91,24 @@ TEST_CASE("query_results lists studies, trials, best, pareto and curves", "[apps
   CHECK(query_url(db, "export --study grid --format csv").exit_status == 0);
 }
 
+TEST_CASE("query_results answers in Optuna's CLI spellings: best-trial, best-trials, --study-name, -f, OPTUNA_STORAGE",
+          "[apps][query_results]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("s.db");
+  write_study(db);
+  CHECK(query(db, "best-trial --study-name grid -f json").out == query(db, "best --study grid --format json").out);
+  CHECK(query(db, "best-trials --study grid -f csv").out == query(db, "pareto --study grid --format csv").out);
+  CHECK(query(db, "best --study grid --study-name other").exit_status == 2);
+  const std::string bin = EFFSCALE_QUERY_RESULTS;
+  const auto from_env = run_command("env -u EFFSCALE_STORAGE OPTUNA_STORAGE=" + shell_quote("sqlite:///" + db) + " " + bin +
+                                    " best-trial --study-name grid -f json");
+  INFO(from_env.err);
+  REQUIRE(from_env.exit_status == 0);
+  CHECK(json::parse(from_env.out)[0]["values"] == json::array({0.9}));
+  const auto unknown = query(db, "frobnicate");
+  CHECK(unknown.err.find("best (or best-trial), pareto (or best-trials), curves, export, plot or report") != std::string::npos);
+}
+
 TEST_CASE("query_results reads a study python3-optuna wrote", "[apps][query_results][peer]") {
   effscale::testing::TempDir dir;
   const std::string db = dir.file("o.db");

@@ -129,6 +129,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --phi 9", "phi = 1..7"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi x", "--phi 'x'"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --from-study nope --storage " + storage, "cannot open database"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --output-dir elsewhere", "--output-dir and --out-dir"},
   };
   for (const Case& c : cases) {
     INFO(c.command);
@@ -137,4 +138,21 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
     CHECK_THAT(r.err, Catch::Contains("error: ") && Catch::Contains(c.message));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
+}
+
+TEST_CASE("scale_models writes to --output-dir (--out-dir is its alias) and shrinks the baseline with --proxy-*",
+          "[apps][scaling]") {
+  TempDir dir;
+  const auto r = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi 1" +
+                             " --proxy-resolution 32 --proxy-width 0.5 --proxy-depth 0.5 --in-channels 1 --resolution-divisor 1" +
+                             " --format json --output-dir " + shell_quote(dir.file("proxy")));
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  const nlohmann::json rows = nlohmann::json::parse(r.out);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["model"] == "b0-proxy-phi1");
+  CHECK(rows[0]["resolution"] == 37);  // 32 x 1.15 to the nearest pixel
+  const std::string spec = read_file(dir.file("proxy/b0-proxy-phi1.json"));
+  CHECK(spec.find("\"in_channels\": 1") != std::string::npos);
+  CHECK(spec.find("\"width_mult\": 0.55") != std::string::npos);  // 0.5 x 1.1
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "dataset_files.h"
 #include "effscale/store/sqlite_storage.h"
@@ -49,6 +50,14 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(predicted.exit_status == 0);
   CHECK(predicted.out.find("digit.png,1,") != std::string::npos);
   CHECK(done.err.find("epoch 2/2 done") != std::string::npos);
+  CHECK(done.err.find("learning rate 0.016 per 256 images: 0.001 at batch 16") != std::string::npos);
+  // timm's per-run metrics file: a header and one row per epoch.
+  std::ifstream metrics(dir.file("first/summary.csv"));
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(metrics, line);) rows.push_back(line);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,seconds");
+  CHECK(rows[2].rfind("2,", 0) == 0);
 
   // Kill a 3-epoch run once its first checkpoint exists, then resume it.
   const std::string kill = train_model(tiny_args(data, out, db, 3)) + " 2>/dev/null & pid=$!; " +

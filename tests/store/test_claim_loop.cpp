@@ -11,6 +11,7 @@
 #include "effscale/store/claim_loop.h"
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
+#include "effscale/store/trial_progress.h"
 #include "effscale/store/trial_recorder.h"
 #include "faulty_storage.h"
 #include "temp_dir.h"
@@ -163,4 +164,22 @@ TEST_CASE("best_trial and rank_by_value follow the study's direction, valueless 
   const Study empty = storage.create_or_load_study("empty", {StudyDirection::Maximize});
   storage.create_trial(empty.study_id);
   CHECK_FALSE(best_trial(empty, storage.get_trials(empty.study_id, {})));
+}
+
+TEST_CASE("a finished trial is announced in Optuna's words with the study's progress", "[store][progress]") {
+  SqliteStorage storage(":memory:");
+  const Study s = storage.create_or_load_study("s", {StudyDirection::Maximize});
+  const TrialRef a = storage.create_trial_with(
+      s.study_id, {{"alpha", {1.2, Distribution::float_range(1.0, 1.4, 0.05)}}, {"op", {1, Distribution::categorical({"conv", "mbconv6"})}}},
+      json::object());
+  storage.finish_trial(a.trial_id, TrialState::Complete, {0.75});
+  const Trial done = storage.get_trial(a.trial_id);
+  CHECK(trial_finished_line(done, done, 1, 4, 95) ==
+        "Trial 0 finished with value: 0.75 and parameters: {'alpha': 1.2, 'op': 'mbconv6'}. Best is trial 0 with value: 0.75. "
+        "[1/4 done, ETA 1m35s]");
+  const TrialRef b = storage.create_trial(s.study_id);
+  storage.finish_trial(b.trial_id, TrialState::Fail, {}, json{{"fail_reason", "the loss became nan"}});
+  CHECK(trial_finished_line(storage.get_trial(b.trial_id), std::nullopt, 0, 0, -1) == "Trial 1 failed: the loss became nan.");
+  CHECK(short_duration(7300) == "2h01m");
+  CHECK(short_duration(42.4) == "42s");
 }

@@ -28,7 +28,7 @@ nlohmann::json report_json(const EpochReport& r) {
           {"train_loss", r.train_loss}, {"val_top1", r.validation.top1},
           {"val_top5", r.validation.top5}, {"val_loss", r.validation.loss},
           {"val_samples", r.validation.samples}, {"images_per_second", r.images_per_second},
-          {"seconds", r.seconds}};
+          {"seconds", r.seconds}, {"lr", r.lr}};
 }
 
 EpochReport report_from_json(const nlohmann::json& j) {
@@ -39,6 +39,7 @@ EpochReport report_from_json(const nlohmann::json& j) {
   r.validation = {j.at("val_top1"), j.at("val_top5"), j.at("val_loss"), j.at("val_samples")};
   r.images_per_second = j.at("images_per_second");
   r.seconds = j.at("seconds");
+  r.lr = j.value("lr", 0.0);  // checkpoints written before the field existed
   return r;
 }
 
@@ -262,6 +263,7 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
     report.epochs = o.epochs;
     report.train_loss = loss;
     report.images_per_second = rate;
+    report.lr = learning_rate(schedule, std::max<int64_t>(0, step - 1));
     average_statistics();
     recalibrate_batch_norm(result.eval_model, train_set, o.transform, o.bn_recalibration_batches, o.batch_size, o.device,
                            mix_seed(o.seed, static_cast<uint64_t>(epoch), 0xb17));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <ostream>
+#include <sstream>
 
 #include "effscale/base/atomic_file.h"
 #include "effscale/models/counts.h"
@@ -27,9 +28,17 @@ TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& sp
 
 namespace {
 
-TrainerCallbacks logging_callbacks(std::ostream& log, const std::function<bool(const EpochReport&)>& on_epoch) {
+// The loop's progress and epoch lines on `log`; the effective learning rate of `options` comes first, once
+// training has started (so a run refused for its settings prints only the refusal).
+TrainerCallbacks logging_callbacks(std::ostream& log, const TrainerOptions& options,
+                                   const std::function<bool(const EpochReport&)>& on_epoch) {
   TrainerCallbacks callbacks;
-  callbacks.on_progress = [&log](const StepProgress& p) {
+  auto rate_said = std::make_shared<bool>(false);
+  callbacks.on_progress = [&log, rate_said, per_256 = options.lr_per_256, batch = options.batch_size](const StepProgress& p) {
+    if (!*rate_said)
+      log << "learning rate " << per_256 << " per 256 images: " << scaled_learning_rate(per_256, batch) << " at batch "
+          << batch << "\n";
+    *rate_said = true;
     log << "epoch " << p.epoch << "/" << p.epochs << "  step " << p.step << "/" << p.steps << "  loss " << p.loss
         << "  lr " << p.lr << "  " << static_cast<int>(p.images_per_second) << " img/s  eta "
         << static_cast<int>(p.eta_seconds) << "s\n";
@@ -44,6 +53,17 @@ TrainerCallbacks logging_callbacks(std::ostream& log, const std::function<bool(c
   return callbacks;
 }
 
+// One row per epoch, as timm's summary.csv: epoch, train_loss, eval_loss, eval_top1, eval_top5, lr, seconds.
+std::string summary_csv(const std::vector<EpochReport>& history) {
+  std::ostringstream csv;
+  csv.precision(17);
+  csv << "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,seconds\n";
+  for (const EpochReport& r : history)
+    csv << r.epoch << ',' << r.train_loss << ',' << r.validation.loss << ',' << r.validation.top1 << ','
+        << r.validation.top5 << ',' << r.lr << ',' << r.seconds << '\n';
+  return csv.str();
+}
+
 }  // namespace
 
 json run_training(const models::ArchSpec& spec, const ProxyData& data, const TrainerOptions& options,
@@ -55,7 +75,7 @@ json run_training(const models::ArchSpec& spec, const ProxyData& data, const Tra
     models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
   }
   models::EfficientNet model(spec, options.seed);  // its own generators: the same whatever other workers do
-  TrainResult result = train(model, data.split.train, data.split.validation, options, logging_callbacks(log, on_epoch));
+  TrainResult result = train(model, data.split.train, data.split.validation, options, logging_callbacks(log, options, on_epoch));
   const EvalResult test = evaluate(result.eval_model, data.test, options.transform, options.batch_size, options.device,
                                    options.group.get());
   const EvalResult& val = result.history.back().validation;
@@ -68,6 +88,7 @@ json run_training(const models::ArchSpec& spec, const ProxyData& data, const Tra
   if (leader) {
     models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
                              models::export_weights(result.eval_model, models::WeightFormat::Effscale));
+    effscale::base::write_file_atomically((fs::path(out_dir) / "summary.csv").string(), summary_csv(result.history));
     effscale::base::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
   }
   return row;

@@ -1,5 +1,6 @@
 #include "effscale/cli/app_main.h"
 
+#include <ctime>
 #include <mutex>
 
 #include <boost/program_options/errors.hpp>
@@ -29,8 +30,13 @@ int run_app(const std::string& command, const std::function<int()>& body) {
 std::function<void(const std::string& line)> stderr_log(const std::string& command) {
   auto mutex = std::make_shared<std::mutex>();
   return [command, mutex](const std::string& line) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
     std::lock_guard lock(*mutex);
-    std::cerr << command << ": " << line << "\n";
+    std::cerr << stamp << " " << command << ": " << line << "\n";
   };
 }
 

@@ -41,6 +41,22 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
   return parsed;
 }
 
+po::options_description output_dir_options(const std::string& help) {
+  po::options_description o("output");
+  o.add_options()
+      ("output-dir", po::value<std::string>(), help.c_str())
+      ("out-dir", po::value<std::string>(), "the same as --output-dir (the earlier spelling)");
+  return o;
+}
+
+std::string output_dir_from(const po::variables_map& vm, const std::string& fallback) {
+  if (vm.count("output-dir") && vm.count("out-dir") && vm["output-dir"].as<std::string>() != vm["out-dir"].as<std::string>())
+    throw UsageError("--output-dir and --out-dir name the same folder; give one");
+  if (vm.count("output-dir")) return vm["output-dir"].as<std::string>();
+  if (vm.count("out-dir")) return vm["out-dir"].as<std::string>();
+  return fallback;
+}
+
 std::string default_text(double value) {
   char buffer[40];
   for (int digits = 1; digits <= 17; ++digits) {

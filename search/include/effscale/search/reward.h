@@ -12,6 +12,9 @@ struct RewardOptions {
   bool hard = false;           // hard constraint: w = 0 under T, -1 above
 };
 
+// Throws std::invalid_argument naming the setting when T is not a positive finite number or w is not finite.
+void validate(const RewardOptions& options);
+
 // ACC(m) * (MACs(m) / T)^w with w from the options. Requires macs > 0.
 double reward(double accuracy, int64_t macs, const RewardOptions& options);
 

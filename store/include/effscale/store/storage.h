@@ -96,7 +96,8 @@ class Storage {
 // (and !create) or cannot be opened as a study database.
 std::unique_ptr<Storage> open_storage(const std::string& url, bool create = true);
 
-// The storage URL used when none is given: $EFFSCALE_STORAGE if set, else "sqlite:///effscale.db".
+// The storage URL used when none is given: $EFFSCALE_STORAGE if set, else $OPTUNA_STORAGE (as Optuna's CLI
+// reads it) if set, else "sqlite:///effscale.db".
 std::string default_storage_url();
 
 }  // namespace effscale::store

@@ -56,6 +56,7 @@ struct EpochReport {
   double train_loss = 0;              // mean smoothed training loss
   EvalResult validation;              // on the EMA copy when enabled
   double images_per_second = 0;       // training throughput
+  double lr = 0;                      // the learning rate of the epoch's last step
   double seconds = 0;                 // wall time of the epoch including evaluation
 };
 

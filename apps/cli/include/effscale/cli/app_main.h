@@ -20,8 +20,9 @@ class UsageError : public std::invalid_argument {
 // returns 1. Never lets an exception escape.
 int run_app(const std::string& command, const std::function<int()>& body);
 
-// A progress sink for library loops: writes "<command>: <line>" to stderr, one whole line at a time, from any
-// thread.
+// A progress sink for library loops: writes "<UTC time> <command>: <line>" to stderr (e.g.
+// "2026-11-29T08:40:01Z nas_search: Trial 3 finished ..."), one whole line at a time, from any thread, so the
+// logs of several workers merge in time order.
 std::function<void(const std::string& line)> stderr_log(const std::string& command);
 
 }  // namespace effscale::cli

@@ -34,6 +34,13 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[],
                                      const boost::program_options::positional_options_description* positional = nullptr);
 
 
+// --output-dir DIR, with --out-dir as its alias (the spelling of earlier versions); `help` says what goes there.
+boost::program_options::options_description output_dir_options(const std::string& help);
+
+// The folder --output-dir (or its alias --out-dir) names, or `fallback` when neither is given. Throws
+// UsageError when both are given with different folders.
+std::string output_dir_from(const boost::program_options::variables_map& vm, const std::string& fallback);
+
 // The shortest text that reads back as `value` ("0.016", "-0.07", "1e-05"), as --help shows defaults.
 std::string default_text(double value);
 
