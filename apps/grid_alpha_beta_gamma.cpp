@@ -43,9 +43,34 @@ sc::GridDefinition grid_from(const po::variables_map& vm) {
   grid.gamma = cli::parse_flag("--gamma-range", [&] { return sc::parse_grid_range(vm["gamma-range"].as<std::string>(), "gamma range"); });
   grid.tolerance = vm["tolerance"].as<double>();
   if (grid.tolerance < 0) throw UsageError("--tolerance must be >= 0");
+  grid.seeds = vm["seeds"].as<int>();
+  if (grid.seeds < 1 || grid.seeds > 100) throw UsageError("--seeds must be from 1 to 100");
   if (sc::admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance).empty())
     throw UsageError("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
   return grid;
+}
+
+// With several seeds: the points ranked by their mean validation top-1, with 95% intervals.
+cli::OutputTable point_table(const std::vector<sc::PointResult>& points) {
+  cli::OutputTable table({"rank", "grid_id", "alpha", "beta", "gamma", "flops_factor", "seeds", "val_top1_mean",
+                          "val_top1_sd", "ci95_low", "ci95_high"});
+  auto cell = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  for (size_t i = 0; i < points.size(); ++i) {
+    const sc::PointResult& p = points[i];
+    table.add_row({int64_t(i + 1), p.grid_id, p.coefficients.alpha, p.coefficients.beta, p.coefficients.gamma,
+                   std::round(sc::flops_factor(p.coefficients) * 1e4) / 1e4, int64_t(p.summary.n), cell(p.summary.mean),
+                   cell(p.summary.sd), cell(p.summary.ci_low), cell(p.summary.ci_high)});
+  }
+  return table;
+}
+
+// One line on whether the winner's lead over the runner-up is more than seed noise.
+std::string verdict(const sc::GridOutcome& outcome) {
+  if (!outcome.best || !outcome.best->contains("runner_up")) return "";
+  const bool apart = (*outcome.best)["distinguishable"].get<bool>();
+  return "grid_alpha_beta_gamma: the best point's lead over " + (*outcome.best)["runner_up"].get<std::string>() +
+         (apart ? " is larger than the seed-to-seed noise (Welch's t test, 5%)\n"
+                : " is inside the seed-to-seed noise (Welch's t test, 5%): the ranking of these two is not established\n");
 }
 
 // The ranked table of the grid's points.
@@ -72,6 +97,8 @@ int run(int argc, char** argv) {
       ("beta-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "width coefficient LOW:HIGH:STEP")
       ("gamma-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "resolution coefficient LOW:HIGH:STEP")
       ("tolerance", cli::with_default(sc::GridDefinition{}.tolerance), "keep points with |alpha beta^2 gamma^2 - 2| <= T")
+      ("seeds", cli::with_default(sc::GridDefinition{}.seeds),
+       "train each point with this many seeds on the same data; rank by the mean, with 95% intervals")
       ("workers", po::value<int>()->default_value(1), "points trained at once in this process")
       ("stale-after", cli::with_default(sc::GridJob{}.claim.stale_after_s),
        "seconds without a heartbeat before a point held by a dead worker is re-queued")
@@ -104,7 +131,8 @@ int run(int argc, char** argv) {
   job.study_id = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
   try {
     if (const size_t enqueued = sc::prepare_grid_study(*storage, job.study_id, grid))
-      std::cerr << "grid_alpha_beta_gamma: enqueued " << enqueued << " admissible points\n";
+      std::cerr << "grid_alpha_beta_gamma: enqueued " << enqueued / size_t(grid.seeds) << " admissible points"
+                << (grid.seeds > 1 ? " x " + std::to_string(grid.seeds) + " seeds" : std::string()) << "\n";
   } catch (const std::invalid_argument& e) {
     throw UsageError("study '" + study_name + "': " + e.what() + "; use another --study");
   }
@@ -117,7 +145,12 @@ int run(int argc, char** argv) {
   const sc::GridOutcome outcome = sc::conclude_grid(*storage, job.study_id);
   if (!outcome.all_done)
     std::cerr << "grid_alpha_beta_gamma: other workers still hold points; the best coefficients are stored when all finish\n";
-  std::cout << grid_table(outcome.ranked).render(format);
+  if (grid.seeds > 1) {
+    std::cerr << verdict(outcome);
+    std::cout << point_table(outcome.points).render(format);
+  } else {
+    std::cout << grid_table(outcome.ranked).render(format);
+  }
   return 0;
 }
 

@@ -21,28 +21,34 @@ namespace tr = effscale::trainers;
 using nlohmann::json;
 
 json grid_settings(const GridDefinition& grid) {
-  return {{"baseline", models::spec_to_json_value(grid.baseline)}, {"alpha_range", grid_range_text(grid.alpha)},
-          {"beta_range", grid_range_text(grid.beta)}, {"gamma_range", grid_range_text(grid.gamma)},
-          {"tolerance", grid.tolerance}};
+  json settings = {{"baseline", models::spec_to_json_value(grid.baseline)}, {"alpha_range", grid_range_text(grid.alpha)},
+                   {"beta_range", grid_range_text(grid.beta)}, {"gamma_range", grid_range_text(grid.gamma)},
+                   {"tolerance", grid.tolerance}};
+  if (grid.seeds > 1) settings["seeds"] = grid.seeds;  // one seed: the settings of grids from before seeds existed
+  return settings;
 }
 
 size_t prepare_grid_study(st::Storage& storage, int64_t study_id, const GridDefinition& grid) {
   const std::vector<GridPoint> points = admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);
   if (points.empty())
     throw std::invalid_argument("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
+  if (grid.seeds < 1) throw std::invalid_argument("seeds per point " + std::to_string(grid.seeds) + ": expected at least 1");
   const json settings = grid_settings(grid);
   if (!storage.compare_and_set_study_attrs(study_id, "grid_settings", nullptr, {{"grid_settings", settings}}, false) &&
       storage.study_attrs(study_id, false)["grid_settings"] != settings)
     throw std::invalid_argument("the study holds a grid with other settings (baseline, ranges or tolerance)");
   std::vector<st::Storage::EnqueueRequest> requests;
-  for (const GridPoint& p : points) {
-    auto param = [](double v, const GridRange& r) { return st::ParamValue{v, st::Distribution::float_range(r.low, r.high, r.step)}; };
-    requests.push_back({{{"alpha", param(p.coefficients.alpha, grid.alpha)},
-                         {"beta", param(p.coefficients.beta, grid.beta)},
-                         {"gamma", param(p.coefficients.gamma, grid.gamma)}},
-                        {{"grid_id", p.id}}});
-  }
-  return storage.enqueue_trials_once(study_id, "grid_enqueued", requests) ? points.size() : 0;
+  for (int seed = 0; seed < grid.seeds; ++seed)  // seed-major: every point once before any point twice
+    for (const GridPoint& p : points) {
+      auto param = [](double v, const GridRange& r) { return st::ParamValue{v, st::Distribution::float_range(r.low, r.high, r.step)}; };
+      json attrs = {{"grid_id", p.id}};
+      if (grid.seeds > 1) attrs["seed_index"] = seed;
+      requests.push_back({{{"alpha", param(p.coefficients.alpha, grid.alpha)},
+                           {"beta", param(p.coefficients.beta, grid.beta)},
+                           {"gamma", param(p.coefficients.gamma, grid.gamma)}},
+                          attrs});
+    }
+  return storage.enqueue_trials_once(study_id, "grid_enqueued", requests) ? requests.size() : 0;
 }
 
 namespace {
@@ -58,12 +64,16 @@ void train_point(const GridJob& job, st::Storage& storage, const st::Trial& tria
   const ScaledModel target = scale_model(job.baseline, c, 1.0, 8);  // the full-size phi = 1 model
   const ScaledModel trained = scale_model(tr::shrink_to_proxy(job.baseline, job.training.proxy), c, 1.0, 1);
   const models::ArchSpec spec = tr::adapt_spec(trained.spec, job.training.bn_momentum, job.data->num_classes);
-  const std::string run_dir = (std::filesystem::path(job.out_dir) / id).string();
+  const int seed_index = trial.system_attrs.value("seed_index", 0);
+  std::filesystem::path run_path = std::filesystem::path(job.out_dir) / id;
+  if (seed_index > 0) run_path /= "seed" + std::to_string(seed_index);
+  const std::string run_dir = run_path.string();
   tr::TrainerOptions options = tr::options_for_run(job.training.recipe, spec, run_dir);
+  options.seed += uint64_t(seed_index);  // weights and data order; the data split stays the same for every seed
   options.resume = true;  // a re-queued point continues from its last checkpoint
-  const json attrs = {{"grid_id", id}, {"flops_factor", flops_factor(c)}, {"target_macs", target.macs},
-                      {"target_params", target.params}, {"target_resolution", target.spec.resolution},
-                      {"macs_ratio", target.macs_ratio}};
+  const json attrs = {{"grid_id", id}, {"seed_index", seed_index}, {"flops_factor", flops_factor(c)},
+                      {"target_macs", target.macs}, {"target_params", target.params},
+                      {"target_resolution", target.spec.resolution}, {"macs_ratio", target.macs_ratio}};
   std::filesystem::create_directories(run_dir);
   std::ofstream log((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(job.pruner);
@@ -73,8 +83,8 @@ void train_point(const GridJob& job, st::Storage& storage, const st::Trial& tria
 // How many of the grid's points are finished (their latest attempt, as trials come in number order), and how many
 // points there are.
 std::pair<int, int> finished_points(const std::vector<st::Trial>& trials) {
-  std::map<std::string, st::TrialState> latest;
-  for (const st::Trial& t : trials) latest[t.system_attrs.value("grid_id", "")] = t.state;
+  std::map<std::pair<std::string, int>, st::TrialState> latest;  // per point and seed
+  for (const st::Trial& t : trials) latest[{t.system_attrs.value("grid_id", ""), t.system_attrs.value("seed_index", 0)}] = t.state;
   const auto finished = std::count_if(latest.begin(), latest.end(), [](const auto& p) { return st::is_finished(p.second); });
   return {int(finished), int(latest.size())};
 }
@@ -110,16 +120,45 @@ int run_grid_worker(const GridJob& job, int threads) {
   return done;
 }
 
+namespace {
+
+// The grid's points with a COMPLETE seed, best mean first (ties: the earlier point).
+std::vector<PointResult> point_results(const std::vector<st::Trial>& trials) {
+  std::map<std::string, PointResult> by_id;
+  for (const st::Trial& t : trials) {
+    if (t.state != st::TrialState::Complete || t.values.empty()) continue;
+    PointResult& p = by_id[t.system_attrs.value("grid_id", "")];
+    if (p.first_trial < 0) p = {t.system_attrs.value("grid_id", ""), coefficients_of(t), {}, {}, t.number};
+    p.values.push_back(t.values[0]);
+  }
+  std::vector<PointResult> points;
+  for (auto& [id, p] : by_id) {
+    p.summary = st::summarize(p.values);
+    points.push_back(p);
+  }
+  std::stable_sort(points.begin(), points.end(), [](const PointResult& a, const PointResult& b) {
+    return a.summary.mean > b.summary.mean || (a.summary.mean == b.summary.mean && a.first_trial < b.first_trial);
+  });
+  return points;
+}
+
+}  // namespace
+
 GridOutcome conclude_grid(st::Storage& storage, int64_t study_id) {
   GridOutcome outcome;
-  outcome.ranked = st::rank_by_value(storage.get_trials(study_id, {}), st::StudyDirection::Maximize);
-  outcome.all_done = true;
-  for (const st::Trial& t : outcome.ranked) outcome.all_done = outcome.all_done && st::is_finished(t.state);
-  if (!outcome.all_done || outcome.ranked.empty() || outcome.ranked[0].values.empty()) return outcome;
-  const st::Trial& best = outcome.ranked[0];
-  const Coefficients c = coefficients_of(best);
-  outcome.best = json{{"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma}, {"val_top1", best.values[0]},
-                      {"trial", best.number}};
+  const std::vector<st::Trial> trials = storage.get_trials(study_id, {});
+  outcome.ranked = st::rank_by_value(trials, st::StudyDirection::Maximize);
+  outcome.points = point_results(trials);
+  outcome.all_done = std::all_of(trials.begin(), trials.end(), [](const st::Trial& t) { return st::is_finished(t.state); });
+  if (!outcome.all_done || outcome.points.empty()) return outcome;
+  const PointResult& best = outcome.points[0];
+  json summary = {{"alpha", best.coefficients.alpha}, {"beta", best.coefficients.beta}, {"gamma", best.coefficients.gamma},
+                  {"val_top1", best.summary.mean}, {"trial", best.first_trial}, {"seeds", best.summary.n}};
+  if (outcome.points.size() > 1) {
+    summary["runner_up"] = outcome.points[1].grid_id;
+    summary["distinguishable"] = st::distinguishable(best.values, outcome.points[1].values);
+  }
+  outcome.best = summary;
   storage.set_study_attr(study_id, "best_coefficients", *outcome.best, false);
   return outcome;
 }

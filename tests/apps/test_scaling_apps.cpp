@@ -156,3 +156,27 @@ TEST_CASE("scale_models writes to --output-dir (--out-dir is its alias) and shri
   CHECK(spec.find("\"in_channels\": 1") != std::string::npos);
   CHECK(spec.find("\"width_mult\": 0.55") != std::string::npos);  // 0.5 x 1.1
 }
+
+TEST_CASE("grid_alpha_beta_gamma --seeds ranks points by their mean with 95% intervals and says if the lead is noise",
+          "[apps][scaling][statistics]") {
+  TempDir dir;
+  const std::string data = tiny_mnist(dir);
+  const auto r = run_command(std::string(EFFSCALE_GRID) + " --baseline b0 --study g --storage " +
+                             shell_quote("sqlite:///" + dir.file("g.db")) +
+                             " --alpha-range 1.0:1.2:0.2 --beta-range 1.0:1.2:0.2 --gamma-range 1.0:1.2:0.2 --tolerance 0.3" +
+                             " --seeds 2 --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1" +
+                             " --dataset mnist --data-dir " + shell_quote(data) + " --epochs 1 --batch-size 16 --threads 1" +
+                             " --output-dir " + shell_quote(dir.file("runs")) + " --format json");
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  const json points = json::parse(r.out);
+  REQUIRE(points.size() == 3);
+  for (const auto& p : points) {
+    CHECK(p["seeds"] == 2);
+    CHECK(p["ci95_low"].get<double>() <= p["val_top1_mean"].get<double>());
+    CHECK(p["val_top1_mean"].get<double>() <= p["ci95_high"].get<double>());
+  }
+  CHECK(points[0]["val_top1_mean"].get<double>() >= points[1]["val_top1_mean"].get<double>());
+  CHECK(r.err.find("enqueued 3 admissible points x 2 seeds") != std::string::npos);
+  CHECK(r.err.find("seed-to-seed noise (Welch's t test, 5%)") != std::string::npos);
+}

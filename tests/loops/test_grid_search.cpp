@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "effscale/models/official.h"
@@ -112,4 +113,38 @@ TEST_CASE("the training failure policy names divergence, memory and bad data, an
   CHECK(reason(trainers::DataError("x.jpg: corrupt")) == std::optional<std::string>("bad data: x.jpg: corrupt"));
   CHECK_FALSE(reason(std::invalid_argument("epochs 0: must be at least 1")));
   CHECK_FALSE(reason(store::StoreFailure("database is locked")));
+}
+
+TEST_CASE("a grid with seeds trains each point once per seed on the same data and ranks points by their mean",
+          "[scaling][loop][statistics]") {
+  TempDir dir;
+  const trainers::ProxyData data = tiny_proxy_data();
+  const auto backend = loop_backend("memory", dir);
+  const int64_t study = backend->create_or_load_study("grid", {store::StudyDirection::Maximize}).study_id;
+  scaling::GridDefinition grid = tiny_grid();
+  grid.seeds = 2;
+  CHECK(scaling::prepare_grid_study(*backend, study, grid) == 6);
+  CHECK(backend->study_attrs(study, false)["grid_settings"]["seeds"] == 2);
+  CHECK_THROWS_WITH(scaling::prepare_grid_study(*backend, study, tiny_grid()), Catch::Contains("other settings"));
+  scaling::GridJob job = tiny_grid_job(data, dir.file("grid"), study);
+  job.connect = connect_to(backend);
+  CHECK(scaling::run_grid_worker(job, 1) == 6);
+  std::map<std::string, std::set<int>> seeds;
+  for (const store::Trial& t : backend->get_trials(study, {store::TrialState::Complete}))
+    seeds[t.system_attrs["grid_id"]].insert(t.user_attrs["seed"].get<int>() - 11);  // the recipe's seed is 11
+  CHECK(seeds.size() == 3);
+  for (const auto& [id, s] : seeds) CHECK(s == std::set<int>{0, 1});
+  CHECK(std::filesystem::exists(dir.file("grid/a1.00_b1.20_g1.20/seed1/weights.pth")));
+
+  const scaling::GridOutcome outcome = scaling::conclude_grid(*backend, study);
+  REQUIRE(outcome.points.size() == 3);
+  for (size_t i = 0; i + 1 < outcome.points.size(); ++i) CHECK(outcome.points[i].summary.mean >= outcome.points[i + 1].summary.mean);
+  const scaling::PointResult& best = outcome.points[0];
+  CHECK(best.summary.n == 2);
+  CHECK(best.summary.mean == Approx((best.values[0] + best.values[1]) / 2));
+  REQUIRE(outcome.best);
+  CHECK((*outcome.best)["seeds"] == 2);
+  CHECK((*outcome.best)["val_top1"].get<double>() == Approx(best.summary.mean));
+  CHECK((*outcome.best)["runner_up"] == outcome.points[1].grid_id);
+  CHECK((*outcome.best)["distinguishable"] == store::distinguishable(best.values, outcome.points[1].values));
 }

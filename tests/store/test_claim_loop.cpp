@@ -4,11 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <stdexcept>
 #include <thread>
 
 #include "effscale/store/best_trial.h"
 #include "effscale/store/claim_loop.h"
+#include "effscale/store/sample_statistics.h"
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
 #include "effscale/store/trial_progress.h"
@@ -182,4 +184,30 @@ TEST_CASE("a finished trial is announced in Optuna's words with the study's prog
   CHECK(trial_finished_line(storage.get_trial(b.trial_id), std::nullopt, 0, 0, -1) == "Trial 1 failed: the loss became nan.");
   CHECK(short_duration(7300) == "2h01m");
   CHECK(short_duration(42.4) == "42s");
+}
+
+TEST_CASE("seed statistics: means, Student-t 95% intervals and Welch's test", "[store][statistics]") {
+  CHECK(t_quantile_975(1) == Approx(12.706));
+  CHECK(t_quantile_975(4) == Approx(2.776));
+  CHECK(t_quantile_975(40) == Approx(2.021).margin(0.001));
+  CHECK(t_quantile_975(1000) == Approx(1.962).margin(0.001));
+  CHECK(t_quantile_975(4.5) == Approx(2.67).margin(0.02));  // Welch's fractional degrees of freedom
+  CHECK_THROWS_AS(t_quantile_975(0.5), std::invalid_argument);
+
+  const SampleSummary s = summarize({0.70, 0.72, 0.74, 0.76, 0.78});
+  CHECK(s.n == 5);
+  CHECK(s.mean == Approx(0.74));
+  CHECK(s.sd == Approx(0.0316228).epsilon(1e-5));
+  CHECK(s.ci_low == Approx(0.74 - 2.776 * 0.0316228 / std::sqrt(5.0)).epsilon(1e-5));
+  CHECK(s.ci_high == Approx(0.74 + 2.776 * 0.0316228 / std::sqrt(5.0)).epsilon(1e-5));
+  const SampleSummary one = summarize({0.5});
+  CHECK(one.mean == 0.5);
+  CHECK(std::isnan(one.sd));
+  CHECK(std::isnan(one.ci_low));
+  CHECK(summarize({}).n == 0);
+
+  CHECK(distinguishable({0.80, 0.81, 0.82}, {0.70, 0.71, 0.72}));          // far apart, little spread
+  CHECK_FALSE(distinguishable({0.80, 0.70, 0.75}, {0.76, 0.72, 0.74}));    // inside the noise
+  CHECK_FALSE(distinguishable({0.8}, {0.7}));                              // one seed: spread unknown
+  CHECK(distinguishable({0.8, 0.8}, {0.7, 0.7}));                          // no spread, different means
 }

@@ -16,6 +16,7 @@
 #include "effscale/scaling/coefficients.h"
 #include "effscale/store/claim_loop.h"
 #include "effscale/store/pruner.h"
+#include "effscale/store/sample_statistics.h"
 #include "effscale/store/storage.h"
 #include "effscale/trainers/training_run.h"
 
@@ -26,15 +27,18 @@ struct GridDefinition {
   models::ArchSpec baseline;
   GridRange alpha, beta, gamma;
   double tolerance = 0.1;  // keep points with |alpha beta^2 gamma^2 - 2| <= tolerance (>= 0)
+  int seeds = 1;           // trainings per point, seeds recipe.seed + 0 .. seeds - 1 on the same data (>= 1)
 };
 
-// The grid's identity as stored on its study (system attribute grid_settings): baseline, ranges, tolerance.
+// The grid's identity as stored on its study (user attribute grid_settings): baseline, ranges, tolerance, and the
+// seeds per point when more than one.
 nlohmann::json grid_settings(const GridDefinition& grid);
 
 // Makes `study_id` the study of `grid`: stores its settings (unless they are there), then enqueues every
-// admissible point once per study whoever calls. Returns how many points this call enqueued (0 when they were
-// already). Throws std::invalid_argument when no point is admissible, or when the study holds a grid with
-// other settings (baseline, ranges or tolerance); the study is then unchanged.
+// admissible point once per study whoever calls, `seeds` trials each (system attributes grid_id and, with more
+// than one seed, seed_index). Returns how many trials this call enqueued (0 when they were already). Throws
+// std::invalid_argument when no point is admissible, or when the study holds a grid with other settings
+// (baseline, ranges, tolerance or seeds); the study is then unchanged.
 size_t prepare_grid_study(store::Storage& storage, int64_t study_id, const GridDefinition& grid);
 
 // Everything a grid worker needs; shared read-only by the workers of one process.
@@ -58,15 +62,28 @@ struct GridJob {
 // Throws on storage failures.
 int run_grid_worker(const GridJob& job, int threads);
 
+// One point of the grid over its seeds.
+struct PointResult {
+  std::string grid_id;
+  Coefficients coefficients;
+  std::vector<double> values;        // validation top-1 of each COMPLETE seed
+  store::SampleSummary summary;      // their mean and 95% interval
+  int first_trial = -1;              // the number of its first trial
+};
+
 // The outcome of a grid so far.
 struct GridOutcome {
   std::vector<store::Trial> ranked;  // every trial, best validation top-1 first, those without a value last
+  std::vector<PointResult> points;   // every point with a COMPLETE seed, best mean first
   bool all_done = false;             // no point is waiting or running
-  std::optional<nlohmann::json> best;  // when all are done and one completed: alpha, beta, gamma, val_top1, trial
+  // When all are done and one completed: alpha, beta, gamma, val_top1 (the mean over seeds), trial (its first),
+  // seeds, and with a runner-up: runner_up (its grid_id) and distinguishable (Welch's test at 5%; false with one
+  // seed, where the spread is unknown).
+  std::optional<nlohmann::json> best;
 };
 
-// Reads the grid's trials, ranks them, and when every point is done stores the best point as the study's user
-// attribute best_coefficients (what scale_models --from-study reads).
+// Reads the grid's trials, ranks trials and points (by the mean over seeds), and when every point is done stores
+// the best point as the study's user attribute best_coefficients (what scale_models --from-study reads).
 GridOutcome conclude_grid(store::Storage& storage, int64_t study_id);
 
 }  // namespace effscale::scaling
