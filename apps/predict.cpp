@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <iostream>
 
 #include "effscale/cli/app_main.h"
@@ -18,6 +19,7 @@
 #include "effscale/models/torch_archive.h"
 #include "effscale/models/weight_loading.h"
 #include "effscale/models/weights_error.h"
+#include "effscale/trainers/class_names.h"
 #include "effscale/trainers/transforms.h"
 
 namespace po = boost::program_options;
@@ -35,7 +37,7 @@ const char* const kUsage =
     "N x C x H x W tensor saved with torch.save. NAME is b0..b7, efficientnet_b0.. or timm's\n"
     "tf_efficientnet_b0.. (TF 'same' padding, BN eps 1e-3). Without --weights-format, names starting with\n"
     "'features.' mean torchvision, others timm for a NAME and effscale for a SPEC.json. The class count comes\n"
-    "from the classifier in the weights.";
+    "from the classifier in the weights; class names from --class-map or classes.json beside the weights.";
 
 // What --model names: the spec and whether it is timm's TF-ported variant.
 struct ModelChoice {
@@ -81,6 +83,37 @@ torch::Tensor load_input(const std::string& path, const m::ArchSpec& spec) {
   return x;
 }
 
+// The class names for `classes` outputs: --class-map, else classes.json beside the weights, else none. Throws
+// UsageError when the map names fewer classes than the model has.
+std::vector<std::string> class_names_for(const po::variables_map& vm, const std::string& weights_path, int classes) {
+  const std::filesystem::path beside = std::filesystem::path(weights_path).parent_path() / "classes.json";
+  std::string path;
+  if (vm.count("class-map")) path = vm["class-map"].as<std::string>();
+  else if (std::filesystem::is_regular_file(beside)) path = beside.string();
+  if (path.empty()) return {};
+  const std::vector<std::string> names = t::read_class_names(path);
+  if (int(names.size()) < classes)
+    throw UsageError(path + ": names " + std::to_string(names.size()) + " classes, the model has " + std::to_string(classes));
+  return names;
+}
+
+// The `topk` most probable classes of each input, with their names when `names` has them.
+effscale::cli::OutputTable top_classes(const torch::Tensor& logits, const std::vector<std::string>& sources, int topk,
+                                       const std::vector<std::string>& names) {
+  const auto [probs, classes] = torch::softmax(logits, 1).topk(std::min<int64_t>(topk, logits.size(1)), 1);
+  std::vector<std::string> columns = {"input", "rank", "class", "probability", "logit"};
+  if (!names.empty()) columns.push_back("name");
+  effscale::cli::OutputTable table(columns);
+  for (int64_t i = 0; i < logits.size(0); ++i)
+    for (int64_t r = 0; r < probs.size(1); ++r) {
+      const int64_t cls = classes[i][r].item<int64_t>();
+      std::vector<nlohmann::json> row = {sources[size_t(i)], r + 1, cls, probs[i][r].item<double>(), logits[i][cls].item<double>()};
+      if (!names.empty()) row.push_back(names[size_t(cls)]);
+      table.add_row(row);
+    }
+  return table;
+}
+
 int run(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
@@ -92,6 +125,8 @@ int run(int argc, char** argv) {
       ("output", po::value<std::string>(), "write the logits [N, classes] here, readable by torch.load")
       ("topk", po::value<int>()->default_value(5), "classes to print per input")
       ("resolution", po::value<int>(), "image input resolution (default: the model's)")
+      ("class-map", po::value<std::string>(),
+       "class names: a JSON array or one name per line (default: classes.json beside the weights, when there)")
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
   po::positional_options_description positional;
@@ -140,14 +175,7 @@ int run(int argc, char** argv) {
   const torch::Tensor logits = torch::cat(outputs);
   if (vm.count("output")) m::write_torch_file(vm["output"].as<std::string>(), logits);
 
-  const auto [probs, classes] = torch::softmax(logits, 1).topk(std::min<int64_t>(topk, logits.size(1)), 1);
-  effscale::cli::OutputTable table({"input", "rank", "class", "probability", "logit"});
-  for (int64_t i = 0; i < logits.size(0); ++i)
-    for (int64_t r = 0; r < probs.size(1); ++r) {
-      const int64_t cls = classes[i][r].item<int64_t>();
-      table.add_row({sources[size_t(i)], r + 1, cls, probs[i][r].item<double>(), logits[i][cls].item<double>()});
-    }
-  std::cout << table.render(format_out);
+  std::cout << top_classes(logits, sources, topk, class_names_for(vm, weights_path, spec.num_classes)).render(format_out);
   return 0;
 }
 

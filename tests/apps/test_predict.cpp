@@ -116,3 +116,36 @@ TEST_CASE("predict rejects bad input with one line and no output file", "[apps][
   }
   CHECK_FALSE(std::filesystem::exists(out));
 }
+
+TEST_CASE("a run trained on a folder dataset keeps its class names, and predict prints them", "[apps][predict][classes]") {
+  TempDir dir;
+  for (const std::string split : {"train", "val"})
+    for (const std::string cls : {"cat", "dog"})
+      for (int i = 0; i < (split == "train" ? 8 : 3); ++i) {
+        std::filesystem::create_directories(dir.file("pets/" + split + "/" + cls));
+        write_png(dir.file("pets/" + split + "/" + cls + "/" + std::to_string(i) + ".png"), 20, 20,
+                  pattern_bytes(20 * 20 * 3, uint32_t(i + (cls == "dog" ? 100 : 0))));
+      }
+  const auto trained = run_command(std::string(EFFSCALE_TRAIN_MODEL) + " --model b0 --width-mult 0.25 --depth-mult 0.25" +
+                                   " --resolution 16 --dataset folder --data-dir " + shell_quote(dir.file("pets")) +
+                                   " --epochs 1 --batch-size 4 --threads 1 --output-dir " + shell_quote(dir.file("run")));
+  INFO(trained.err);
+  REQUIRE(trained.exit_status == 0);
+  CHECK(read_file(dir.file("run/classes.json")) == "[\n \"cat\",\n \"dog\"\n]\n");
+  const std::string model = " --model " + shell_quote(dir.file("run/spec.json")) + " --weights " + shell_quote(dir.file("run/weights.pth"));
+  const std::string image = " " + shell_quote(dir.file("pets/val/dog/0.png"));
+  const auto named = run_command(predict(model + " --topk 2 --format csv" + image));
+  INFO(named.err);
+  REQUIRE(named.exit_status == 0);
+  CHECK(named.out.rfind("input,rank,class,probability,logit,name\n", 0) == 0);
+  CHECK(named.out.find(",cat\n") != std::string::npos);
+  CHECK(named.out.find(",dog\n") != std::string::npos);
+  // A class map of one's own (one name per line) replaces them; one that names too few classes is refused.
+  dir.write("names.txt", "tabby\nbeagle\n");
+  const auto mapped = run_command(predict(model + " --topk 2 --format csv --class-map " + shell_quote(dir.file("names.txt")) + image));
+  CHECK(mapped.out.find(",beagle\n") != std::string::npos);
+  dir.write("short.txt", "tabby\n");
+  const auto short_map = run_command(predict(model + " --class-map " + shell_quote(dir.file("short.txt")) + image));
+  CHECK(short_map.exit_status == 2);
+  CHECK(short_map.err.find("names 1 classes, the model has 2") != std::string::npos);
+}

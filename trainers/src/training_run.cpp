@@ -13,6 +13,7 @@
 #include "effscale/models/spec_json.h"
 #include "effscale/models/state_dict_file.h"
 #include "effscale/models/weight_loading.h"
+#include "effscale/trainers/class_names.h"
 
 namespace effscale::trainers {
 
@@ -89,6 +90,9 @@ json run_training(const models::ArchSpec& spec, const ProxyData& data, const Tra
     models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
                              models::export_weights(result.eval_model, models::WeightFormat::Effscale));
     effscale::base::write_file_atomically((fs::path(out_dir) / "summary.csv").string(), summary_csv(result.history));
+    if (!data.split.train.class_names.empty())  // a folder dataset: predict names its classes
+      effscale::base::write_file_atomically((fs::path(out_dir) / "classes.json").string(),
+                                            class_names_json(data.split.train.class_names));
     effscale::base::write_file_atomically((fs::path(out_dir) / "result.json").string(), row.dump(2) + "\n");
   }
   return row;

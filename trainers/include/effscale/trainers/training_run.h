@@ -29,7 +29,8 @@ TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& sp
 // Trains `spec` on `data` with `options`, evaluates the result on the test set, and (on the leader: every process
 // unless options.group says otherwise) writes out_dir/spec.json first, then out_dir/weights.pth (the evaluated
 // weights, the EMA copy when enabled, in torch.save format with our names), out_dir/summary.csv (one row per
-// epoch: epoch, train_loss, eval_loss, eval_top1, eval_top5, lr, seconds) and out_dir/result.json, each
+// epoch: epoch, train_loss, eval_loss, eval_top1, eval_top5, lr, seconds), out_dir/classes.json (the class
+// names, for folder datasets) and out_dir/result.json, each
 // atomically. Progress lines go to `log`, the effective learning rate first; `on_epoch` (optional) is called after each epoch on the leader and
 // returning false stops the run there (pruning). Returns the summary row: model, dataset, epochs, val_top1,
 // val_top5, test_top1, test_top5, params, macs, resolution, wall_s, pruned. Throws what train() throws.
