@@ -6,6 +6,7 @@
 #include <map>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
@@ -113,11 +114,17 @@ int run_grid_worker(const GridJob& job, int threads) {
   const auto started = std::chrono::steady_clock::now();
   const int finished_at_start = finished_points(storage->get_trials(job.study_id, {})).first;
   int done = 0;
-  while (const auto claimed = st::claim_and_run(*storage, job.study_id, job.claim, train, tr::training_failure_reason)) {
-    done += claimed->failure ? 0 : 1;
-    report_point(job, *storage, claimed->trial.trial_id, started, finished_at_start);
+  while (true) {
+    if (const auto claimed = st::claim_and_run(*storage, job.study_id, job.claim, train, tr::training_failure_reason)) {
+      done += claimed->failure ? 0 : 1;
+      report_point(job, *storage, claimed->trial.trial_id, started, finished_at_start);
+      continue;
+    }
+    if (storage->get_trials(job.study_id, {st::TrialState::Running}).empty()) return done;
+    // Other workers hold points: wait for them. A dead worker's point comes back through the claim step's sweeps
+    // (at once when the worker ran on this host, after the stale limit otherwise) and is trained here.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  return done;
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "effscale/store/sql_storage.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -335,7 +337,8 @@ void SqlStorage::heartbeat(int64_t trial_id) {
   transaction.commit();
 }
 
-std::vector<TrialRef> SqlStorage::fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) {
+std::vector<TrialRef> SqlStorage::fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries,
+                                                 const std::vector<int64_t>& also) {
   std::lock_guard lock(mutex_);
   SqlTransaction transaction(*db_);
   auto stale = db_->prepare(
@@ -344,6 +347,12 @@ std::vector<TrialRef> SqlStorage::fail_stale_trials(int64_t study_id, double gra
   stale.bind(1, study_id).bind(2, utc_now_string(-grace_seconds));
   std::vector<TrialRef> failed;
   while (stale.step()) failed.push_back({stale.column_int(0), static_cast<int>(stale.column_int(1))});
+  for (int64_t id : also) {  // named by the caller: failed whatever their heartbeat, if still RUNNING in this study
+    auto named = db_->prepare("SELECT number FROM trials WHERE trial_id = ? AND study_id = ? AND state = 'RUNNING'");
+    named.bind(1, id).bind(2, study_id);
+    const bool listed = std::any_of(failed.begin(), failed.end(), [id](const TrialRef& r) { return r.trial_id == id; });
+    if (named.step() && !listed) failed.push_back({id, static_cast<int>(named.column_int(0))});
+  }
   for (const TrialRef& ref : failed) {
     db_->prepare("UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ? AND state = 'RUNNING'")
         .bind(1, utc_now_string())

@@ -8,6 +8,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "effscale/store/best_trial.h"
 #include "effscale/store/claim_loop.h"
 #include "effscale/store/sample_statistics.h"
@@ -210,4 +213,35 @@ TEST_CASE("seed statistics: means, Student-t 95% intervals and Welch's test", "[
   CHECK_FALSE(distinguishable({0.80, 0.70, 0.75}, {0.76, 0.72, 0.74}));    // inside the noise
   CHECK_FALSE(distinguishable({0.8}, {0.7}));                              // one seed: spread unknown
   CHECK(distinguishable({0.8, 0.8}, {0.7, 0.7}));                          // no spread, different means
+}
+
+TEST_CASE("a trial whose worker process on this host is gone comes back at once, without waiting for the stale limit",
+          "[store][claim][faults]") {
+  SqliteStorage storage(":memory:");
+  const int64_t study = waiting_study(storage, 3);
+  const ClaimSettings patient{3600.0, 2};  // an hour: only the dead-worker check can free the trial now
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const pid_t child = fork();  // a process that has already exited: its pid names a dead worker
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  for (const auto& [pid, where] : std::vector<std::pair<int64_t, std::string>>{
+           {int64_t(child), std::string(host)}, {int64_t(getppid()), std::string(host)}, {int64_t(child), "elsewhere"}}) {
+    const TrialRef t = *storage.claim_waiting_trial(study);
+    storage.set_trial_attrs(t.trial_id, json{{"worker_host", where}, {"worker_pid", pid}}, true);
+  }
+  const std::vector<int64_t> dead = trials_of_dead_local_workers(storage, study);
+  REQUIRE(dead.size() == 1);  // not the live parent's, not the other host's
+  CHECK(storage.get_trial(dead[0]).number == 0);
+  int runs = 0;
+  while (claim_and_run(storage, study, patient, [&](const Trial& t) {
+    CHECK(t.system_attrs["failed_trial"] == 0);
+    CHECK(t.system_attrs["worker_pid"] == int64_t(getpid()));
+    storage.finish_trial(t.trial_id, TrialState::Complete, {1.0});
+    ++runs;
+  }, own_errors)) {
+  }
+  CHECK(runs == 1);
+  CHECK(storage.get_trial(dead[0]).state == TrialState::Fail);
+  CHECK(storage.get_trials(study, {TrialState::Running}).size() == 2);  // the live and the remote worker keep theirs
 }

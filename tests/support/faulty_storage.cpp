@@ -63,8 +63,9 @@ void FaultyStorage::finish_trial(int64_t trial_id, TrialState state, const std::
 void FaultyStorage::heartbeat(int64_t trial_id) {
   forward("heartbeat", [&](Storage& s) { s.heartbeat(trial_id); });
 }
-std::vector<TrialRef> FaultyStorage::fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) {
-  return forward("fail_stale_trials", [&](Storage& s) { return s.fail_stale_trials(study_id, grace_seconds, max_retries); });
+std::vector<TrialRef> FaultyStorage::fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries,
+                                                     const std::vector<int64_t>& also) {
+  return forward("fail_stale_trials", [&](Storage& s) { return s.fail_stale_trials(study_id, grace_seconds, max_retries, also); });
 }
 Trial FaultyStorage::get_trial(int64_t trial_id) {
   return forward("get_trial", [&](Storage& s) { return s.get_trial(trial_id); });

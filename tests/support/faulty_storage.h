@@ -37,7 +37,8 @@ class FaultyStorage : public store::Storage {
   void finish_trial(int64_t trial_id, store::TrialState state, const std::vector<double>& values,
                     const nlohmann::json& user_attrs) override;
   void heartbeat(int64_t trial_id) override;
-  std::vector<store::TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) override;
+  std::vector<store::TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries,
+                                                 const std::vector<int64_t>& also) override;
   store::Trial get_trial(int64_t trial_id) override;
   std::vector<store::Trial> get_trials(int64_t study_id, const std::vector<store::TrialState>& states) override;
 

@@ -55,8 +55,9 @@ struct GridJob {
   std::function<void(const std::string& line)> log;  // progress lines; called from any worker (thread-safe)
 };
 
-// Claims and trains points until none is waiting, with `threads` intra-op threads; returns how many this worker
-// completed. Each trial records user attributes grid_id, flops_factor, target_macs, target_params,
+// Claims and trains points until every point is finished: while other workers hold points it waits, and trains
+// those of dead workers once the claim step re-queues them. Uses `threads` intra-op threads; returns how many
+// points this worker completed. Each trial records user attributes grid_id, flops_factor, target_macs, target_params,
 // target_resolution and macs_ratio (of the full-size phi = 1 model) beside what every recorded run records. A
 // point whose training diverges, runs out of memory or meets bad data is a FAIL trial with its fail_reason.
 // Throws on storage failures.

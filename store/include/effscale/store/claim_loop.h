@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "effscale/store/storage.h"
 
@@ -28,7 +29,13 @@ struct ClaimedTrial {
   std::optional<std::string> failure;   // the reason, when the work failed by the policy (the trial is FAIL)
 };
 
-// Fails and re-queues the study's stale trials (settings), claims its oldest WAITING trial and runs work(trial).
+// The RUNNING trials of the study held by a worker process of this host that no longer exists (system attributes
+// worker_host and worker_pid, which claim_and_run records): their worker is known dead, so they need not wait for
+// the stale limit. Trials of this process and of other hosts are never listed.
+std::vector<int64_t> trials_of_dead_local_workers(Storage& storage, int64_t study_id);
+
+// Fails and re-queues the study's stale trials (settings) and those of dead local workers, claims its oldest
+// WAITING trial, records this worker on it (system attributes worker_host, worker_pid) and runs work(trial).
 // Returns nothing when no trial was waiting. When work throws and `policy` gives a reason, the trial is finished
 // as FAIL with the user attribute fail_reason (unless work already finished it) and the reason is returned;
 // any other exception propagates and leaves the trial RUNNING, for a later sweep to re-queue. Throws

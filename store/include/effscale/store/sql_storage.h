@@ -36,7 +36,8 @@ class SqlStorage : public Storage {
   void finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
                     const nlohmann::json& user_attrs = nlohmann::json::object()) override;
   void heartbeat(int64_t trial_id) override;
-  std::vector<TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) override;
+  std::vector<TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries,
+                                          const std::vector<int64_t>& also = {}) override;
   Trial get_trial(int64_t trial_id) override;
   std::vector<Trial> get_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override;
 

@@ -78,11 +78,13 @@ class Storage {
 
   // Records that a RUNNING trial is alive now.
   virtual void heartbeat(int64_t trial_id) = 0;
-  // Fails every RUNNING trial of the study whose heartbeat is older than `grace_seconds` and re-queues
-  // it as a WAITING trial with the same params and system attributes `failed_trial` (the failed trial's
-  // number) and `retry_history` (numbers of every earlier attempt), unless it already has `max_retries`
-  // attempts behind it. Returns the trials it failed.
-  virtual std::vector<TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries) = 0;
+  // Fails every RUNNING trial of the study whose heartbeat is older than `grace_seconds`, and those of the
+  // RUNNING trials `also` (ids; e.g. held by a worker known to be dead), and re-queues each as a WAITING trial
+  // with the same params and system attributes `failed_trial` (the failed trial's number) and `retry_history`
+  // (numbers of every earlier attempt), unless it already has `max_retries` attempts behind it. One
+  // transaction. Returns the trials it failed.
+  virtual std::vector<TrialRef> fail_stale_trials(int64_t study_id, double grace_seconds, int max_retries,
+                                                  const std::vector<int64_t>& also = {}) = 0;
 
   // One trial. Throws StoreInputError when there is no trial with that id.
   virtual Trial get_trial(int64_t trial_id) = 0;
