@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <iostream>
+#include <set>
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -30,7 +31,8 @@ namespace {
 const char* const kUsage =
     "usage: query_results [--storage URL] studies\n"
     "       query_results [--storage URL] trials --study S [--state S1,S2] [--sort value|number|ATTR] [--top K]\n"
-    "       query_results [--storage URL] best|best-trial|pareto|best-trials|export --study S\n"
+    "       query_results [--storage URL] best|best-trial|pareto|best-trials --study S\n"
+    "       query_results [--storage URL] export --study S [--state S1,S2]   (Optuna's trials_dataframe columns)\n"
     "       query_results [--storage URL] curves --study S --trial N\n"
     "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid|family --output FILE.svg\n"
     "       query_results [--storage URL] report [--search-study S] [--grid-study G] [--scaled-study C]\n"
@@ -79,6 +81,45 @@ void print_trials(const std::vector<st::Trial>& trials, OutputFormat format) {
     for (const auto& [name, value] : j["params"].items()) params += (params.empty() ? "" : " ") + name + "=" + value.dump();
     table.add_row({t.number, j["state"], j["values"], params, j["duration_s"], t.user_attrs.value("macs", json(nullptr)),
                    t.user_attrs.value("params", json(nullptr)), t.user_attrs.value("resolution", json(nullptr))});
+  }
+  std::cout << table.render(format);
+}
+
+// query "export": every trial flat, in the columns of Optuna's Study.trials_dataframe() (number, value or values_N,
+// datetime_start, datetime_complete, duration in seconds, params_*, user_attrs_*, system_attrs_*, state), then
+// intermediate_values_<step>: one row per trial, one column per name any trial has, empty where a trial has none.
+void export_trials(const std::vector<st::Trial>& trials, bool multi_objective, OutputFormat format) {
+  std::set<std::string> params, user, system;
+  std::set<int64_t> steps;
+  size_t objectives = 1;
+  for (const st::Trial& t : trials) {
+    for (const auto& [name, p] : t.params) params.insert(name);
+    for (const auto& [key, v] : t.user_attrs.items()) user.insert(key);
+    for (const auto& [key, v] : t.system_attrs.items()) system.insert(key);
+    for (const auto& [step, v] : t.intermediate_values) steps.insert(step);
+    objectives = std::max(objectives, t.values.size());
+  }
+  std::vector<std::string> columns = {"number"};
+  for (size_t i = 0; i < objectives; ++i) columns.push_back(multi_objective ? "values_" + std::to_string(i) : "value");
+  for (const char* c : {"datetime_start", "datetime_complete", "duration"}) columns.push_back(c);
+  for (const auto& n : params) columns.push_back("params_" + n);
+  for (const auto& n : user) columns.push_back("user_attrs_" + n);
+  for (const auto& n : system) columns.push_back("system_attrs_" + n);
+  columns.push_back("state");
+  for (int64_t step : steps) columns.push_back("intermediate_values_" + std::to_string(step));
+  OutputTable table(columns);
+  for (const st::Trial& t : trials) {
+    const json j = trial_json(t);
+    std::vector<json> row = {t.number};
+    for (size_t i = 0; i < objectives; ++i) row.push_back(i < t.values.size() ? finite_or_null(t.values[i]) : json(nullptr));
+    row.insert(row.end(), {j["datetime_start"], j["datetime_complete"], j["duration_s"]});
+    for (const auto& n : params) row.push_back(t.params.count(n) ? t.params.at(n).external() : json(nullptr));
+    for (const auto& n : user) row.push_back(t.user_attrs.value(n, json(nullptr)));
+    for (const auto& n : system) row.push_back(t.system_attrs.value(n, json(nullptr)));
+    row.push_back(st::state_name(t.state));
+    for (int64_t step : steps)
+      row.push_back(t.intermediate_values.count(step) ? finite_or_null(t.intermediate_values.at(step)) : json(nullptr));
+    table.add_row(row);
   }
   std::cout << table.render(format);
 }
@@ -251,6 +292,7 @@ int run(int argc, char** argv) {
     const st::Study study = require_study(*storage, vm);
     if (query == "plot") write_plot(*storage, study, vm);
     else if (query == "curves") print_curves(*storage, study, vm, format);
+    else if (query == "export") export_trials(selected_trials(*storage, study, query, vm), study.directions.size() > 1, format);
     else print_trials(selected_trials(*storage, study, query, vm), format);
   }
   return 0;

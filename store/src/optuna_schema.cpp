@@ -167,11 +167,15 @@ void check_version(SqlConnection& db) {
     auto revision = db.prepare("SELECT version_num FROM alembic_version");
     if (revision.step()) alembic = revision.column_text(0);
   }
-  if (schema != kOptunaSchemaVersion || alembic != kOptunaAlembicRevision)
-    throw StoreInputError("database '" + db.name() + "' has Optuna schema version " + std::to_string(schema) +
-                          " (alembic " + alembic + "); effscale reads schema " +
-                          std::to_string(kOptunaSchemaVersion) + " (" + kOptunaAlembicRevision +
-                          ", Optuna 3.0-3.1): upgrade or downgrade it with `optuna storage upgrade`");
+  if (schema == kOptunaSchemaVersion && (alembic == kOptunaAlembicRevision || alembic == kOptunaAlembicRevision32))
+    return;
+  const bool older = schema < kOptunaSchemaVersion || alembic < std::string(kOptunaAlembicRevision);
+  throw StoreInputError("database '" + db.name() + "' has Optuna schema version " + std::to_string(schema) +
+                        " (alembic " + alembic + "); effscale reads schema " + std::to_string(kOptunaSchemaVersion) +
+                        " at " + kOptunaAlembicRevision + " (Optuna 3.0-3.1) or " + kOptunaAlembicRevision32 +
+                        " (Optuna 3.2 and later)" +
+                        (older ? ": upgrade it with `optuna storage upgrade`"
+                               : ": it was written by an Optuna this effscale does not know; use a newer effscale"));
 }
 
 }  // namespace

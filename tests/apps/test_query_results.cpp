@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "effscale/store/sqlite_storage.h"
@@ -89,6 +90,27 @@ TEST_CASE("query_results lists studies, trials, best, pareto and curves", "[apps
   REQUIRE(table.exit_status == 0);
   CHECK(table.out.find("alpha=1.2") != std::string::npos);
   CHECK(query_url(db, "export --study grid --format csv").exit_status == 0);
+}
+
+TEST_CASE("query_results export writes Optuna's trials_dataframe columns, then the intermediate values",
+          "[apps][query_results][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("s.db");
+  write_study(db);
+  const auto exported = query(db, "export --study grid --format csv");
+  INFO(exported.err);
+  REQUIRE(exported.exit_status == 0);
+  const std::string header = exported.out.substr(0, exported.out.find('\n'));
+  const auto optuna = run_command("/usr/bin/python3 -c " + shell_quote(
+      "import sys, optuna\noptuna.logging.set_verbosity(optuna.logging.ERROR)\n"
+      "s = optuna.load_study(study_name='grid', storage='sqlite:///' + sys.argv[1])\n"
+      "print(','.join(s.trials_dataframe().columns))") + " " + shell_quote(db));
+  INFO(optuna.err);
+  REQUIRE(optuna.exit_status == 0);
+  const std::string theirs = optuna.out.substr(0, optuna.out.find('\n'));
+  CHECK(header.rfind(theirs, 0) == 0);  // Optuna's columns, in Optuna's order, first
+  CHECK(header.substr(theirs.size()) == ",intermediate_values_0,intermediate_values_1");
+  CHECK(std::count(exported.out.begin(), exported.out.end(), '\n') == 6);  // the header and five trials
 }
 
 TEST_CASE("query_results answers in Optuna's CLI spellings: best-trial, best-trials, --study-name, -f, OPTUNA_STORAGE",

@@ -1,5 +1,6 @@
 #pragma once
-// Optuna's relational schema (version 12, alembic v3.0.0.d: Optuna 3.0 and 3.1), created or checked.
+// Optuna's relational schema (version 12: alembic v3.0.0.d for Optuna 3.0-3.1, v3.2.0.a for Optuna 3.2 on), created
+// or checked.
 
 #include "effscale/store/sql_connection.h"
 
@@ -8,10 +9,15 @@ namespace effscale::store {
 inline constexpr int kOptunaSchemaVersion = 12;
 inline constexpr const char* kOptunaAlembicRevision = "v3.0.0.d";
 inline constexpr const char* kOptunaLibraryVersion = "3.1.0";
+// Optuna 3.2's revision: v3.0.0.d plus the non-unique index trials_study_id_key on trials(study_id), which every
+// Optuna from 3.2 on asks `optuna storage upgrade` for. effscale reads and writes it as it does v3.0.0.d.
+inline constexpr const char* kOptunaAlembicRevision32 = "v3.2.0.a";
 
-// In one transaction: creates Optuna's tables (in SQLite or PostgreSQL, as Optuna would) in an empty
-// database, or checks that an existing one has Optuna's schema version 12 (alembic v3.0.0.d). Throws
-// StoreInputError naming the database when it has another schema version or unrelated tables.
+// In one transaction: creates Optuna's tables (in SQLite or PostgreSQL, as Optuna 3.1 would: v3.0.0.d, which
+// Debian's python3-optuna reads) in an empty database, or checks that an existing one has Optuna's schema version
+// 12 at alembic v3.0.0.d or v3.2.0.a. Throws StoreInputError naming the database when it has another schema
+// version or revision (an older one: upgrade it with Optuna; a newer one: this effscale does not know it) or
+// unrelated tables; the database is then unchanged.
 void ensure_optuna_schema(SqlConnection& db);
 
 }  // namespace effscale::store
