@@ -50,6 +50,12 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(predicted.exit_status == 0);
   CHECK(predicted.out.find("digit.png,1,") != std::string::npos);
   CHECK(done.err.find("epoch 2/2 done") != std::string::npos);
+  // Another model resumed in that folder is refused and leaves the folder's spec as it was.
+  const std::string spec_before = read_file(dir.file("first/spec.json"));
+  const auto other = run_command(train_model(tiny_args(data, dir.file("first"), db, 2) + " --bn-momentum 0.2 --resume"));
+  CHECK(other.exit_status == 2);
+  CHECK(other.err.find("was written for another model") != std::string::npos);
+  CHECK(read_file(dir.file("first/spec.json")) == spec_before);
   CHECK(done.err.find("learning rate 0.016 per 256 images: 0.001 at batch 16") != std::string::npos);
   // timm's per-run metrics file: a header and one row per epoch.
   std::ifstream metrics(dir.file("first/summary.csv"));
@@ -106,6 +112,7 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --val-fraction 1.5", "validation fraction"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --batch-size 1000", "smaller than one batch"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment mixup", "--augment: augmentation 'mixup'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --in-channels 4", "input channels 4"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --channels-last yes", "--channels-last: channels_last choice 'yes'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --checkpoint-every=-1", "--checkpoint-every must be"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment randaugment --randaugment-magnitude 12",

@@ -71,10 +71,7 @@ json run_training(const models::ArchSpec& spec, const ProxyData& data, const Tra
                   const std::string& out_dir, std::ostream& log, const std::function<bool(const EpochReport&)>& on_epoch) {
   const auto start = std::chrono::steady_clock::now();
   const bool leader = !options.group || options.group->leader();  // data-parallel: only rank 0 writes
-  if (leader) {
-    fs::create_directories(out_dir);
-    models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
-  }
+  if (leader) fs::create_directories(out_dir);
   models::EfficientNet model(spec, options.seed);  // its own generators: the same whatever other workers do
   TrainResult result = train(model, data.split.train, data.split.validation, options, logging_callbacks(log, options, on_epoch));
   const EvalResult test = evaluate(result.eval_model, data.test, options.transform, options.batch_size, options.device,
@@ -86,7 +83,8 @@ json run_training(const models::ArchSpec& spec, const ProxyData& data, const Tra
                     {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
                     {"resolution", spec.resolution}, {"wall_s", std::round(wall * 10) / 10},
                     {"pruned", result.stopped_early}};
-  if (leader) {
+  if (leader) {  // spec.json only now: a run refused for another folder's checkpoint leaves that folder as it was
+    models::write_spec_file((fs::path(out_dir) / "spec.json").string(), spec);
     models::write_state_dict((fs::path(out_dir) / "weights.pth").string(),
                              models::export_weights(result.eval_model, models::WeightFormat::Effscale));
     effscale::base::write_file_atomically((fs::path(out_dir) / "summary.csv").string(), summary_csv(result.history));

@@ -27,7 +27,7 @@ struct ProxyTraining {
 TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& spec, const std::string& out_dir);
 
 // Trains `spec` on `data` with `options`, evaluates the result on the test set, and (on the leader: every process
-// unless options.group says otherwise) writes out_dir/spec.json first, then out_dir/weights.pth (the evaluated
+// unless options.group says otherwise) writes, once trained, out_dir/spec.json, out_dir/weights.pth (the evaluated
 // weights, the EMA copy when enabled, in torch.save format with our names), out_dir/summary.csv (one row per
 // epoch: epoch, train_loss, eval_loss, eval_top1, eval_top5, lr, seconds), out_dir/classes.json (the class
 // names, for folder datasets) and out_dir/result.json, each
