@@ -180,7 +180,7 @@ void check_version(SqlConnection& db) {
 
 }  // namespace
 
-void ensure_optuna_schema(SqlConnection& db) {
+void ensure_optuna_schema(SqlConnection& db, bool create) {
   SqlTransaction transaction(db);
   if (table_exists(db, "version_info")) {
     check_version(db);
@@ -188,6 +188,7 @@ void ensure_optuna_schema(SqlConnection& db) {
   }
   if (!db.table_names().empty())
     throw StoreInputError("database '" + db.name() + "' holds other tables and no Optuna study schema");
+  if (!create) throw StoreInputError("database '" + db.name() + "' is empty: it holds no study yet");
   const bool postgres = db.dialect() == SqlDialect::Postgres;
   if (postgres)
     for (const char* statement : kPostgresEnums) db.exec(statement);

@@ -8,7 +8,7 @@ namespace effscale::store {
 
 std::unique_ptr<Storage> open_storage(const std::string& url, bool create) {
   for (const char* scheme : {"postgresql://", "postgres://", "postgresql+"})
-    if (url.rfind(scheme, 0) == 0) return std::make_unique<PostgresStorage>(url);
+    if (url.rfind(scheme, 0) == 0) return std::make_unique<PostgresStorage>(url, create);
   const std::string scheme = "sqlite:///";
   if (url.rfind(scheme, 0) != 0)
     throw StoreInputError("storage URL '" + url +

@@ -247,6 +247,9 @@ TEST_CASE("bad storage URLs and files get one clear message", "[store][errors]")
   CHECK_THROWS_WITH(open_storage("sqlite:///" + newer), Catch::Contains("alembic v9.9.9.z") &&
                                                         Catch::Contains("does not know; use a newer effscale"));
   CHECK_THROWS_WITH(open_storage("sqlite:///" + dir.file("absent.db"), /*create=*/false), Catch::Contains("absent.db"));
+  const std::string empty = dir.write("empty.db", "");  // e.g. made by `touch`: opened to read, it stays empty
+  CHECK_THROWS_WITH(open_storage("sqlite:///" + empty, /*create=*/false), Catch::Contains("is empty: it holds no study yet"));
+  CHECK(std::filesystem::file_size(empty) == 0);
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }
 

@@ -18,6 +18,7 @@ inline constexpr const char* kOptunaAlembicRevision32 = "v3.2.0.a";
 // 12 at alembic v3.0.0.d or v3.2.0.a. Throws StoreInputError naming the database when it has another schema
 // version or revision (an older one: upgrade it with Optuna; a newer one: this effscale does not know it) or
 // unrelated tables; the database is then unchanged.
-void ensure_optuna_schema(SqlConnection& db);
+// With `create` false an empty database is refused too (StoreInputError), and left empty.
+void ensure_optuna_schema(SqlConnection& db, bool create = true);
 
 }  // namespace effscale::store

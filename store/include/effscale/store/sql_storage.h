@@ -17,7 +17,8 @@ class SqlStorage : public Storage {
  public:
   // Creates Optuna's schema in an empty database or checks an existing one. Throws StoreInputError naming
   // the database when it has another schema or cannot be written; a failed open changes nothing.
-  explicit SqlStorage(std::unique_ptr<SqlConnection> db);
+  // With `create` false an empty database is refused, not given the schema.
+  explicit SqlStorage(std::unique_ptr<SqlConnection> db, bool create = true);
 
   Study create_or_load_study(const std::string& name, const std::vector<StudyDirection>& directions) override;
   std::optional<Study> find_study(const std::string& name) override;

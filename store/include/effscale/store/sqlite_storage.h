@@ -15,7 +15,7 @@ namespace effscale::store {
 class SqliteStorage : public SqlStorage {
  public:
   explicit SqliteStorage(const std::string& path, bool create = true, int busy_timeout_ms = 60000)
-      : SqlStorage(std::make_unique<SqliteDb>(path, busy_timeout_ms, create)) {
+      : SqlStorage(std::make_unique<SqliteDb>(path, busy_timeout_ms, create), create) {
     static_cast<SqliteDb&>(*db_).use_wal();  // only once the schema is known to be Optuna's
   }
 };
