@@ -90,19 +90,15 @@ std::pair<int, int> finished_points(const std::vector<st::Trial>& trials) {
   return {int(finished), int(latest.size())};
 }
 
-// Says, in Optuna's words, how the claimed point `trial_id` ended, with the grid's progress and an ETA at the pace
-// of all workers since this one started (`started`, when `finished_at_start` points were finished).
-void report_point(const GridJob& job, st::Storage& storage, int64_t trial_id, std::chrono::steady_clock::time_point started,
-                  int finished_at_start) {
+// Says, in Optuna's words, how the claimed point `trial_id` ended, with the grid's progress and the time left.
+void report_point(const GridJob& job, st::Storage& storage, int64_t trial_id, const st::ProgressClock& clock) {
   if (!job.log) return;
   const std::vector<st::Trial> trials = storage.get_trials(job.study_id, {});
   const auto [finished, total] = finished_points(trials);
-  const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
-                      std::max(1, finished - finished_at_start);
   const st::Study study{job.study_id, "", {st::StudyDirection::Maximize}};
   const st::Trial trial = storage.get_trial(trial_id);
   job.log(trial.system_attrs.value("grid_id", "") + ": " +
-          st::trial_finished_line(trial, st::best_trial(study, trials), finished, total, each * std::max(0, total - finished)));
+          st::trial_finished_line(trial, st::best_trial(study, trials), finished, total, clock.eta_seconds(finished, total)));
 }
 
 }  // namespace
@@ -111,13 +107,12 @@ int run_grid_worker(const GridJob& job, int threads) {
   effscale::base::limit_thread_intra_op(threads);
   const std::unique_ptr<st::Storage> storage = job.connect();
   auto train = [&](const st::Trial& trial) { train_point(job, *storage, trial); };
-  const auto started = std::chrono::steady_clock::now();
-  const int finished_at_start = finished_points(storage->get_trials(job.study_id, {})).first;
+  const st::ProgressClock clock(finished_points(storage->get_trials(job.study_id, {})).first);
   int done = 0;
   while (true) {
     if (const auto claimed = st::claim_and_run(*storage, job.study_id, job.claim, train, tr::training_failure_reason)) {
       done += claimed->failure ? 0 : 1;
-      report_point(job, *storage, claimed->trial.trial_id, started, finished_at_start);
+      report_point(job, *storage, claimed->trial.trial_id, clock);
       continue;
     }
     if (storage->get_trials(job.study_id, {st::TrialState::Running}).empty()) return done;

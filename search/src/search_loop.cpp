@@ -186,18 +186,14 @@ void train_candidate(const SearchJob& job, st::Storage& storage, const st::Trial
   tr::run_recorded_training(&storage, trial, proxy, *job.data, options, run_dir, extra, log, score, pruner.get());
 }
 
-// Says, in Optuna's words, how a claimed trial ended, with the search's progress and an ETA at the pace of all
-// workers since this one started (`started`, when `done_at_start` candidates were evaluated).
-void report_finished(const SearchJob& job, st::Storage& storage, int64_t trial_id,
-                     std::chrono::steady_clock::time_point started, int done_at_start) {
+// Says, in Optuna's words, how a claimed trial ended, with the search's progress and the time left.
+void report_finished(const SearchJob& job, st::Storage& storage, int64_t trial_id, const st::ProgressClock& clock) {
   if (!job.log) return;
   const std::vector<st::Trial> trials = storage.get_trials(job.study_id, {});
   const int done = evaluated_count(trials);
-  const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
-                      std::max(1, done - done_at_start);
   const st::Study study{job.study_id, "", {st::StudyDirection::Maximize}};
   say(job, st::trial_finished_line(storage.get_trial(trial_id), st::best_trial(study, trials), done, job.trials,
-                                   each * std::max(0, job.trials - done)));
+                                   clock.eta_seconds(done, job.trials)));
 }
 
 }  // namespace
@@ -218,8 +214,7 @@ void run_search_worker(const SearchJob& job, int threads) {
   effscale::base::limit_thread_intra_op(threads);
   const std::unique_ptr<st::Storage> storage = job.connect();
   auto train = [&](const st::Trial& trial) { train_candidate(job, *storage, trial); };
-  const auto started = std::chrono::steady_clock::now();
-  const int done_at_start = evaluated_count(storage->get_trials(job.study_id, {}));
+  const st::ProgressClock clock(evaluated_count(storage->get_trials(job.study_id, {})));
   while (true) {
     const json attrs = storage->study_attrs(job.study_id, true);
     std::vector<st::Trial> recorded = storage->get_trials(job.study_id, {});
@@ -229,7 +224,7 @@ void run_search_worker(const SearchJob& job, int threads) {
     Round round = plan_round(job, attrs, recorded);
     enqueue_needed(job, *storage, round, recorded);
     if (const auto claimed = st::claim_and_run(*storage, job.study_id, job.claim, train, tr::training_failure_reason)) {
-      report_finished(job, *storage, claimed->trial.trial_id, started, done_at_start);
+      report_finished(job, *storage, claimed->trial.trial_id, clock);
       continue;
     }
     recorded = storage->get_trials(job.study_id, {});

@@ -86,14 +86,6 @@ PrunerKind parse_pruner_kind(const std::string& name) {
   throw StoreInputError("pruner '" + name + "': expected none, median or halving");
 }
 
-std::string pruner_kind_name(PrunerKind kind) {
-  switch (kind) {
-    case PrunerKind::Median: return "median";
-    case PrunerKind::Halving: return "halving";
-    default: return "none";
-  }
-}
-
 std::unique_ptr<Pruner> make_pruner(PrunerKind kind) {
   switch (kind) {
     case PrunerKind::Median: return make_median_pruner();

@@ -1,5 +1,6 @@
 #include "effscale/store/trial_progress.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -23,6 +24,14 @@ std::string parameters(const Trial& trial) {
 }
 
 }  // namespace
+
+ProgressClock::ProgressClock(int done_at_start)
+    : started_(std::chrono::steady_clock::now()), done_at_start_(done_at_start) {}
+
+double ProgressClock::eta_seconds(int done, int total) const {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return elapsed / std::max(1, done - done_at_start_) * std::max(0, total - done);
+}
 
 std::string short_duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));

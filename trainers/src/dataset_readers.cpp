@@ -147,9 +147,12 @@ ImageDataset read_image_folder(const std::string& root) {
 
 std::vector<std::string> named_datasets() { return {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder"}; }
 
+std::string default_data_dir(const std::string& name) {
+  return name == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist" : "";
+}
+
 DatasetFiles load_named_dataset(const std::string& name, const std::string& dir_arg) {
-  std::string dir = dir_arg;
-  if (dir.empty() && name == "fashion-mnist") dir = "/usr/share/datasets/fashion-mnist";
+  const std::string dir = dir_arg.empty() ? default_data_dir(name) : dir_arg;
   bool known = false;
   for (const std::string& n : named_datasets()) known = known || n == name;
   if (!known) throw DataError("unknown dataset '" + name + "': expected fashion-mnist, mnist, cifar10, cifar100 or folder");

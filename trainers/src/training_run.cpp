@@ -34,12 +34,12 @@ namespace {
 TrainerCallbacks logging_callbacks(std::ostream& log, const TrainerOptions& options,
                                    const std::function<bool(const EpochReport&)>& on_epoch) {
   TrainerCallbacks callbacks;
-  auto rate_said = std::make_shared<bool>(false);
-  callbacks.on_progress = [&log, rate_said, per_256 = options.lr_per_256, batch = options.batch_size](const StepProgress& p) {
-    if (!*rate_said)
+  callbacks.on_progress = [&log, rate_said = false, per_256 = options.lr_per_256,
+                           batch = options.batch_size](const StepProgress& p) mutable {
+    if (!rate_said)
       log << "learning rate " << per_256 << " per 256 images: " << scaled_learning_rate(per_256, batch) << " at batch "
           << batch << "\n";
-    *rate_said = true;
+    rate_said = true;
     log << "epoch " << p.epoch << "/" << p.epochs << "  step " << p.step << "/" << p.steps << "  loss " << p.loss
         << "  lr " << p.lr << "  " << static_cast<int>(p.images_per_second) << " img/s  eta "
         << static_cast<int>(p.eta_seconds) << "s\n";

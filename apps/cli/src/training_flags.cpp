@@ -72,12 +72,11 @@ trainers::ProxyDataOptions data_options_from(const po::variables_map& vm) {
 
 trainers::ProxyData load_data_from(const po::variables_map& vm) {
   const trainers::ProxyDataOptions d = data_options_from(vm);
-  try {
-    return trainers::load_proxy_data(d);
-  } catch (const trainers::DataError& e) {  // the library says the folder is missing; the flag that gives it is ours
-    if (!d.data_dir.empty() || std::string(e.what()).find("needs a data folder") == std::string::npos) throw;
-    throw UsageError(std::string(e.what()) + ": give --data-dir DIR");
-  }
+  const std::vector<std::string> known = trainers::named_datasets();
+  if (d.data_dir.empty() && trainers::default_data_dir(d.dataset).empty() &&
+      std::find(known.begin(), known.end(), d.dataset) != known.end())  // an unknown name is the library's to refuse
+    throw UsageError("dataset '" + d.dataset + "' has no default location: give --data-dir DIR");
+  return trainers::load_proxy_data(d);
 }
 
 trainers::ProxyArchitecture proxy_architecture_from(const po::variables_map& vm) {

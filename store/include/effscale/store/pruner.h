@@ -32,9 +32,6 @@ enum class PrunerKind { None, Median, Halving };
 // "none", "median" or "halving" as a kind; throws StoreInputError naming the value otherwise.
 PrunerKind parse_pruner_kind(const std::string& name);
 
-// The kind's name, as parse_pruner_kind reads it.
-std::string pruner_kind_name(PrunerKind kind);
-
 // The pruner of `kind` with its default settings: nullptr for None.
 std::unique_ptr<Pruner> make_pruner(PrunerKind kind);
 

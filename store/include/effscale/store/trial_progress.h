@@ -1,6 +1,7 @@
 #pragma once
 // The line a worker loop prints when a trial finishes, in Optuna's words, with the study's progress.
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,19 @@ namespace effscale::store {
 // `best` is empty, the progress when `total` is 0, the ETA when `eta_seconds` is negative.
 std::string trial_finished_line(const Trial& trial, const std::optional<Trial>& best, int done, int total,
                                 double eta_seconds);
+
+// The time a study's remaining trials need at the pace of all its workers since one of them started.
+class ProgressClock {
+ public:
+  // Starts now, when `done_at_start` trials of the study were already finished.
+  explicit ProgressClock(int done_at_start);
+  // Seconds the `total - done` unfinished trials need at the pace since construction (0 when none is left).
+  double eta_seconds(int done, int total) const;
+
+ private:
+  std::chrono::steady_clock::time_point started_;
+  int done_at_start_;
+};
 
 // A duration as people read it: "45s", "3m05s", "2h10m".
 std::string short_duration(double seconds);

@@ -47,4 +47,7 @@ DatasetFiles load_named_dataset(const std::string& name, const std::string& dir)
 // The dataset names load_named_dataset knows.
 std::vector<std::string> named_datasets();
 
+// Where a named dataset lives when no folder is given: Debian's folder for "fashion-mnist", "" for every other.
+std::string default_data_dir(const std::string& name);
+
 }  // namespace effscale::trainers
