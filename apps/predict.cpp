@@ -14,6 +14,7 @@
 #include "effscale/cli/output_table.h"
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
+#include "effscale/models/inference_net.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/models/state_dict_file.h"
 #include "effscale/models/torch_archive.h"
@@ -169,9 +170,9 @@ int run(int argc, char** argv) {
     for (int64_t i = 0; i < batches.back().size(0); ++i)
       sources.push_back(batches.back().size(0) == 1 ? path : path + "[" + std::to_string(i) + "]");
   }
-  torch::NoGradGuard no_grad;
+  const m::InferenceNet folded(*model);
   std::vector<torch::Tensor> outputs;
-  for (const torch::Tensor& batch : batches) outputs.push_back(model->forward(batch));
+  for (const torch::Tensor& batch : batches) outputs.push_back(folded.forward(batch));
   const torch::Tensor logits = torch::cat(outputs);
   if (vm.count("output")) m::write_torch_file(vm["output"].as<std::string>(), logits);
 

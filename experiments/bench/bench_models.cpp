@@ -1,5 +1,8 @@
 // bench_models: times one EfficientNet workload with effscale's modules and prints one number.
-//   infer_b0: B0, 1000 classes, 224x224, batch 1, eval mode, inference mode -> median latency in ms
+//   gemm: a 2048 x 2048 fp32 matrix product -> GFLOP/s (the machine's roof as this process's BLAS reaches it)
+//   infer: --model (b0) at --resolution (224) and --batch (1), 1000 classes, through the folded inference form
+//          (InferenceNet; --unfused: the training module in eval and inference mode) -> median latency in ms;
+//          with --batch > 1 -> images/s. infer_b0 is infer with the defaults.
 //   train_b0: B0, 10 classes, 64x64, batch 32, SGD momentum 0.9, cross-entropy -> images/s (median step)
 //   train_b0_recipe: train_b0 with the paper's recipe: RMSProp-TF, label smoothing 0.1, EMA -> images/s
 //   train_b0_data_parallel: train_b0 with the batch of 32 split over torchrun's ranks, gradients averaged every
@@ -15,11 +18,15 @@
 #include <chrono>
 #include <iostream>
 #include <optional>
+#include <sstream>
+
+#include <sys/resource.h>
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
+#include "effscale/models/inference_net.h"
 #include "effscale/models/official.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/data_parallel.h"
@@ -53,12 +60,27 @@ double median_seconds(int warmup, int iters, Step step) {
   return times[times.size() / 2];
 }
 
-double bench_infer(int warmup, int iters) {
-  m::EfficientNet model(m::official("b0"));
+double bench_gemm(int warmup, int iters) {
+  const torch::Tensor a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
+  return 2.0 * 2048 * 2048 * 2048 / median_seconds(warmup, iters, [&] { torch::mm(a, b); }) / 1e9;
+}
+
+struct InferCase {
+  std::string model = "b0";
+  int resolution = 224;
+  int batch = 1;
+  bool unfused = false;
+};
+
+// Median latency in ms at batch 1, images/s above.
+double bench_infer(const InferCase& c, int warmup, int iters) {
+  m::EfficientNet model(m::official(c.model));
   model->eval();
-  torch::Tensor x = torch::randn({1, 3, 224, 224});
+  const m::InferenceNet folded(*model);
+  torch::Tensor x = torch::randn({c.batch, 3, c.resolution, c.resolution});
   c10::InferenceMode guard;
-  return 1000.0 * median_seconds(warmup, iters, [&] { model->forward(x); });
+  const double seconds = median_seconds(warmup, iters, [&] { c.unfused ? model->forward(x) : folded.forward(x); });
+  return c.batch == 1 ? 1000.0 * seconds : c.batch / seconds;
 }
 
 // B0 with 10 classes in training mode and a batch of 32 random 64x64 images, in channels_last when asked.
@@ -136,25 +158,54 @@ double bench_load_folder(const std::string& dir, int warmup, int iters) {
   return images / seconds_since(start);
 }
 
+void run_case(const std::string& which, const po::variables_map& vm);
+
 int run(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
-      ("case", po::value<std::string>()->required(), "infer_b0 or train_b0")
+      ("case", po::value<std::string>()->required(), "gemm, infer, infer_b0, train_b0, train_b0_recipe, train_b0_data_parallel or load_folder")
+      ("model", po::value<std::string>()->default_value("b0"), "infer: official model b0-b7")
+      ("resolution", po::value<int>()->default_value(224), "infer: image size")
+      ("batch", po::value<int>()->default_value(1), "infer: batch size")
+      ("unfused", po::bool_switch(), "infer: the training module in eval mode instead of the inference form")
       ("threads", po::value<int>()->default_value(0), "intra-op threads (0: all cores)")
       ("warmup", po::value<int>()->default_value(5), "untimed iterations")
       ("iters", po::value<int>()->default_value(20), "timed iterations (load_folder: timed passes)")
       ("data-dir", po::value<std::string>()->default_value(""), "load_folder: a folder of class folders of JPEGs")
-      ("channels-last", po::bool_switch(), "training cases: channels_last model and batch");
+      ("channels-last", po::bool_switch(), "training cases: channels_last model and batch")
+      ("peak-rss", po::bool_switch(), "print the process's peak resident memory in MB instead of the case's figure");
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, "usage: bench_models --case C [--threads N]");
   if (parsed.help_requested) return 0;
   const auto& vm = parsed.values;
   effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
   torch::manual_seed(0);
   const std::string which = vm["case"].as<std::string>();
+  if (vm["peak-rss"].as<bool>()) {
+    std::ostringstream discarded;
+    std::streambuf* const out = std::cout.rdbuf(discarded.rdbuf());
+    run_case(which, vm);
+    std::cout.rdbuf(out);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::cout << usage.ru_maxrss / 1024.0 << "\n";  // Linux reports KiB
+    return 0;
+  }
+  run_case(which, vm);
+  return 0;
+}
+
+// Runs one case and prints its figure.
+void run_case(const std::string& which, const po::variables_map& vm) {
   const int warmup = vm["warmup"].as<int>(), iters = vm["iters"].as<int>();
   if (iters < 1 || warmup < 0) throw effscale::cli::UsageError("--iters must be >= 1 and --warmup >= 0");
-  if (which == "infer_b0") {
-    std::cout << bench_infer(warmup, iters) << "\n";
+  if (which == "gemm") {
+    std::cout << bench_gemm(warmup, iters) << "\n";
+  } else if (which == "infer" || which == "infer_b0") {
+    InferCase c;
+    if (which == "infer") c = {vm["model"].as<std::string>(), vm["resolution"].as<int>(), vm["batch"].as<int>()};
+    c.unfused = vm["unfused"].as<bool>();
+    if (c.resolution < 1 || c.batch < 1) throw effscale::cli::UsageError("--resolution and --batch must be >= 1");
+    std::cout << bench_infer(c, warmup, iters) << "\n";
   } else if (which == "train_b0") {
     std::cout << bench_train(warmup, iters, vm["channels-last"].as<bool>()) << "\n";
   } else if (which == "train_b0_recipe") {
@@ -168,9 +219,8 @@ int run(int argc, char** argv) {
   } else if (which == "load_folder") {
     std::cout << bench_load_folder(vm["data-dir"].as<std::string>(), warmup, iters) << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected infer_b0, train_b0, train_b0_recipe, train_b0_data_parallel or load_folder");
+    throw effscale::cli::UsageError("--case '" + which + "': expected gemm, infer, infer_b0, train_b0, train_b0_recipe, train_b0_data_parallel or load_folder");
   }
-  return 0;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "effscale/models/inference_net.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/batch_norm_recalibration.h"
 #include "effscale/trainers/checkpoint.h"
@@ -181,6 +182,7 @@ EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const
                     int64_t batch_size, torch::Device device, ProcessGroup* group) {
   model->eval();
   torch::NoGradGuard no_grad;
+  const models::InferenceNet folded(*model);
   BatchLoader loader(data, transform, {batch_size, false, 0, 0, 2, group ? group->rank() : 0, group ? group->size() : 1});
   EvalResult r;
   double loss_sum = 0;
@@ -188,7 +190,7 @@ EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const
   while (auto batch = loader.next()) {
     if (batch->labels.size(0) == 0) continue;  // this rank's share of a short last batch
     const torch::Tensor y = batch->labels.to(device);
-    const torch::Tensor logits = model->forward(batch->images.to(device)).to(torch::kFloat);
+    const torch::Tensor logits = folded.forward(batch->images.to(device)).to(torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     top1 += count_topk_correct(logits, y, 1);
     top5 += count_topk_correct(logits, y, 5);

@@ -31,27 +31,29 @@ void Conv2dPadImpl::reset() {
   }
 }
 
-torch::Tensor Conv2dPadImpl::convolve(const torch::Tensor& x, std::array<int64_t, 2> padding) const {
+torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                            const Stride2d& stride, int64_t groups, Padding padding) {
   static constexpr std::array<int64_t, 2> kDilation{1, 1};
-  return torch::conv2d(x, weight, bias, torch::IntArrayRef(options.stride()), torch::IntArrayRef(padding),
-                       torch::IntArrayRef(kDilation), options.groups());
+  const int64_t k = weight.size(-1);
+  std::array<int64_t, 2> pad{(k - 1) / 2, (k - 1) / 2};
+  torch::Tensor input = x;
+  if (padding == Padding::TfSame) {
+    const int64_t ph = same_padding(x.size(2), k, stride[0]);
+    const int64_t pw = same_padding(x.size(3), k, stride[1]);
+    if (ph % 2 != 0 || pw % 2 != 0) {
+      // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
+      input = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
+      pad = {0, 0};
+    } else {
+      pad = {ph / 2, pw / 2};
+    }
+  }
+  return torch::conv2d(input, weight, bias, torch::IntArrayRef(stride), torch::IntArrayRef(pad),
+                       torch::IntArrayRef(kDilation), groups);
 }
 
 torch::Tensor Conv2dPadImpl::forward(const torch::Tensor& x) {
-  const int64_t k = options.kernel_size();
-  const auto& s = options.stride();
-  std::array<int64_t, 2> pad{(k - 1) / 2, (k - 1) / 2};
-  if (options.padding() == Padding::TfSame) {
-    const int64_t ph = same_padding(x.size(2), k, s[0]);
-    const int64_t pw = same_padding(x.size(3), k, s[1]);
-    if (ph % 2 != 0 || pw % 2 != 0) {
-      // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
-      auto padded = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
-      return convolve(padded, {0, 0});
-    }
-    pad = {ph / 2, pw / 2};
-  }
-  return convolve(x, pad);
+  return padded_conv2d(x, weight, bias, options.stride(), options.groups(), options.padding());
 }
 
 }  // namespace effscale::models

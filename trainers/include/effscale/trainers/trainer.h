@@ -100,7 +100,8 @@ class TrainingDiverged : public std::runtime_error {
 TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, const ImageDataset& validation,
                   const TrainerOptions& options, const TrainerCallbacks& callbacks = {});
 
-// Evaluates `model` (switched to eval mode) on `data` with the evaluation transform. With a group, each rank
+// Evaluates `model` (switched to eval mode) on `data` with the evaluation transform, through its folded
+// inference form (models::InferenceNet: the eval-mode logits up to float rounding). With a group, each rank
 // evaluates its share of every batch and all return the totals.
 EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const TransformOptions& transform,
                     int64_t batch_size, torch::Device device, ProcessGroup* group = nullptr);

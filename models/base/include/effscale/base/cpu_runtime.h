@@ -5,7 +5,7 @@ namespace effscale::base {
 
 // Sets LibTorch's intra-op thread count to `threads`, or to every core when threads <= 0 (Debian's
 // LibTorch otherwise uses one thread on small machines), and keeps freed tensor memory in the process
-// (glibc malloc: allocations up to 32 MiB come from the heap and the heap is not trimmed below 1 GiB),
+// (glibc malloc: every allocation comes from the heap, never a fresh mapping, and the heap is not trimmed below 1 GiB),
 // so the same large activations are not mapped, zeroed and unmapped at every step. Returns the thread
 // count in effect. Call once, early, from main(); not thread-safe.
 int configure_cpu_runtime(int threads);

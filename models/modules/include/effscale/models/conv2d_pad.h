@@ -42,11 +42,13 @@ class Conv2dPadImpl : public torch::nn::Cloneable<Conv2dPadImpl> {
   Conv2dPadOptions options;
   torch::Tensor weight;
   torch::Tensor bias;
-
- private:
-  // conv2d with this module's weights, stride and groups, and the given symmetric padding.
-  torch::Tensor convolve(const torch::Tensor& x, std::array<int64_t, 2> padding) const;
 };
 TORCH_MODULE(Conv2dPad);
+
+// The convolution Conv2dPad runs, as a function: x convolved with `weight` (and `bias` when defined) at
+// `stride` with `groups`, padded by `padding`'s convention (see Conv2dPadImpl). The weight is
+// [out, in / groups, k, k] with k odd. Shared by the module and the inference form (InferenceNet).
+torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                            const Stride2d& stride, int64_t groups, Padding padding);
 
 }  // namespace effscale::models

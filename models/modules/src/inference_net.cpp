@@ -1,0 +1,92 @@
+#include "effscale/models/inference_net.h"
+
+#include <torch/torch.h>
+
+namespace effscale::models {
+
+torch::Tensor FoldedConv::forward(const torch::Tensor& x) const {
+  torch::Tensor y = padded_conv2d(x, weight, bias, stride, groups, padding);
+  return swish ? torch::silu_(y) : y;
+}
+
+FoldedConv fold_batch_norm(const Conv2dPadImpl& conv, const torch::nn::BatchNorm2dImpl& bn, bool swish,
+                           torch::MemoryFormat layout) {
+  torch::NoGradGuard no_grad;
+  const auto dtype = conv.weight.scalar_type();
+  const torch::Tensor gamma = bn.weight.to(torch::kDouble), beta = bn.bias.to(torch::kDouble);
+  const torch::Tensor scale = gamma / (bn.running_var.to(torch::kDouble) + bn.options.eps()).sqrt();
+  torch::Tensor bias = conv.bias.defined() ? conv.bias.to(torch::kDouble) : torch::zeros_like(beta);
+  FoldedConv folded;
+  folded.weight = (conv.weight.to(torch::kDouble) * scale.view({-1, 1, 1, 1})).to(dtype).contiguous(layout);
+  folded.bias = ((bias - bn.running_mean.to(torch::kDouble)) * scale + beta).to(dtype);
+  folded.stride = conv.options.stride();
+  folded.groups = conv.options.groups();
+  folded.padding = conv.options.padding();
+  folded.swish = swish;
+  return folded;
+}
+
+torch::Tensor Dense::forward(const torch::Tensor& x) const { return torch::addmm(bias, x, weight.t()); }
+
+namespace {
+
+// A 1x1 convolution with bias as a Dense layer.
+Dense dense_of(const Conv2dPadImpl& conv) {
+  torch::NoGradGuard no_grad;
+  return {conv.weight.detach().flatten(1).clone(), conv.bias.detach().clone()};
+}
+
+}  // namespace
+
+torch::MemoryFormat fastest_inference_layout(const torch::Device& device) {
+  return device.is_cpu() ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+}
+
+InferenceNet::InferenceNet(const EfficientNetImpl& model, std::optional<torch::MemoryFormat> chosen)
+    : layout_(chosen.value_or(fastest_inference_layout(model.conv_stem->weight.device()))) {
+  torch::NoGradGuard no_grad;
+  const torch::MemoryFormat layout = layout_;
+  stem_ = fold_batch_norm(*model.conv_stem, *model.bn1, true, layout);
+  head_ = fold_batch_norm(*model.conv_head, *model.bn2, true, layout);
+  for (const MBConv& layer : model.layers()) {
+    Block b;
+    b.expands = static_cast<bool>(layer->expand_conv);
+    if (b.expands) b.expand = fold_batch_norm(*layer->expand_conv, *layer->expand_bn, true, layout);
+    b.kxk = fold_batch_norm(*layer->depthwise_conv, *layer->depthwise_bn, true, layout);
+    b.has_se = static_cast<bool>(layer->se);
+    if (b.has_se) {
+      b.se_reduce = dense_of(*layer->se->conv_reduce);
+      b.se_expand = dense_of(*layer->se->conv_expand);
+    }
+    b.project = fold_batch_norm(*layer->project_conv, *layer->project_bn, false, layout);
+    b.residual = layer->plan.residual;
+    b.pool_shortcut = layer->plan.pool_shortcut;
+    b.strides = layer->plan.strides;
+    b.output_filters = layer->plan.output_filters;
+    blocks_.push_back(std::move(b));
+  }
+  classifier_ = {model.classifier->weight.detach().clone(), model.classifier->bias.detach().clone()};
+}
+
+torch::Tensor InferenceNet::Block::forward(const torch::Tensor& x) const {
+  torch::Tensor y = kxk.forward(expands ? expand.forward(x) : x);
+  if (has_se) {
+    torch::Tensor s = se_reduce.forward(y.mean({2, 3}));
+    torch::silu_(s);
+    s = se_expand.forward(s).sigmoid_();
+    y.mul_(s.view({s.size(0), s.size(1), 1, 1}));
+  }
+  y = project.forward(y);
+  if (residual) y.add_(x);
+  if (pool_shortcut) y.add_(models::pool_shortcut(x, strides, output_filters));
+  return y;
+}
+
+torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
+  c10::InferenceMode guard;
+  torch::Tensor y = stem_.forward(x.contiguous(layout_));
+  for (const Block& block : blocks_) y = block.forward(y);
+  return classifier_.forward(head_.forward(y).mean({2, 3}));
+}
+
+}  // namespace effscale::models

@@ -1,0 +1,94 @@
+// The folded inference form gives the training module's eval-mode logits: official models, searched blocks
+// (regular convs, pooling shortcuts), both padding conventions, two resolutions, random specs.
+
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "effscale/models/block_args.h"
+#include "effscale/models/efficientnet.h"
+#include "effscale/models/inference_net.h"
+#include "effscale/models/official.h"
+#include "random_spec.h"
+
+using namespace effscale::models;
+
+namespace {
+
+// Gives every batch norm non-trivial running statistics and affine parameters, so folding them matters.
+void randomise_batch_norms(EfficientNetImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->running_mean.normal_(0.0, 0.2);
+      bn->running_var.uniform_(0.5, 2.0);
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.normal_(0.0, 0.2);
+    }
+  }
+}
+
+// Largest difference between the folded and the module's logits, relative to the logits' scale.
+double relative_error(const ArchSpec& spec, int64_t resolution, int64_t batch = 2) {
+  EfficientNet model(spec, /*seed=*/7);
+  randomise_batch_norms(*model);
+  model->eval();
+  const InferenceNet folded(*model);
+  const torch::Tensor x = torch::randn({batch, spec.in_channels, resolution, resolution});
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = model->forward(x);
+  }
+  const torch::Tensor got = folded.forward(x);
+  REQUIRE(got.sizes() == expected.sizes());
+  const double scale = std::max(1.0, expected.abs().max().item<double>());
+  return (got - expected).abs().max().item<double>() / scale;
+}
+
+}  // namespace
+
+TEST_CASE("the inference form of B0 and B4 equals the module in eval mode, both paddings, two resolutions",
+          "[models][inference]") {
+  for (const char* name : {"b0", "b4"}) {
+    for (Padding padding : {Padding::Symmetric, Padding::TfSame}) {
+      for (int64_t resolution : {64, 97}) {
+        ArchSpec spec = official(name);
+        spec.padding = padding;
+        INFO(name << " padding " << int(padding) << " at " << resolution << " px");
+        CHECK(relative_error(spec, resolution) < 1e-4);
+      }
+    }
+  }
+}
+
+TEST_CASE("the inference form handles searched blocks: regular convs, pooling shortcuts, no SE",
+          "[models][inference]") {
+  ArchSpec spec = official("b0");
+  spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c1"), parse_block_string("r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip"),
+                 parse_block_string("r1_k3_s22_e6_i24_o40_poolskip"), parse_block_string("r2_k7_s11_e3_i40_o40_noskip")};
+  spec.head_filters = 64;
+  spec.num_classes = 10;
+  for (Padding padding : {Padding::Symmetric, Padding::TfSame}) {
+    spec.padding = padding;
+    CHECK(relative_error(spec, 32) < 1e-4);
+    CHECK(relative_error(spec, 45, 3) < 1e-4);
+  }
+}
+
+TEST_CASE("the inference form equals the module on random specs, and does not change the model", "[models][inference]") {
+  std::mt19937 rng(99);
+  torch::manual_seed(3);
+  for (int i = 0; i < 12; ++i) {
+    const ArchSpec spec = effscale::testing::random_valid_spec(rng);
+    INFO("spec " << i << ": first stage " << format_block_string(spec.stages[0]));
+    CHECK(relative_error(spec, 24 + i) < 1e-4);
+  }
+  EfficientNet model(official("b0"), 1);
+  const torch::Tensor before = model->conv_stem->weight.clone();
+  const InferenceNet folded(*model);
+  CHECK(torch::equal(model->conv_stem->weight, before));
+  CHECK(model->is_training());
+}
