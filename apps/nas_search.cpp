@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -14,14 +15,18 @@
 #include "effscale/cli/training_flags.h"
 #include "effscale/base/atomic_file.h"
 #include "effscale/models/counts.h"
+#include "effscale/models/official.h"
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
+#include "effscale/models/block_args.h"
 #include "effscale/search/controller.h"
 #include "effscale/search/ppo_controller.h"
 #include "effscale/search/reward.h"
 #include "effscale/search/search_loop.h"
 #include "effscale/search/search_space.h"
+#include "effscale/search/space_info.h"
 #include "effscale/store/best_trial.h"
+#include "effscale/store/study_owner.h"
 #include "effscale/trainers/worker_threads.h"
 
 
@@ -41,6 +46,7 @@ const char* const kUsage =
     "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--space FILE] [--export BEST.json]\n"
     "                  [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C] [--seed N]\n"
     "                  [--workers N] [--batch B] [--config PRESET.ini] [training options]\n"
+    "       nas_search --space-info [--space FILE] [--format table|csv|json]\n"
     "Several nas_search processes on one study cooperate: each trains candidates of the same controller rounds.";
 
 // How many choices each decision of `space` has.
@@ -66,8 +72,10 @@ po::options_description search_flags() {
   po::options_description options("options");
   options.add_options()
       ("controller", po::value<std::string>()->default_value("ppo"), "ppo, random or evolution")
-      ("trials", po::value<int>()->required(), "complete this many trials in the study")
-      ("study", po::value<std::string>()->required(), "study name")
+      ("trials", po::value<int>(), "complete this many trials in the study (required to search)")
+      ("study", po::value<std::string>()->notifier(cli::not_empty("--study")), "study name (required to search)")
+      ("space-info", po::bool_switch(), "print the space's size, its distinct networks and its nearest points to B0 and "
+       "MnasNet-A1, then exit (no study, no training)")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
       ("target-macs", cli::with_default(se::RewardOptions{}.target_macs), "T: the MACs target at the full-size setting")
       ("reward-exponent", cli::with_default(se::RewardOptions{}.exponent), "w in ACC * (MACs / T)^w")
@@ -119,7 +127,7 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
 // when the study holds a search with other settings.
 int64_t open_search_study(st::Storage& storage, const std::string& study_name, const po::variables_map& vm,
                           const se::SearchJob& job) {
-  const int64_t study = storage.create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  const int64_t study = st::open_study_for(storage, study_name, {st::StudyDirection::Maximize}, "nas_search").study_id;
   const json settings = {{"controller", vm["controller"].as<std::string>()}, {"seed", vm["seed"].as<uint64_t>()},
                          {"counts", choice_counts(*job.space)}, {"reference", m::spec_to_json_value(job.space->reference())},
                          {"target_macs", job.reward.target_macs}, {"exponent", job.reward.exponent},
@@ -147,6 +155,40 @@ void report_best(const se::SearchSpace& space, const std::vector<st::Trial>& don
   std::cerr << "nas_search: best architecture (reward " << done.front().values[0] << ") written to " << export_path << "\n";
 }
 
+// The decoded stages of `candidate` as block strings, space-separated.
+std::string stage_strings(const se::SearchSpace& space, const std::vector<int>& candidate) {
+  std::string text;
+  for (const m::BlockArgs& b : space.decode(candidate).stages) text += (text.empty() ? "" : " ") + m::format_block_string(b);
+  return text;
+}
+
+// --space-info: the space's size and distinct networks, and how near it comes to B0 and MnasNet-A1.
+void print_space_info(const se::SearchSpace& space, cli::OutputFormat format) {
+  cli::OutputTable table({"item", "value"});
+  auto count = [](double n) {  // exact below 2^53, else 4 significant digits
+    char text[32];
+    std::snprintf(text, sizeof text, n < 9007199254740992.0 ? "%.0f" : "%.4g", n);
+    return std::string(text);
+  };
+  table.add_row({"decisions", std::to_string(space.decisions().size())});
+  table.add_row({"candidates", count(space.size())});
+  table.add_row({"distinct_networks", count(se::distinct_size(space))});
+  for (const auto& [name, target] : {std::pair{std::string("b0"), m::official("b0")}, std::pair{std::string("mnasnet_a1"), se::mnasnet_a1()}}) {
+    const auto near = se::nearest_point(space, target);
+    if (!near) {
+      table.add_row({"nearest_" + name, "the space has " + std::to_string(space.decisions().size() / se::kDecisionsPerBlock) +
+                                            " blocks, " + name + " " + std::to_string(target.stages.size())});
+      continue;
+    }
+    std::string differing;
+    for (const std::string& d : near->differing) differing += (differing.empty() ? "" : " ") + d;
+    table.add_row({"nearest_" + name + "_differences", std::to_string(near->differences)});
+    table.add_row({"nearest_" + name + "_differing", differing.empty() ? "none (in the space)" : differing});
+    table.add_row({"nearest_" + name + "_stages", stage_strings(space, near->candidate)});
+  }
+  std::cout << table.render(format);
+}
+
 int run(int argc, char** argv) {
   auto parsed = cli::parse_command_line(argc, argv, search_flags(), kUsage);
   if (parsed.help_requested) return 0;
@@ -154,6 +196,12 @@ int run(int argc, char** argv) {
   const auto format = cli::parse_output_format(vm["format"].as<std::string>());
   const se::SearchSpace space = vm.count("space") ? se::SearchSpace::from_json(
       effscale::base::read_whole_file(vm["space"].as<std::string>()), vm["space"].as<std::string>()) : se::SearchSpace::efficientnet_default();
+  if (vm["space-info"].as<bool>()) {
+    print_space_info(space, format);
+    return 0;
+  }
+  for (const char* required : {"trials", "study"})
+    if (!vm.count(required)) throw UsageError(std::string("the option '--") + required + "' is required but missing");
   se::SearchJob job = search_job_from(vm, space);
   const int workers = vm["workers"].as<int>();
   if (workers < 1) throw UsageError("--workers must be at least 1");

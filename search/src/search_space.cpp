@@ -118,22 +118,26 @@ models::ArchSpec SearchSpace::decode(const std::vector<int>& candidate) const {
   spec.name = "candidate";
   int previous = reference_.stem_filters;
   for (size_t b = 0; b < blocks_.size(); ++b) {
-    const BlockChoices& c = blocks_[b];
-    const int* pick = candidate.data() + 6 * b;
-    models::BlockArgs& s = spec.stages[b];
-    s.expand_ratio = expand_of(c.ops[pick[0]]);
-    s.conv_type = conv_type_of(c.ops[pick[0]]);
-    s.kernel_size = c.kernels[pick[1]];
-    s.se_ratio = c.se_ratios[pick[2]];
-    s.id_skip = c.skips[pick[3]] != "none";
-    s.pool_skip = c.skips[pick[3]] == "pool";
-    s.input_filters = previous;
-    s.output_filters = round_to_8(reference_.stages[b].output_filters * c.filter_mults[pick[4]]);
-    s.num_repeat = std::max(1, reference_.stages[b].num_repeat + c.layer_deltas[pick[5]]);
-    previous = s.output_filters;
+    spec.stages[b] = decode_block(b, candidate.data() + kDecisionsPerBlock * b, previous);
+    previous = spec.stages[b].output_filters;
   }
   models::validate(spec);
   return spec;
+}
+
+models::BlockArgs SearchSpace::decode_block(size_t block, const int* picks, int input_filters) const {
+  const BlockChoices& c = blocks_.at(block);
+  models::BlockArgs s = reference_.stages[block];
+  s.expand_ratio = expand_of(c.ops[picks[0]]);
+  s.conv_type = conv_type_of(c.ops[picks[0]]);
+  s.kernel_size = c.kernels[picks[1]];
+  s.se_ratio = c.se_ratios[picks[2]];
+  s.id_skip = c.skips[picks[3]] != "none";
+  s.pool_skip = c.skips[picks[3]] == "pool";
+  s.input_filters = input_filters;
+  s.output_filters = round_to_8(reference_.stages[block].output_filters * c.filter_mults[picks[4]]);
+  s.num_repeat = std::max(1, reference_.stages[block].num_repeat + c.layer_deltas[picks[5]]);
+  return s;
 }
 
 std::optional<std::vector<int>> SearchSpace::encode(const models::ArchSpec& spec) const {

@@ -14,6 +14,7 @@
 #include "effscale/search/ppo_controller.h"
 #include "effscale/search/reward.h"
 #include "effscale/search/search_space.h"
+#include "effscale/search/space_info.h"
 
 using namespace effscale::search;
 namespace m = effscale::models;
@@ -192,4 +193,57 @@ TEST_CASE("a restored controller continues the same stream", "[search][controlle
     }
     CHECK_THROWS_AS(make_random_controller({2, 2}, 1)->load_state(first->state()), std::invalid_argument);
   }
+}
+
+TEST_CASE("the space's size counts distinct networks once", "[search][space]") {
+  // B0 as reference, one choice everywhere except block 0 (r1, stride 1, 32 -> 16 channels, so no identity
+  // shortcut can apply) and block 1 (r2, strides 2).
+  const std::string fixed = R"({"ops": ["mbconv6"], "kernels": [3], "se": [0.25], "skip": ["identity"], "filters": [1.0], "layers": [0]})";
+  auto space_with = [&](const std::string& block0, const std::string& block1) {
+    std::string blocks = "[" + block0 + "," + block1;
+    for (int b = 2; b < 7; ++b) blocks += "," + fixed;
+    return SearchSpace::from_json(R"({"reference": "b0", "blocks": )" + blocks + "]}", "test space");
+  };
+  // layers -1 / 0 both give one layer; no skip and identity build the same block; 16 * 1.01 rounds to 16.
+  const std::string collapsing =
+      R"({"ops": ["mbconv6"], "kernels": [3], "se": [0.25], "skip": ["none", "identity"], "filters": [1.0, 1.01], "layers": [-1, 0]})";
+  SearchSpace space = space_with(collapsing, fixed);
+  CHECK(space.size() == 8);
+  CHECK(distinct_size(space) == 1);
+  // Two kernels are two networks.
+  space = space_with(R"({"ops": ["mbconv6"], "kernels": [3, 5], "se": [0.25], "skip": ["none", "identity"], "filters": [1.0], "layers": [0]})", fixed);
+  CHECK(space.size() == 4);
+  CHECK(distinct_size(space) == 2);
+  // Block 1 strides: pool adds a shortcut to its first layer where identity cannot, so the two differ; its second
+  // layer has the identity either way. Block 0's widths 16 and 24 then reach block 1 as two inputs.
+  space = space_with(R"({"ops": ["mbconv6"], "kernels": [3], "se": [0.25], "skip": ["identity"], "filters": [1.0, 1.5], "layers": [0]})",
+                     R"({"ops": ["mbconv6"], "kernels": [3], "se": [0.25], "skip": ["identity", "pool"], "filters": [1.0], "layers": [0]})");
+  CHECK(space.size() == 4);
+  CHECK(distinct_size(space) == 4);
+  const SearchSpace full = SearchSpace::efficientnet_default();
+  CHECK(distinct_size(full) < full.size());
+  CHECK(distinct_size(full) > 1e14);
+}
+
+TEST_CASE("the nearest points of the default space to B0 and MnasNet-A1 are exact, others named", "[search][space]") {
+  const SearchSpace space = SearchSpace::efficientnet_default();
+  for (const m::ArchSpec& target : {m::official("b0"), mnasnet_a1()}) {
+    const auto near = nearest_point(space, target);
+    REQUIRE(near);
+    CHECK(near->differences == 0);
+    CHECK(space.decode(near->candidate).stages == target.stages);
+  }
+  m::ArchSpec off = mnasnet_a1();
+  off.stages[2].kernel_size = 7;     // the space has kernels 3 and 5
+  off.stages[4].output_filters = 100; // and 0.75-1.25 x 112, in multiples of 8
+  off.stages[5].input_filters = 100;
+  const auto near = nearest_point(space, off);
+  REQUIRE(near);
+  CHECK(near->differences == 2);
+  CHECK(near->differing == std::vector<std::string>{"b2_kernel", "b4_filters"});
+  CHECK(space.decode(near->candidate).stages[2].kernel_size == 5);
+  CHECK(space.decode(near->candidate).stages[4].output_filters == 96);
+  m::ArchSpec short_spec = m::official("b0");
+  short_spec.stages.pop_back();
+  CHECK_FALSE(nearest_point(space, short_spec));
 }

@@ -33,6 +33,9 @@ struct BlockChoices {
   std::vector<int> layer_deltas{-1, 0, 1};             // + the reference block's layers (at least 1)
 };
 
+// Decisions per block, in this order: op, kernel, se, skip, filters, layers.
+inline constexpr size_t kDecisionsPerBlock = 6;
+
 // One categorical decision of the space.
 struct Decision {
   std::string name;                       // "b3_kernel": block 3's kernel
@@ -57,6 +60,9 @@ class SearchSpace {
   // The spec a candidate (one choice index per decision) decodes to: filters round to multiples of 8.
   // Throws std::invalid_argument when the candidate has the wrong length or an index out of range.
   models::ArchSpec decode(const std::vector<int>& candidate) const;
+  // Block `block`'s stage for its kDecisionsPerBlock choice indices `picks` (op, kernel, se, skip, filters,
+  // layers; in range, unchecked) when it receives `input_filters` channels. decode() chains these.
+  models::BlockArgs decode_block(size_t block, const int* picks, int input_filters) const;
   // The candidate whose decoding has exactly `spec`'s stages, if the space holds it.
   std::optional<std::vector<int>> encode(const models::ArchSpec& spec) const;
   const models::ArchSpec& reference() const { return reference_; }

@@ -1,0 +1,36 @@
+#pragma once
+// What a search space holds: how many distinct networks, and how near it comes to known ones.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "effscale/models/arch_spec.h"
+#include "effscale/search/search_space.h"
+
+namespace effscale::search {
+
+// The number of distinct networks `space` decodes to. Candidates that build the same network count once:
+// a layer delta clamped at one layer, filter multipliers rounding to the same width, a skip that cannot
+// apply (identity on a layer that strides or changes width, pool where identity fits). Two networks are
+// the same when every realized layer (models::plan_layers) has the same kernel, strides, filters, expansion,
+// SE width, conv type and shortcut. Counted exactly, block by block over the widths a block can receive.
+double distinct_size(const SearchSpace& space);
+
+// The candidate of `space` nearest to `target` and how far it is.
+struct NearestPoint {
+  std::vector<int> candidate;  // one choice per decision
+  int differences = 0;         // decisions whose choice differs from what `target` has (0: the space holds it)
+  std::vector<std::string> differing;  // their names ("b5_filters")
+};
+
+// Per block: the op of `target`'s expansion and conv type, the same skip kind, and the nearest kernel, SE
+// ratio, output filters (after rounding) and layer count (a tie takes the first choice). Nothing when
+// `target` has another number of stages than the space has blocks.
+std::optional<NearestPoint> nearest_point(const SearchSpace& space, const models::ArchSpec& target);
+
+// MnasNet-A1's seven blocks (arXiv:1807.11626, Fig. 7) as block strings on B0's stem and head, without
+// its ReLU (activations are not part of a spec).
+models::ArchSpec mnasnet_a1();
+
+}  // namespace effscale::search
