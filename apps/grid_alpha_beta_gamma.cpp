@@ -16,6 +16,7 @@
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/grid_search.h"
 #include "effscale/trainers/worker_threads.h"
+#include "effscale/store/study_owner.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
@@ -91,7 +92,7 @@ int run(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
       ("baseline", po::value<std::string>()->required(), "b0 or a baseline spec JSON (nas_search --export)")
-      ("study", po::value<std::string>()->required(), "study name")
+      ("study", po::value<std::string>()->required()->notifier(cli::not_empty("--study")), "study name")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
       ("alpha-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "depth coefficient LOW:HIGH:STEP")
       ("beta-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "width coefficient LOW:HIGH:STEP")
@@ -128,7 +129,7 @@ int run(int argc, char** argv) {
   job.connect = [url] { return st::open_storage(url); };
   auto storage = st::open_storage(url);
   const std::string study_name = vm["study"].as<std::string>();
-  job.study_id = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+  job.study_id = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "grid_alpha_beta_gamma").study_id;
   try {
     if (const size_t enqueued = sc::prepare_grid_study(*storage, job.study_id, grid))
       std::cerr << "grid_alpha_beta_gamma: enqueued " << enqueued / size_t(grid.seeds) << " admissible points"

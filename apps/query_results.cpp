@@ -23,6 +23,7 @@ namespace po = boost::program_options;
 namespace st = effscale::store;
 using effscale::cli::OutputFormat;
 using effscale::cli::OutputTable;
+namespace cli = effscale::cli;
 using effscale::cli::UsageError;
 using nlohmann::json;
 
@@ -166,7 +167,7 @@ po::options_description query_flags() {
   options.add_options()
       ("query", po::value<std::string>(), kQueries)
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
-      ("study", po::value<std::string>(), "study name")
+      ("study", po::value<std::string>()->notifier(cli::not_empty("--study")), "study name")
       ("study-name", po::value<std::string>(), "the same as --study (Optuna's spelling)")
       ("state", po::value<std::string>(), "trials: only these states (comma-separated)")
       ("sort", po::value<std::string>()->default_value("number"), "trials: value, number, a user attribute or a param")

@@ -16,6 +16,7 @@
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/trainers/data_parallel_run.h"
 #include "effscale/trainers/recorded_training.h"
+#include "effscale/store/study_owner.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
@@ -111,7 +112,7 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
   if (leader) {
     storage = st::open_storage(vm["storage"].as<std::string>());
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
-    study = storage->create_or_load_study(study_name, {st::StudyDirection::Maximize}).study_id;
+    study = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }
   effscale::cli::OutputTable trained({"model", "phi", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
   for (const sc::ScaledModel& s : family) {
@@ -138,16 +139,16 @@ int run(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
       ("baseline", po::value<std::string>()->required(), "b0 or a baseline spec JSON (nas_search --export)")
-      ("alpha", po::value<double>(), "depth coefficient")
-      ("beta", po::value<double>(), "width coefficient")
-      ("gamma", po::value<double>(), "resolution coefficient")
+      ("alpha", po::value<double>()->notifier(cli::positive("--alpha")), "depth coefficient")
+      ("beta", po::value<double>()->notifier(cli::positive("--beta")), "width coefficient")
+      ("gamma", po::value<double>()->notifier(cli::positive("--gamma")), "resolution coefficient")
       ("from-study", po::value<std::string>(), "take the best coefficients of this grid_alpha_beta_gamma study")
       ("official", po::bool_switch(), "use the official hand-rounded B1-B7 table instead of coefficients")
       ("phi", po::value<std::string>()->default_value("1..7"), "compound coefficients: LOW..HIGH or a list")
       ("resolution-divisor", po::value<int>()->default_value(8), "derived resolutions round to multiples of this")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json")
       ("train", po::bool_switch(), "train every model (resumable; one trial each)")
-      ("study", po::value<std::string>(), "with --train: the study recording the trials (default: scaled)")
+      ("study", po::value<std::string>()->notifier(cli::not_empty("--study")), "with --train: the study recording the trials (default: scaled)")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL");
   options.add(cli::output_dir_options("one SPEC.json per model goes here, and runs/MODEL/ with --train (default: scaled)"));
   options.add(cli::proxy_options()).add(cli::training_options());

@@ -14,6 +14,7 @@
 #include "effscale/models/spec_json.h"
 #include "effscale/trainers/data_parallel_run.h"
 #include "effscale/trainers/recorded_training.h"
+#include "effscale/store/study_owner.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
@@ -42,7 +43,7 @@ int run(int argc, char** argv) {
       ("resolution", po::value<int>(), "train and evaluate at this resolution (default: the spec's)")
       ("output-dir", po::value<std::string>(), "checkpoint, spec and result go here (default: runs/MODEL-DATASET)")
       ("resume", po::bool_switch(), "continue from the checkpoint in --output-dir")
-      ("study", po::value<std::string>(), "record the run as a trial of this study")
+      ("study", po::value<std::string>()->notifier(cli::not_empty("--study")), "record the run as a trial of this study")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL")
       ("format", po::value<std::string>()->default_value("table"), "summary format: table, csv or json");
   options.add(cli::proxy_options()).add(cli::training_options());
@@ -66,6 +67,9 @@ int run(int argc, char** argv) {
       vm.count("output-dir") ? vm["output-dir"].as<std::string>() : "runs/" + spec.name + "-" + data.dataset;
   trainer = tr::options_for_run(trainer, spec, out_dir);
   trainer.resume = vm["resume"].as<bool>();
+  if (!trainer.resume && std::filesystem::exists(std::filesystem::path(out_dir) / "result.json"))
+    throw cli::UsageError("--output-dir '" + out_dir + "' holds a finished run; give --resume to report it again (nothing is "
+                     "retrained) or choose another --output-dir");
   tr::use_data_parallel(tr::join_data_parallel(rendezvous), trainer);
   const bool leader = !trainer.group || trainer.group->leader();
 
@@ -74,7 +78,7 @@ int run(int argc, char** argv) {
   if (vm.count("study") && leader) {
     storage = st::open_storage(vm["storage"].as<std::string>());
     const int64_t study =
-        storage->create_or_load_study(vm["study"].as<std::string>(), {st::StudyDirection::Maximize}).study_id;
+        st::open_study_for(*storage, vm["study"].as<std::string>(), {st::StudyDirection::Maximize}, "train_model").study_id;
     trial = tr::open_run_trial(*storage, study, out_dir, trainer.resume);
   }
   const nlohmann::json row =

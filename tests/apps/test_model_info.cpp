@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "run_command.h"
@@ -68,6 +70,8 @@ TEST_CASE("model_info reads a spec file", "[apps][model_info]") {
 TEST_CASE("model_info rejects bad input with one line and exit status 2", "[apps][model_info]") {
   effscale::testing::TempDir dir;
   const std::string bad = dir.write("bad.json", R"({"stages": ["r1_k3_s2_e1_i32_o16"]})");
+  const std::string fifo = dir.file("options.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // opening it for reading would block until a writer comes
   struct Case {
     std::string args;
     const char* message;
@@ -82,7 +86,10 @@ TEST_CASE("model_info rejects bad input with one line and exit status 2", "[apps
       {"--model b0 --resolution big", "resolution"},
       {"", "give exactly one of --model or --all"},
       {"--all --resolution 300", "apply to --model"},
-      {"--model b0 --config " + shell_quote(dir.file("missing.ini")), "cannot read config file"},
+      {"--model b0 --config " + shell_quote(dir.file("missing.ini")), "--config: cannot read"},
+      {"--model b0 --config " + shell_quote(dir.file("")), "it is a directory"},
+      {"--model b0 --config " + shell_quote(fifo), "not a regular file"},
+      {"--model " + shell_quote(fifo), "not a regular file"},
   };
   for (const Case& c : cases) {
     INFO(c.args);

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "dataset_files.h"
@@ -108,6 +110,18 @@ TEST_CASE("predict rejects bad input with one line and no output file", "[apps][
     check_one_line_error(
         run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("rank3.pt") + " --output " + out)),
         "rank 3");
+  }
+  SECTION("a directory as the input") {
+    check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("") + " --output " + out)),
+                         "it is a directory");
+  }
+  SECTION("a FIFO as the weights or the input (reading it would block)") {
+    const std::string fifo = dir.file("pipe");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_one_line_error(run_command(predict("--model b0 --weights " + fifo + " --input " + tensor + " --output " + out)),
+                         "not a regular file");
+    check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + fifo + " --output " + out)),
+                         "not a regular file");
   }
   SECTION("an unknown weights format") {
     check_one_line_error(run_command(predict("--model b0 --weights-format keras --weights " + weights() + " --input " +

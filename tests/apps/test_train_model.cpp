@@ -10,6 +10,7 @@
 
 #include "dataset_files.h"
 #include "effscale/store/sqlite_storage.h"
+#include "effscale/store/study_owner.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -57,6 +58,16 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(other.err.find("was written for another model") != std::string::npos);
   CHECK(read_file(dir.file("first/spec.json")) == spec_before);
   CHECK(done.err.find("learning rate 0.016 per 256 images: 0.001 at batch 16") != std::string::npos);
+  // The finished run again without --resume is refused: its weights stay and no second trial is recorded.
+  const std::string weights_before = read_file(dir.file("first/weights.pth"));
+  const auto again = run_command(train_model(tiny_args(data, dir.file("first"), db, 2)));
+  CHECK(again.exit_status == 2);
+  CHECK(again.err.find("holds a finished run; give --resume") != std::string::npos);
+  CHECK(read_file(dir.file("first/weights.pth")) == weights_before);
+  {
+    SqliteStorage storage(db);
+    CHECK(storage.get_trials(storage.find_study("tiny")->study_id, {}).size() == 1);
+  }
   // timm's per-run metrics file: a header and one row per epoch.
   std::ifstream metrics(dir.file("first/summary.csv"));
   std::vector<std::string> rows;
@@ -118,6 +129,13 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment randaugment --randaugment-magnitude 12",
        "--randaugment-magnitude must be in [0, 10]"},
       {"--dataset mnist", "--model"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --lr=-0.1", "--lr: -0.1: must be a finite number > 0"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --lr nan", "--lr: nan: must be a finite number > 0"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --threads=-2", "--threads: -2: must be 0 or more"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --train-limit=-5", "--train-limit: -5: must be 0 or more"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --warmup-epochs=-1", "--warmup-epochs: -1: must be a finite number >= 0"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --bn-recalibrate=-3", "--bn-recalibrate: -3: must be 0 or more"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --study ''", "--study: must not be empty"},
   };
   for (const Case& c : cases) {
     INFO(c.args);
@@ -126,6 +144,21 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
     CHECK_THAT(r.err, Catch::StartsWith("train_model: error: ") && Catch::Contains(c.message));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
+}
+
+TEST_CASE("train_model refuses another command's study and leaves it unchanged", "[apps][train_model][errors]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db");
+  {
+    SqliteStorage storage(db);
+    open_study_for(storage, "tiny", {StudyDirection::Maximize}, "grid_alpha_beta_gamma");
+  }
+  const auto r = run_command(train_model(tiny_args(data, dir.file("run"), db, 1)));
+  CHECK(r.exit_status == 2);
+  CHECK_THAT(r.err, Catch::Contains("study 'tiny' belongs to grid_alpha_beta_gamma"));
+  SqliteStorage storage(db);
+  CHECK(storage.get_trials(storage.find_study("tiny")->study_id, {}).empty());
+  CHECK(storage.study_attrs(storage.find_study("tiny")->study_id, true)[kStudyOwnerAttr] == "grid_alpha_beta_gamma");
 }
 
 TEST_CASE("train_model --pruner median stops a trial behind the study", "[apps][train_model]") {

@@ -271,3 +271,11 @@ TEST_CASE("the pooling shortcut averages by the stride and pads or cuts channels
   block->project_conv->weight.zero_();
   CHECK(torch::allclose(block->forward(x), padded));
 }
+
+TEST_CASE("a spec too large to build is refused by name before anything is allocated", "[models][efficientnet]") {
+  ArchSpec spec = official("b0");
+  spec.name = "absurd";
+  spec.stages = {parse_block_string("r1000_k3_s11_e64_i32_o65536")};
+  CHECK_THROWS_AS(EfficientNet(spec), SpecError);
+  CHECK_THROWS_WITH(EfficientNet(spec), Catch::Contains("spec 'absurd'") && Catch::Contains("parameters, more than the 4294967296"));
+}

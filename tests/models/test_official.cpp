@@ -81,6 +81,22 @@ TEST_CASE("MACs default to the spec's resolution and grow with it", "[models][co
   CHECK(count_macs(b0, 448) > 3 * count_macs(b0, 224));
 }
 
+TEST_CASE("counts of absurd but valid specs are refused by name instead of wrapping around", "[models][counts]") {
+  ArchSpec huge = official("b7");
+  huge.name = "huge";
+  huge.width_mult = 64;
+  huge.depth_mult = 64;
+  huge.resolution = 8192;
+  for (BlockArgs& stage : huge.stages) {
+    stage.expand_ratio = kMaxExpandRatio;
+    stage.num_repeat = kMaxRepeats;
+  }
+  CHECK_THROWS_WITH(count_macs(huge), Catch::Contains("spec 'huge': too large to count"));
+  const int64_t params = count_params(huge);  // large, but it fits
+  CHECK(params > (int64_t(1) << 40));
+  CHECK(count_macs(official("b7")) > 0);
+}
+
 TEST_CASE("official names accept common spellings and reject others", "[models][official]") {
   CHECK(official("EfficientNet-B3").name == "b3");
   CHECK(official("efficientnet_b7").width_mult == 2.0);

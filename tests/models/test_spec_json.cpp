@@ -69,7 +69,7 @@ TEST_CASE("bad spec JSON names the source and the field", "[models][spec_json]")
       {R"({"stages": ["r1_k3_s11_e1_i32_o16", "r1_k3_s11_e1_i24_o16"]})", "stage 1"},
       {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "padding": "valid"})", "padding 'valid'"},
       {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "dropout": 1.5})", "'dropout' must be in [0, 1)"},
-      {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "num_classes": 0})", "'num_classes' must be at least 1"},
+      {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "num_classes": 0})", "'num_classes' must be from 1 to 1000000"},
   };
   for (const Case& c : cases) {
     INFO(c.json);

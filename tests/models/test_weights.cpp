@@ -9,6 +9,7 @@
 
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
+#include "effscale/models/pickle_value.h"
 #include "effscale/models/safetensors.h"
 #include "effscale/models/state_dict_file.h"
 #include "effscale/models/torch_archive.h"
@@ -207,4 +208,15 @@ TEST_CASE("bad weight files are named, not crashed on", "[models][weights][error
     const auto path = dir.write("short.safetensors", file);
     CHECK_THAT(error_of([&] { read_state_dict(path); }), Catch::Contains("short.safetensors") && Catch::Contains("w"));
   }
+}
+
+TEST_CASE("a pickle nesting a million lists is read and dropped without overflowing the stack", "[models][weights][errors]") {
+  // EMPTY_LIST a million times, then APPEND each onto the one below: [[[[...]]]], a million deep.
+  const size_t depth = 1000000;
+  const std::string deep = std::string("\x80\x02", 2) + std::string(depth, ']') + std::string(depth - 1, 'a');
+  PickleRef value = unpickle(deep + ".", PickleHooks{}, "deep.pkl");
+  REQUIRE(value->kind == PickleValue::Kind::List);
+  CHECK(value->items.size() == 1);
+  value.reset();  // recursive destruction would take a million frames
+  CHECK_THROWS_AS(unpickle(deep, PickleHooks{}, "deep.pkl"), WeightsError);  // no STOP: the stack unwinds too
 }

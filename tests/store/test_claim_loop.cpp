@@ -16,6 +16,7 @@
 #include "effscale/store/sample_statistics.h"
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
+#include "effscale/store/study_owner.h"
 #include "effscale/store/trial_progress.h"
 #include "effscale/store/trial_recorder.h"
 #include "faulty_storage.h"
@@ -244,4 +245,27 @@ TEST_CASE("a trial whose worker process on this host is gone comes back at once,
   CHECK(runs == 1);
   CHECK(storage.get_trial(dead[0]).state == TrialState::Fail);
   CHECK(storage.get_trials(study, {TrialState::Running}).size() == 2);  // the live and the remote worker keep theirs
+}
+
+TEST_CASE("a study belongs to the command that made it; others are refused before they write", "[store][owner]") {
+  SqliteStorage storage(":memory:");
+  const std::vector<StudyDirection> maximize{StudyDirection::Maximize};
+  const Study grid = open_study_for(storage, "g", maximize, "grid_alpha_beta_gamma");
+  CHECK(open_study_for(storage, "g", maximize, "grid_alpha_beta_gamma").study_id == grid.study_id);  // its own: fine
+  CHECK_THROWS_WITH(open_study_for(storage, "g", maximize, "train_model"),
+                    Catch::Contains("study 'g' belongs to grid_alpha_beta_gamma"));
+  // Studies from before ownership: their settings say whose they are.
+  const int64_t old_grid = storage.create_or_load_study("old-grid", maximize).study_id;
+  storage.set_study_attr(old_grid, "grid_settings", json::object(), false);
+  CHECK_THROWS_AS(open_study_for(storage, "old-grid", maximize, "scale_models"), StoreInputError);
+  CHECK_FALSE(storage.study_attrs(old_grid, true).contains(kStudyOwnerAttr));  // refused: unchanged
+  const int64_t old_search = storage.create_or_load_study("old-search", maximize).study_id;
+  storage.set_study_attr(old_search, "search_settings", json::object(), true);
+  CHECK_THROWS_WITH(open_study_for(storage, "old-search", maximize, "grid_alpha_beta_gamma"), Catch::Contains("belongs to nas_search"));
+  CHECK(open_study_for(storage, "old-search", maximize, "nas_search").study_id == old_search);
+  CHECK(storage.study_attrs(old_search, true)[kStudyOwnerAttr] == "nas_search");
+  // A study nobody claimed (made by Optuna, say) goes to the first command that opens it.
+  storage.create_or_load_study("optuna-made", maximize);
+  open_study_for(storage, "optuna-made", maximize, "train_model");
+  CHECK_THROWS_AS(open_study_for(storage, "optuna-made", maximize, "nas_search"), StoreInputError);
 }

@@ -54,6 +54,8 @@ TEST_CASE("corrupt IDX files are errors that name the file", "[trainers][data]")
       {"lies", "the IDX header promises", {3, 4, 5}, 60, 5},     // header says 5 images, data has 3
       {"short", "the IDX header promises", {3, 4, 5}, 50, -1},  // truncated
       {"fewer", "3 labels for 2 images", {2, 4, 5}, 40, -1},
+      // 2^31 * 2^31 * 4 wraps to 0 bytes in 64 bits, which a header-only file would match
+      {"wraps", "multiply past 2^64", {uint32_t(1) << 31, uint32_t(1) << 31, 4}, 0, -1},
   };
   for (const Case& c : cases) {
     INFO(c.name);

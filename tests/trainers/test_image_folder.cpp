@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include <zlib.h>
+
 #include "dataset_files.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/dataset_readers.h"
@@ -76,6 +78,39 @@ TEST_CASE("broken image files are errors that name the file", "[trainers][images
   CHECK_THROWS_WITH(decode_image_file(text), Catch::Contains("text.jpg' is neither a JPEG nor a PNG"));
   CHECK_THROWS_WITH(decode_image_file(short_png), Catch::Contains("short.png' is not a valid PNG"));
   CHECK_THROWS_WITH(decode_image_file(dir.file("absent.png")), Catch::Contains("absent.png"));
+  CHECK_THROWS_WITH(decode_image_file(dir.file("")), Catch::Contains("it is a directory"));
+}
+
+// A copy of `file` whose header claims `side` x `side` pixels: the JPEG's SOF0 height and width, or the PNG's
+// IHDR width and height with its CRC recomputed, so the decoder reads the claim before any pixel data.
+std::string claiming_side(const std::string& file, uint32_t side) {
+  std::string bytes = file;
+  auto put = [&](size_t at, uint32_t value, int width) {
+    for (int i = 0; i < width; ++i) bytes[at + i] = char((value >> (8 * (width - 1 - i))) & 0xff);
+  };
+  if (bytes.compare(1, 3, "PNG") == 0) {  // signature, then length, "IHDR", width, height, ..., CRC
+    put(16, side, 4);
+    put(20, side, 4);
+    put(29, uint32_t(crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + 12), 17)), 4);
+  } else {
+    const size_t sof = bytes.find("\xff\xc0");  // length(2) precision(1) height(2) width(2)
+    REQUIRE(sof != std::string::npos);
+    put(sof + 5, side, 2);
+    put(sof + 7, side, 2);
+  }
+  return bytes;
+}
+
+TEST_CASE("an image whose header claims too many pixels is refused before they are allocated", "[trainers][images]") {
+  TempDir dir;
+  const auto pixels = pattern_bytes(16 * 16 * 3, 2);
+  write_jpeg(dir.file("small.jpg"), 16, 16, pixels);
+  write_png(dir.file("small.png"), 16, 16, pixels);
+  const std::string jpeg_bomb = dir.write("bomb.jpg", claiming_side(read_file(dir.file("small.jpg")), 60000));
+  const std::string png_bomb = dir.write("bomb.png", claiming_side(read_file(dir.file("small.png")), 1000000));
+  CHECK_THROWS_WITH(decode_image_file(jpeg_bomb), Catch::Contains("bomb.jpg': its header claims 60000 x 60000 pixels"));
+  CHECK_THROWS_WITH(decode_image_file(png_bomb), Catch::Contains("bomb.png': its header claims 1000000 x 1000000 pixels"));
+  CHECK(decode_image_file(dir.file("small.png")).size(2) == 16);
 }
 
 TEST_CASE("image folders: sorted classes, lazy decoding, parallel batches", "[trainers][images]") {

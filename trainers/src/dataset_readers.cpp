@@ -41,12 +41,15 @@ std::vector<int64_t> idx_shape(const std::vector<uint8_t>& b, const std::string&
                     std::to_string(magic) + " expected)");
   std::vector<int64_t> shape;
   uint64_t count = 1;
+  bool overflow = false;
   for (int d = 0; d < dims; ++d) {
     shape.push_back(big_endian(b, 4 + 4 * d));
-    count *= static_cast<uint64_t>(shape.back());
+    overflow = overflow || __builtin_mul_overflow(count, static_cast<uint64_t>(shape.back()), &count);
   }
+  if (overflow)  // dimensions whose product wraps around could otherwise match the file's size
+    throw DataError("'" + path + "': the IDX header's dimensions multiply past 2^64 bytes (corrupt)");
   const uint64_t expected = 4 + 4 * uint64_t(dims) + count;
-  if (b.size() != expected)
+  if (b.size() != expected || expected < count)
     throw DataError("'" + path + "': the IDX header promises " + std::to_string(expected) + " bytes, the file has " +
                     std::to_string(b.size()) + " (truncated or corrupt)");
   return shape;

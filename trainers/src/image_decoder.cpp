@@ -15,6 +15,7 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "effscale/base/atomic_file.h"
 #include "effscale/trainers/dataset_readers.h"
 #include "effscale/trainers/resample.h"
 
@@ -22,6 +23,11 @@ namespace effscale::trainers {
 namespace {
 
 std::vector<unsigned char> read_bytes(const std::string& path) {
+  try {
+    base::require_regular_file(path);  // a directory would fail mid-read, a FIFO block
+  } catch (const std::invalid_argument& e) {
+    throw DataError(std::string("image: ") + e.what());
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("cannot read image '" + path + "'");
   return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -82,7 +88,15 @@ void cmyk_to_rgb(uint8_t* pixel, int64_t count) {
   }
 }
 
-CropBox checked_box(const RegionChooser& choose, int64_t height, int64_t width) {
+// Refuses an image whose header claims more than kMaxImagePixels (a small file can claim 10 GB of pixels).
+void check_image_size(int64_t height, int64_t width, const std::string& path) {
+  if (height * width > kMaxImagePixels)
+    throw DataError("'" + path + "': its header claims " + std::to_string(width) + " x " + std::to_string(height) +
+                    " pixels, more than the " + std::to_string(kMaxImagePixels) + " effscale decodes");
+}
+
+CropBox checked_box(const RegionChooser& choose, int64_t height, int64_t width, const std::string& path) {
+  check_image_size(height, width, path);
   const CropBox box = choose(height, width);
   if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > height ||
       box.left + box.width > width)
@@ -93,8 +107,8 @@ CropBox checked_box(const RegionChooser& choose, int64_t height, int64_t width) 
 // Decodes the chosen box into target (one spare row at the end). Only plain C data lives in this frame, so
 // the longjmp of an error skips no destructor; the pixels are owned by the caller. Returns false with the
 // message on a corrupt file; an exception from the chooser is rethrown after libjpeg's state is freed.
-bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choose, DecodedImage* target,
-              char* message) {
+bool run_jpeg(const std::vector<unsigned char>& bytes, const std::string& path, const RegionChooser& choose,
+              DecodedImage* target, char* message) {
   jpeg_decompress_struct info{};
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
@@ -112,7 +126,7 @@ bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choo
   info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   CropBox box;
   try {
-    box = checked_box(choose, info.image_height, info.image_width);
+    box = checked_box(choose, info.image_height, info.image_width, path);
   } catch (...) {
     jpeg_destroy_decompress(&info);
     throw;
@@ -144,7 +158,7 @@ bool run_jpeg(const std::vector<unsigned char>& bytes, const RegionChooser& choo
 DecodedImage decode_jpeg(const std::vector<unsigned char>& bytes, const std::string& path, const RegionChooser& choose) {
   DecodedImage image;
   char message[JMSG_LENGTH_MAX] = {0};
-  if (!run_jpeg(bytes, choose, &image, message)) throw DataError("'" + path + "' is not a valid JPEG: " + message);
+  if (!run_jpeg(bytes, path, choose, &image, message)) throw DataError("'" + path + "' is not a valid JPEG: " + message);
   return image;
 }
 
@@ -154,6 +168,12 @@ DecodedImage decode_png(const std::vector<unsigned char>& bytes, const std::stri
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     throw DataError("'" + path + "' is not a valid PNG: " + png.message);
   png.format = PNG_FORMAT_RGB;
+  try {
+    check_image_size(png.height, png.width, path);
+  } catch (...) {
+    png_image_free(&png);
+    throw;
+  }
   DecodedImage image;
   image.row_stride = int64_t(png.width) * 3;
   image.pixels.resize(size_t(png.height) * size_t(image.row_stride));
@@ -162,7 +182,7 @@ DecodedImage decode_png(const std::vector<unsigned char>& bytes, const std::stri
     png_image_free(&png);
     throw DataError("'" + path + "' is not a valid PNG: " + message);
   }
-  const CropBox box = checked_box(choose, png.height, png.width);
+  const CropBox box = checked_box(choose, png.height, png.width, path);
   image.offset = box.top * image.row_stride + box.left * 3;
   image.height = box.height;
   image.width = box.width;

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <mutex>
+#include <new>
 
 #include <boost/program_options/errors.hpp>
 
@@ -18,6 +19,9 @@ int run_app(const std::string& command, const std::function<int()>& body) {
   } catch (const std::invalid_argument& e) {
     std::cerr << command << ": error: " << e.what() << "\n";
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << command << ": error: out of memory (the model, batch or data is too large for this machine)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << command << ": error: " << e.what() << "\n";
     return 1;

@@ -1,13 +1,15 @@
 #include "effscale/cli/command_line.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include <boost/program_options/parsers.hpp>
 
-#include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "effscale/base/atomic_file.h"
 #include "effscale/cli/app_main.h"
 
 namespace po = boost::program_options;
@@ -29,8 +31,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
   }
   if (parsed.values.count("config")) {
     const std::string path = parsed.values["config"].as<std::string>();
-    std::ifstream file(path);
-    if (!file) throw UsageError("cannot read config file '" + path + "'");
+    std::istringstream file;
+    try {
+      file.str(base::read_whole_file(path));
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--config: ") + e.what());
+    }
     try {
       po::store(po::parse_config_file(file, options), parsed.values);
     } catch (const po::error& e) {
@@ -55,6 +61,18 @@ std::string output_dir_from(const po::variables_map& vm, const std::string& fall
   if (vm.count("output-dir")) return vm["output-dir"].as<std::string>();
   if (vm.count("out-dir")) return vm["out-dir"].as<std::string>();
   return fallback;
+}
+
+std::function<void(const double&)> positive(const std::string& flag) {
+  return [flag](const double& value) {
+    if (!(value > 0 && std::isfinite(value))) throw UsageError(flag + ": " + default_text(value) + ": must be a finite number > 0");
+  };
+}
+
+std::function<void(const std::string&)> not_empty(const std::string& flag) {
+  return [flag](const std::string& value) {
+    if (value.empty()) throw UsageError(flag + ": must not be empty");
+  };
 }
 
 std::string default_text(double value) {

@@ -19,18 +19,18 @@ po::options_description training_options() {
   o.add_options()
       ("dataset", with_default(d.dataset), "fashion-mnist, mnist, cifar10, cifar100 or folder")
       ("data-dir", with_default(d.data_dir), "dataset folder (default for fashion-mnist: Debian's)")
-      ("train-limit", with_default(d.train_limit), "train on this many samples (0: all)")
+      ("train-limit", with_default(d.train_limit)->notifier(at_least<int64_t>("--train-limit", 0)), "train on this many samples (0: all)")
       ("val-fraction", with_default(d.val_fraction), "held-out validation fraction of the training set")
-      ("epochs", with_default(t.epochs), "epochs")
-      ("batch-size", with_default(t.batch_size), "batch size")
-      ("lr", with_default(t.lr_per_256), "peak learning rate per 256 images")
+      ("epochs", with_default(t.epochs)->notifier(at_least<int64_t>("--epochs", 1)), "epochs")
+      ("batch-size", with_default(t.batch_size)->notifier(at_least<int64_t>("--batch-size", 1)), "batch size")
+      ("lr", with_default(t.lr_per_256)->notifier(positive("--lr")), "peak learning rate per 256 images")
       ("optimizer", with_default(std::string("rmsprop_tf")), "rmsprop_tf, sgd or adamw")
       ("schedule", with_default(std::string("exponential")), "exponential (staircase) or cosine")
-      ("warmup-epochs", with_default(t.schedule.warmup_epochs), "linear warmup epochs (capped at half of --epochs)")
-      ("weight-decay", with_default(t.optimizer.weight_decay), "weight decay on non-BN weights")
+      ("warmup-epochs", with_default(t.schedule.warmup_epochs)->notifier(at_least("--warmup-epochs", 0.0)), "linear warmup epochs (capped at half of --epochs)")
+      ("weight-decay", with_default(t.optimizer.weight_decay)->notifier(at_least("--weight-decay", 0.0)), "weight decay on non-BN weights")
       ("label-smoothing", with_default(t.label_smoothing), "label smoothing")
       ("ema-decay", with_default(t.ema_decay), "EMA decay (0: no EMA)")
-      ("bn-recalibrate", with_default(t.bn_recalibration_batches), "re-estimate BN statistics from N training batches before each evaluation")
+      ("bn-recalibrate", with_default(t.bn_recalibration_batches)->notifier(at_least<int64_t>("--bn-recalibrate", 0)), "re-estimate BN statistics from N training batches before each evaluation")
       ("bn-momentum", po::value<double>(), "override the spec's BN momentum (PyTorch sense; the paper's is 0.01)")
       ("crop-min-area", with_default(t.transform.crop_min_area), "random-resized crop minimum area fraction")
       ("eval-crop", with_default(t.transform.eval_crop), "evaluation center-crop fraction")
@@ -44,7 +44,7 @@ po::options_description training_options() {
        "also checkpoint every N steps inside an epoch, for long epochs (0: at epoch ends only)")
       ("pruner", with_default(std::string("none")), "stop trials behind the study: none, median or halving")
       ("seed", with_default(t.seed), "seed for weights, data order and augmentation")
-      ("threads", with_default(0), "CPU threads (0: all cores)")
+      ("threads", with_default(0)->notifier(at_least("--threads", 0)), "CPU threads (0: all cores)")
       ("device", with_default(std::string("auto")), "auto, cpu, cuda or cuda:N");
   return o;
 }
@@ -54,8 +54,8 @@ po::options_description proxy_options() {
   po::options_description o("proxy architecture");
   o.add_options()
       ("proxy-resolution", po::value<int>(), "train at this resolution (default: the spec's)")
-      ("proxy-width", with_default(p.width), "multiply the width for the proxy")
-      ("proxy-depth", with_default(p.depth), "multiply the depth for the proxy")
+      ("proxy-width", with_default(p.width)->notifier(positive("--proxy-width")), "multiply the width for the proxy")
+      ("proxy-depth", with_default(p.depth)->notifier(positive("--proxy-depth")), "multiply the depth for the proxy")
       ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets");
   return o;
 }

@@ -4,7 +4,9 @@
 
 #include <cmath>
 
+#include "effscale/models/counts.h"
 #include "effscale/models/random_streams.h"
+#include "effscale/models/spec_error.h"
 
 namespace effscale::models {
 
@@ -25,6 +27,9 @@ void EfficientNetImpl::reset() {
   std::lock_guard<std::recursive_mutex> lock(global_generator_mutex());
   noise = make_cpu_generator(seed ^ kNoiseStream);
   const std::vector<LayerPlan> plans = plan_layers(spec);  // validates the spec
+  if (count_params(spec) > kMaxModuleParams)
+    throw SpecError("spec '" + spec.name + "': " + std::to_string(count_params(spec)) +
+                    " parameters, more than the " + std::to_string(kMaxModuleParams) + " effscale builds");
   const int64_t stem = realized_stem_filters(spec);
   const int64_t head = realized_head_filters(spec);
   conv_stem = register_module(

@@ -26,16 +26,16 @@ bool operator==(const ArchSpec& a, const ArchSpec& b) {
 void validate(const ArchSpec& s) {
   const std::string& n = s.name;
   require(!s.stages.empty(), n, "'stages' must list at least one block string");
-  require(s.stem_filters >= 1, n, "'stem_filters' must be at least 1");
-  require(s.head_filters >= 1, n, "'head_filters' must be at least 1");
+  require(s.stem_filters >= 1 && s.stem_filters <= kMaxFilters, n, "'stem_filters' must be from 1 to " + std::to_string(kMaxFilters));
+  require(s.head_filters >= 1 && s.head_filters <= kMaxFilters, n, "'head_filters' must be from 1 to " + std::to_string(kMaxFilters));
   require(s.width_mult > 0 && s.width_mult <= 64, n, "'width_mult' must be in (0, 64]");
   require(s.depth_mult > 0 && s.depth_mult <= 64, n, "'depth_mult' must be in (0, 64]");
   require(s.depth_divisor >= 1, n, "'depth_divisor' must be at least 1");
   require(s.resolution >= 8 && s.resolution <= 8192, n, "'resolution' must be from 8 to 8192");
   require(s.dropout >= 0 && s.dropout < 1, n, "'dropout' must be in [0, 1)");
   require(s.drop_connect >= 0 && s.drop_connect < 1, n, "'drop_connect' must be in [0, 1)");
-  require(s.num_classes >= 1, n, "'num_classes' must be at least 1");
-  require(s.in_channels >= 1, n, "'in_channels' must be at least 1");
+  require(s.num_classes >= 1 && s.num_classes <= kMaxClasses, n, "'num_classes' must be from 1 to " + std::to_string(kMaxClasses));
+  require(s.in_channels >= 1 && s.in_channels <= kMaxFilters, n, "'in_channels' must be from 1 to " + std::to_string(kMaxFilters));
   require(s.bn.eps > 0, n, "'bn_eps' must be positive");
   require(s.bn.momentum >= 0 && s.bn.momentum <= 1, n, "'bn_momentum' must be in [0, 1]");
   int previous = s.stem_filters;

@@ -113,14 +113,18 @@ void validate_block_args(const BlockArgs& a, std::string_view context) {
   auto check = [&](bool ok, const std::string& what) {
     if (!ok) throw SpecError(std::string(context) + ": " + what);
   };
-  check(a.num_repeat >= 1, "r must be at least 1, got " + std::to_string(a.num_repeat));
+  check(a.num_repeat >= 1 && a.num_repeat <= kMaxRepeats,
+        "r must be from 1 to " + std::to_string(kMaxRepeats) + ", got " + std::to_string(a.num_repeat));
   check(a.kernel_size >= 1 && a.kernel_size <= 15 && a.kernel_size % 2 == 1,
         "k must be an odd kernel size from 1 to 15, got " + std::to_string(a.kernel_size));
   check(a.strides[0] >= 1 && a.strides[1] >= 1,
         "stride digits must be 1 to 9, got s" + std::to_string(a.strides[0]) + std::to_string(a.strides[1]));
-  check(a.expand_ratio >= 1, "e must be at least 1, got " + std::to_string(a.expand_ratio));
-  check(a.input_filters >= 1, "i must be at least 1, got " + std::to_string(a.input_filters));
-  check(a.output_filters >= 1, "o must be at least 1, got " + std::to_string(a.output_filters));
+  check(a.expand_ratio >= 1 && a.expand_ratio <= kMaxExpandRatio,
+        "e must be from 1 to " + std::to_string(kMaxExpandRatio) + ", got " + std::to_string(a.expand_ratio));
+  check(a.input_filters >= 1 && a.input_filters <= kMaxFilters,
+        "i must be from 1 to " + std::to_string(kMaxFilters) + ", got " + std::to_string(a.input_filters));
+  check(a.output_filters >= 1 && a.output_filters <= kMaxFilters,
+        "o must be from 1 to " + std::to_string(kMaxFilters) + ", got " + std::to_string(a.output_filters));
   check(a.conv_type == 0 || a.conv_type == 1, "c must be 0 or 1, got " + std::to_string(a.conv_type));
   check(!a.pool_skip || a.id_skip, "a pooling skip is a kind of skip: it cannot go with noskip");
   check(a.se_ratio >= 0.0 && a.se_ratio <= 1.0,

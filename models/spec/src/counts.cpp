@@ -1,6 +1,9 @@
 #include "effscale/models/counts.h"
 
+#include <initializer_list>
+
 #include "effscale/models/layer_plan.h"
+#include "effscale/models/spec_error.h"
 
 namespace effscale::models {
 namespace {
@@ -8,9 +11,27 @@ namespace {
 // Output size of a 'same'-style conv; symmetric (k-1)/2 padding with odd k gives the same ceil(n / s).
 int64_t out_size(int64_t in, int stride) { return (in + stride - 1) / stride; }
 
-int64_t conv_params(int64_t in, int64_t out, int k, int64_t groups = 1) { return in / groups * out * k * k; }
+// A sum of products of counts that refuses, naming the spec, any step that would not fit in 64 bits
+// (valid specs can be absurdly large: width 64 times 65536 filters, thousands of layers, 8192 px).
+class Tally {
+ public:
+  explicit Tally(const ArchSpec& spec) : spec_(spec) {}
+  // Adds the product of `factors`.
+  void add(std::initializer_list<int64_t> factors) {
+    int64_t product = 1;
+    for (const int64_t f : factors)
+      if (__builtin_mul_overflow(product, f, &product)) overflow();
+    if (__builtin_add_overflow(total_, product, &total_)) overflow();
+  }
+  int64_t total() const { return total_; }
 
-int64_t bn_params(int64_t channels) { return 2 * channels; }
+ private:
+  [[noreturn]] void overflow() const {
+    throw SpecError("spec '" + spec_.name + "': too large to count (more than 9.2e18 parameters or multiply-adds)");
+  }
+  const ArchSpec& spec_;
+  int64_t total_ = 0;
+};
 
 }  // namespace
 
@@ -18,22 +39,33 @@ int64_t count_params(const ArchSpec& spec) {
   const std::vector<LayerPlan> layers = plan_layers(spec);
   const int64_t stem = realized_stem_filters(spec);
   const int64_t head = realized_head_filters(spec);
-  int64_t total = conv_params(spec.in_channels, stem, 3) + bn_params(stem);
+  Tally t(spec);
+  t.add({spec.in_channels, stem, 3, 3});
+  t.add({2, stem});  // batch norm weight and bias
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
     if (l.fused) {  // one regular kxk conv in -> e replaces expand + depthwise
-      total += conv_params(l.input_filters, e, l.kernel_size) + bn_params(e);
+      t.add({l.input_filters, e, l.kernel_size, l.kernel_size});
+      t.add({2, e});
     } else {
-      if (l.expand_ratio != 1) total += conv_params(l.input_filters, e, 1) + bn_params(e);
-      total += conv_params(e, e, l.kernel_size, e) + bn_params(e);
+      if (l.expand_ratio != 1) {
+        t.add({l.input_filters, e});
+        t.add({2, e});
+      }
+      t.add({e, l.kernel_size, l.kernel_size});  // depthwise: one kxk filter per channel
+      t.add({2, e});
     }
-    if (l.se_filters > 0) total += (e * l.se_filters + l.se_filters) + (l.se_filters * e + e);
-    total += conv_params(e, l.output_filters, 1) + bn_params(l.output_filters);
+    if (l.se_filters > 0) {
+      t.add({2, e, l.se_filters});  // reduce and expand weights
+      t.add({l.se_filters + e});    // their biases
+    }
+    t.add({e, l.output_filters});
+    t.add({2, l.output_filters});
   }
-  const int64_t last = layers.back().output_filters;
-  total += conv_params(last, head, 1) + bn_params(head);
-  total += head * spec.num_classes + spec.num_classes;
-  return total;
+  t.add({layers.back().output_filters, head});
+  t.add({2, head});
+  t.add({head + 1, spec.num_classes});  // classifier weight and bias
+  return t.total();
 }
 
 int64_t count_macs(const ArchSpec& spec, int resolution) {
@@ -41,20 +73,25 @@ int64_t count_macs(const ArchSpec& spec, int resolution) {
   const int64_t res = resolution > 0 ? resolution : spec.resolution;
   int64_t h = out_size(res, 2), w = out_size(res, 2);
   const int64_t stem = realized_stem_filters(spec);
-  int64_t total = h * w * conv_params(spec.in_channels, stem, 3);
+  Tally t(spec);
+  t.add({h, w, spec.in_channels, stem, 3, 3});
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
-    if (l.expand_ratio != 1 && !l.fused) total += h * w * conv_params(l.input_filters, e, 1);
+    if (l.expand_ratio != 1 && !l.fused) t.add({h, w, l.input_filters, e});
     h = out_size(h, l.strides[0]);
     w = out_size(w, l.strides[1]);
-    total += l.fused ? h * w * conv_params(l.input_filters, e, l.kernel_size) : h * w * conv_params(e, e, l.kernel_size, e);
-    if (l.se_filters > 0) total += 2 * e * l.se_filters;
-    total += h * w * conv_params(e, l.output_filters, 1);
+    if (l.fused) {
+      t.add({h, w, l.input_filters, e, l.kernel_size, l.kernel_size});
+    } else {
+      t.add({h, w, e, l.kernel_size, l.kernel_size});
+    }
+    if (l.se_filters > 0) t.add({2, e, l.se_filters});
+    t.add({h, w, e, l.output_filters});
   }
   const int64_t head = realized_head_filters(spec);
-  total += h * w * conv_params(layers.back().output_filters, head, 1);
-  total += head * spec.num_classes;
-  return total;
+  t.add({h, w, layers.back().output_filters, head});
+  t.add({head, spec.num_classes});
+  return t.total();
 }
 
 }  // namespace effscale::models

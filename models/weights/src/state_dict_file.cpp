@@ -4,6 +4,7 @@
 
 #include <ATen/core/Dict.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "effscale/base/atomic_file.h"
@@ -20,6 +21,8 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 // A safetensors file starts with a small header length followed by '{'.
 bool looks_like_safetensors(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;  // read_torch_file names what it is
   std::ifstream in(path, std::ios::binary);
   char head[9] = {};
   in.read(head, 9);

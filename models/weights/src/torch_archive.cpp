@@ -8,6 +8,7 @@
 #include <torch/serialize.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -107,6 +108,11 @@ PickleRef rebuild_tensor(const PickleRef& args, const std::string& path) {
 }  // namespace
 
 PickleRef read_torch_file(const std::string& path) {
+  try {
+    base::require_regular_file(path);  // a FIFO would block, a directory fail mid-read
+  } catch (const std::invalid_argument& e) {
+    throw WeightsError(e.what());
+  }
   {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw WeightsError(path + ": cannot open the file");
@@ -143,6 +149,8 @@ PickleRef read_torch_file(const std::string& path) {
 }
 
 bool is_torch_archive(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
   in.read(magic, 4);

@@ -15,6 +15,33 @@ PickleRef make_pickle(PickleValue::Kind kind) {
   return value;
 }
 
+namespace {
+
+// Moves the children of `value` to `pending`.
+void release_children(PickleValue& value, std::vector<PickleRef>& pending) {
+  for (PickleRef& item : value.items) pending.push_back(std::move(item));
+  for (auto& [key, entry] : value.entries) {
+    pending.push_back(std::move(key));
+    pending.push_back(std::move(entry));
+  }
+  pending.push_back(std::move(value.state));
+  value.items.clear();
+  value.entries.clear();
+}
+
+}  // namespace
+
+PickleValue::~PickleValue() {
+  std::vector<PickleRef> pending;
+  release_children(*this, pending);
+  while (!pending.empty()) {
+    PickleRef next = std::move(pending.back());
+    pending.pop_back();
+    // The last holder: empty it here, so dropping it below frees no grandchildren recursively.
+    if (next && next.use_count() == 1) release_children(*next, pending);
+  }
+}
+
 PickleRef PickleValue::find(std::string_view key) const {
   if (kind != Kind::Dict) return nullptr;
   for (const auto& [k, v] : entries)

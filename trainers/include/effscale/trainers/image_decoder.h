@@ -22,14 +22,18 @@ struct DecodedImage {
   PixelView view() const { return {pixels.data() + offset, 3, height, width, 1, row_stride, pixel_stride}; }
 };
 
+// The most pixels an image may claim: Pillow's decompression-bomb limit (2 x 89,478,485), 537 MB of RGB.
+inline constexpr int64_t kMaxImagePixels = 178956970;
+
 // Chooses the region to decode from the image's height and width; must return a box inside the image.
 using RegionChooser = std::function<CropBox(int64_t height, int64_t width)>;
 
 // Decodes the region of a .jpg/.jpeg or .png file (chosen by its first bytes, not its name) that `choose`
 // picks once the header has given the image size; the view covers exactly that box, RGB (grey and palette
 // images are expanded, alpha is dropped, CMYK JPEGs are converted as Pillow converts them). JPEGs decode only the rows and iMCU columns the box needs, and the
-// pixels equal those of a full decode. Throws DataError naming the file when it cannot be read, is neither
-// format, or is truncated or corrupt (a JPEG without its end marker is decoded to the end to say so).
+// pixels equal those of a full decode. Throws DataError naming the file when it cannot be read, is not a
+// regular file, is neither format, claims more than kMaxImagePixels (before anything that size is
+// allocated), or is truncated or corrupt (a JPEG without its end marker is decoded to the end to say so).
 // Thread-safe.
 DecodedImage decode_image_region(const std::string& path, const RegionChooser& choose);
 

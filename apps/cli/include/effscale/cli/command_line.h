@@ -7,9 +7,12 @@
 
 #include <boost/program_options/value_semantic.hpp>
 
+#include <cmath>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "effscale/cli/app_main.h"
@@ -55,6 +58,27 @@ boost::program_options::typed_value<T>* with_default(const T& value) {
     return boost::program_options::value<T>()->default_value(value, text.str());
   }
 }
+
+// Boost notifiers that refuse a flag's value beside its declaration, as UsageError("FLAG: VALUE: must be ..."):
+// at_least(flag, min): the value is >= min (floating point: also finite, so neither NaN nor inf);
+// positive(flag): a finite number > 0; not_empty(flag): a non-empty string.
+template <typename T>
+std::function<void(const T&)> at_least(const std::string& flag, T min) {
+  return [flag, min](const T& value) {
+    bool ok = value >= min;
+    if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
+    if (ok) return;
+    std::ostringstream text;
+    if constexpr (std::is_floating_point_v<T>) {
+      text << flag << ": " << default_text(double(value)) << ": must be a finite number >= " << default_text(double(min));
+    } else {
+      text << flag << ": " << value << ": must be " << min << " or more";
+    }
+    throw UsageError(text.str());
+  };
+}
+std::function<void(const double&)> positive(const std::string& flag);
+std::function<void(const std::string&)> not_empty(const std::string& flag);
 
 // Runs `parse` (a library parser of the flag's value) and returns what it returns. The library names the
 // value, never the flag: a std::invalid_argument it throws becomes UsageError("FLAG: <its message>").

@@ -16,6 +16,9 @@
 
 namespace effscale::models {
 
+// The most parameters a module is built with: 2^32 (16 GiB of fp32 weights; EfficientNet-L2 has 480M).
+inline constexpr int64_t kMaxModuleParams = int64_t(1) << 32;
+
 // stem (3x3 stride-2 conv + BN + swish), the MBConv layers of plan_layers(spec), head (1x1 conv + BN +
 // swish), global average pool, dropout, linear classifier. Parameter names follow timm: conv_stem, bn1,
 // blocks.S.J.*, conv_head, bn2, classifier. Weights are initialised as in the TF reference: conv
@@ -23,7 +26,7 @@ namespace effscale::models {
 // biases zero, BN weight 1 and bias 0. Weights and the dropout / drop-connect masks come from the model's own
 // generators, seeded with `seed` (drawn from LibTorch's global generator when not given, so torch::manual_seed
 // still decides it): a model built with a seed is the same whatever other threads do.
-// Throws SpecError when the spec is invalid.
+// Throws SpecError when the spec is invalid or has more than kMaxModuleParams parameters.
 class EfficientNetImpl : public torch::nn::Cloneable<EfficientNetImpl> {
  public:
   explicit EfficientNetImpl(ArchSpec spec, std::optional<uint64_t> seed = std::nullopt);

@@ -22,22 +22,25 @@ struct BatchNormConfig {
   double momentum = 0.01;  // running = (1 - momentum) * running + momentum * batch
 };
 
+// The most classifier outputs a spec may have (ImageNet-21k has 21,841).
+inline constexpr int kMaxClasses = 1000000;
+
 // A network: stem conv, stages of MBConv blocks, head conv, pooling, dropout, classifier.
 // Block filters, stem and head filters are reference values; width_mult / depth_mult scale them with
 // round_filters / round_repeats when the network is realized (see plan_layers in layer_plan.h).
 struct ArchSpec {
   std::string name = "custom";       // free-form label (official ones: b0..b7, b8, l2)
   std::vector<BlockArgs> stages;     // one BlockArgs per stage, in order; must chain (see validate)
-  int stem_filters = 32;             // 3x3 stride-2 stem conv output, before width rounding
-  int head_filters = 1280;           // 1x1 head conv output, before width rounding
+  int stem_filters = 32;             // 3x3 stride-2 stem conv output, before width rounding (1..kMaxFilters)
+  int head_filters = 1280;           // 1x1 head conv output, before width rounding (1..kMaxFilters)
   double width_mult = 1.0;           // channel multiplier (> 0)
   double depth_mult = 1.0;           // repeat multiplier (> 0)
   int depth_divisor = 8;             // channels are rounded to multiples of this (>= 1)
   int resolution = 224;              // native square input size (>= 8)
   double dropout = 0.2;              // dropout before the classifier, in [0, 1)
   double drop_connect = 0.2;         // stochastic-depth rate of the last block, in [0, 1)
-  int num_classes = 1000;            // classifier outputs (>= 1)
-  int in_channels = 3;               // input image channels (>= 1)
+  int num_classes = 1000;            // classifier outputs (1..kMaxClasses)
+  int in_channels = 3;               // input image channels (1..kMaxFilters)
   BatchNormConfig bn;                // batch-norm eps / momentum
   Padding padding = Padding::Symmetric;
 

@@ -8,15 +8,21 @@
 
 namespace effscale::models {
 
+// Limits on a block string's values: far above any published network (B7: r4, e6, o640; the largest searched
+// spaces: e8, a few thousand filters), low enough that every count of a valid spec fits in 64 bits.
+inline constexpr int kMaxRepeats = 1000;
+inline constexpr int kMaxExpandRatio = 64;
+inline constexpr int kMaxFilters = 65536;
+
 // The fields of a tensorflow/tpu block string. Filters and repeats are the *reference* values,
 // before any width or depth multiplier is applied.
 struct BlockArgs {
-  int num_repeat = 1;               // `r`: layers in the stage (>= 1)
+  int num_repeat = 1;               // `r`: layers in the stage (1..kMaxRepeats)
   int kernel_size = 3;              // `k`: depthwise kernel size (odd, 1..15)
   std::array<int, 2> strides{1, 1}; // `s`: two digits, height then width (each 1..9); first layer only
-  int expand_ratio = 1;             // `e`: expansion of the inverted bottleneck (>= 1); 1 = no expand conv
-  int input_filters = 0;            // `i`: channels into the stage (>= 1)
-  int output_filters = 0;           // `o`: channels out of the stage (>= 1)
+  int expand_ratio = 1;             // `e`: expansion of the inverted bottleneck (1..kMaxExpandRatio); 1 = no expand conv
+  int input_filters = 0;            // `i`: channels into the stage (1..kMaxFilters)
+  int output_filters = 0;           // `o`: channels out of the stage (1..kMaxFilters)
   double se_ratio = 0.0;            // `se`: squeeze ratio in (0, 1] relative to the block input; 0 = no SE
   bool id_skip = true;              // false when the string carries `noskip`
   int conv_type = 0;                // `c`: 0 depthwise kxk (MBConv), 1 regular kxk conv in its place (fused

@@ -33,6 +33,13 @@ struct PickleValue {
   PickleRef state;                                   // Object: what BUILD set (may be null)
   at::Tensor tensor;                                 // Tensor
 
+  PickleValue() = default;
+  PickleValue(const PickleValue&) = default;
+  PickleValue& operator=(const PickleValue&) = default;
+  // Frees the values this one alone holds without recursion, so a stream nesting a million lists
+  // cannot overflow the stack when its value is dropped.
+  ~PickleValue();
+
   // Dict lookup by string key; null when absent or when this is not a Dict.
   PickleRef find(std::string_view key) const;
   // Human-readable kind, for error messages ("dict", "tensor", "object collections.Counter").
