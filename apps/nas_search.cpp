@@ -43,10 +43,11 @@ namespace {
 
 const char* const kUsage =
     "usage: nas_search --controller ppo|random|evolution --trials N --study S [--storage URL] [--target-macs T]\n"
-    "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--space FILE] [--export BEST.json]\n"
+    "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--reference mobilenetv2|b0|SPEC.json]\n"
+    "                  [--space FILE] [--export BEST.json]\n"
     "                  [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C] [--seed N]\n"
     "                  [--workers N] [--batch B] [--config PRESET.ini] [training options]\n"
-    "       nas_search --space-info [--space FILE] [--format table|csv|json]\n"
+    "       nas_search --space-info [--reference R | --space FILE] [--format table|csv|json]\n"
     "Several nas_search processes on one study cooperate: each trains candidates of the same controller rounds.";
 
 // How many choices each decision of `space` has.
@@ -81,7 +82,10 @@ po::options_description search_flags() {
       ("reward-exponent", cli::with_default(se::RewardOptions{}.exponent), "w in ACC * (MACs / T)^w")
       ("hard-constraint", po::bool_switch(), "w = 0 under T and -1 above")
       ("max-macs", cli::with_default(se::SearchJob{}.max_macs), "reject candidates above this many MACs before training (0: none)")
-      ("space", po::value<std::string>(), "search space JSON file (default: MnasNet space around B0)")
+      ("reference", po::value<std::string>()->default_value("mobilenetv2"),
+       "the network the space is relative to: mobilenetv2 (MnasNet's and EfficientNet's), b0 (the space of earlier "
+       "versions, with filter multiplier 0.85 too), an official name or a SPEC.json (MnasNet's choices around it)")
+      ("space", po::value<std::string>(), "search space JSON file (reference and choices; instead of --reference)")
       ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
       ("workers", po::value<int>()->default_value(1), "candidates trained at once in this process (threads)")
       ("batch", cli::with_default(se::SearchJob{}.batch), "candidates per controller round (a study setting; PPO updates per round)")
@@ -155,6 +159,19 @@ void report_best(const se::SearchSpace& space, const std::vector<st::Trial>& don
   std::cerr << "nas_search: best architecture (reward " << done.front().values[0] << ") written to " << export_path << "\n";
 }
 
+// The space --space or --reference names.
+se::SearchSpace space_from(const po::variables_map& vm) {
+  if (vm.count("space")) {
+    if (!vm["reference"].defaulted()) throw UsageError("--reference and --space both set the reference; give one (a space file names its own)");
+    const std::string path = vm["space"].as<std::string>();
+    return se::SearchSpace::from_json(effscale::base::read_whole_file(path), path);
+  }
+  const std::string reference = vm["reference"].as<std::string>();
+  if (reference == "mobilenetv2") return se::SearchSpace::mnasnet_default();
+  if (reference == "b0") return se::SearchSpace::efficientnet_default();
+  return cli::parse_flag("--reference", [&] { return se::SearchSpace::around(m::spec_from_name_or_file(reference)); });
+}
+
 // The decoded stages of `candidate` as block strings, space-separated.
 std::string stage_strings(const se::SearchSpace& space, const std::vector<int>& candidate) {
   std::string text;
@@ -194,8 +211,7 @@ int run(int argc, char** argv) {
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const auto format = cli::parse_output_format(vm["format"].as<std::string>());
-  const se::SearchSpace space = vm.count("space") ? se::SearchSpace::from_json(
-      effscale::base::read_whole_file(vm["space"].as<std::string>()), vm["space"].as<std::string>()) : se::SearchSpace::efficientnet_default();
+  const se::SearchSpace space = space_from(vm);
   if (vm["space-info"].as<bool>()) {
     print_space_info(space, format);
     return 0;

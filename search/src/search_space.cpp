@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "effscale/models/block_args.h"
 #include "effscale/models/official.h"
 #include "effscale/models/spec_error.h"
 #include "effscale/models/spec_json.h"
@@ -71,9 +72,28 @@ SearchSpace::SearchSpace(models::ArchSpec reference, std::vector<BlockChoices> b
   }
 }
 
+models::ArchSpec mobilenetv2_reference() {
+  models::ArchSpec spec = models::official("b0");
+  spec.name = "mobilenetv2";
+  spec.stages.clear();
+  for (const char* block : {"r1_k3_s11_e1_i32_o16", "r2_k3_s22_e6_i16_o24", "r3_k3_s22_e6_i24_o32", "r4_k3_s22_e6_i32_o64",
+                            "r3_k3_s11_e6_i64_o96", "r3_k3_s22_e6_i96_o160", "r1_k3_s11_e6_i160_o320"})
+    spec.stages.push_back(models::parse_block_string(block));
+  return spec;
+}
+
+SearchSpace SearchSpace::around(models::ArchSpec reference) {
+  const size_t blocks = reference.stages.size();
+  return SearchSpace(std::move(reference), std::vector<BlockChoices>(blocks));
+}
+
+SearchSpace SearchSpace::mnasnet_default() { return around(mobilenetv2_reference()); }
+
 SearchSpace SearchSpace::efficientnet_default() {
   const models::ArchSpec b0 = models::official("b0");
-  return SearchSpace(b0, std::vector<BlockChoices>(b0.stages.size()));
+  BlockChoices choices;
+  choices.filter_mults = {0.75, 0.85, 1.0, 1.25};
+  return SearchSpace(b0, std::vector<BlockChoices>(b0.stages.size(), choices));
 }
 
 SearchSpace SearchSpace::from_json(const std::string& text, const std::string& source) {

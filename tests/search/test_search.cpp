@@ -247,3 +247,23 @@ TEST_CASE("the nearest points of the default space to B0 and MnasNet-A1 are exac
   short_spec.stages.pop_back();
   CHECK_FALSE(nearest_point(space, short_spec));
 }
+
+TEST_CASE("the default space is MnasNet's, around MobileNetV2", "[search][space]") {
+  const SearchSpace space = SearchSpace::mnasnet_default();
+  CHECK(space.reference().name == "mobilenetv2");
+  CHECK(space.size() == Approx(std::pow(432.0, 7)));  // 4 ops * 2 kernels * 2 SE * 3 skips * 3 filters * 3 layers
+  CHECK(space.decisions()[4].choices == std::vector<nlohmann::json>{0.75, 1.0, 1.25});
+  const auto mobilenet = space.encode(mobilenetv2_reference());
+  REQUIRE(mobilenet);
+  CHECK(m::count_params(space.decode(*mobilenet)) == m::count_params(mobilenetv2_reference()));
+  CHECK(m::format_block_string(space.decode(*mobilenet).stages[3]) == "r4_k3_s22_e6_i32_o64");
+  // B0's 112 and 192 filters and MnasNet-A1's 112 are not 0.75 / 1.0 / 1.25 x MobileNetV2's 96 and 160.
+  const auto b0 = nearest_point(space, m::official("b0"));
+  REQUIRE(b0);
+  CHECK(b0->differing == std::vector<std::string>{"b4_filters", "b5_filters"});
+  const auto a1 = nearest_point(space, mnasnet_a1());
+  REQUIRE(a1);
+  CHECK(a1->differing == std::vector<std::string>{"b4_filters"});
+  CHECK(distinct_size(space) < space.size());
+  CHECK(SearchSpace::around(m::official("b3")).decisions().size() == 42);
+}

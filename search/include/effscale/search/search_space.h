@@ -27,14 +27,18 @@ struct BlockChoices {
   // none; identity: a residual where stride 1 and in == out; pool: identity where it fits, else the input
   // average-pooled by the stride and zero-padded / cut to the output width (`poolskip`, see mbconv.h)
   std::vector<std::string> skips{"none", "identity", "pool"};
-  // x the reference block's output filters, rounded to a multiple of 8; 0.85 makes MnasNet-A1 (160 filters
-  // where B0 has 192) a point of the default space
-  std::vector<double> filter_mults{0.75, 0.85, 1.0, 1.25};
+  // x the reference block's output filters, rounded to a multiple of 8: MnasNet's {0.75, 1.0, 1.25}
+  std::vector<double> filter_mults{0.75, 1.0, 1.25};
   std::vector<int> layer_deltas{-1, 0, 1};             // + the reference block's layers (at least 1)
 };
 
 // Decisions per block, in this order: op, kernel, se, skip, filters, layers.
 inline constexpr size_t kDecisionsPerBlock = 6;
+
+// MobileNetV2 (Sandler et al. 2018) as a spec: its seven inverted-residual blocks (t, c, n, s) = (1, 16, 1, 1),
+// (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1), 3x3 kernels, no SE,
+// stem 32 and head 1280, on B0's other settings (swish, as every effscale spec). The reference of MnasNet's space.
+models::ArchSpec mobilenetv2_reference();
 
 // One categorical decision of the space.
 struct Decision {
@@ -47,8 +51,14 @@ class SearchSpace {
  public:
   // Throws SpecError when the reference is invalid or a block's choices are empty or unknown.
   SearchSpace(models::ArchSpec reference, std::vector<BlockChoices> blocks);
-  // The default: B0 as reference, BlockChoices{} for each of its 7 blocks. Holds B0 and MnasNet-A1 (its block
-  // strings; A1's ReLU is not part of a spec) as points.
+  // BlockChoices{} (MnasNet's choices) for each block of `reference`. Throws SpecError when it is invalid.
+  static SearchSpace around(models::ArchSpec reference);
+  // The default, as MnasNet and EfficientNet define the space: around MobileNetV2's seven blocks
+  // (mobilenetv2_reference()), 432^7 candidates.
+  static SearchSpace mnasnet_default();
+  // The space around B0 that earlier versions searched by default: MnasNet's choices with an extra filter
+  // multiplier 0.85, so that B0 and MnasNet-A1 (its block strings; A1's ReLU is not part of a spec) are
+  // both points. `nas_search --reference b0`.
   static SearchSpace efficientnet_default();
   // Reads a space file: {"reference": SPEC or "b0", "blocks": [{"ops": [...], "kernels": [...], ...}, ...]}
   // (a missing key takes BlockChoices' default; "blocks" may be one object applied to every block).
