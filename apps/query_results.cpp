@@ -285,6 +285,7 @@ int run(int argc, char** argv) {
   if (std::find(known.begin(), known.end(), query) == known.end())
     throw UsageError("unknown query '" + query + "': expected " + kQueries);
   auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
+  if (const std::string warning = storage->open_warning(); !warning.empty()) std::cerr << "query_results: warning: " << warning << "\n";
   if (query == "report") {
     write_report(*storage, vm);
   } else if (query == "studies") {

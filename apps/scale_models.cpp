@@ -65,6 +65,7 @@ std::vector<double> parse_phis(const std::string& text) {
 sc::Coefficients coefficients_from(const po::variables_map& vm) {
   if (vm.count("from-study")) {
     auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
+    if (const std::string warning = storage->open_warning(); !warning.empty()) std::cerr << "scale_models: warning: " << warning << "\n";
     const std::string name = vm["from-study"].as<std::string>();
     const auto study = storage->find_study(name);
     if (!study) throw UsageError("no study named '" + name + "' in " + vm["storage"].as<std::string>());

@@ -159,7 +159,9 @@ bool table_exists(SqlConnection& db, const std::string& table) {
   return std::find(names.begin(), names.end(), table) != names.end();
 }
 
-void check_version(SqlConnection& db) {
+// Checks the schema version and revision; returns a warning for a revision newer than effscale knows when the
+// database is opened only to read (writes to it are refused).
+std::string check_version(SqlConnection& db, bool read_only) {
   auto version = db.prepare("SELECT schema_version, library_version FROM version_info WHERE version_info_id = 1");
   const int64_t schema = version.step() ? version.column_int(0) : -1;
   std::string alembic = "(none)";
@@ -168,8 +170,11 @@ void check_version(SqlConnection& db) {
     if (revision.step()) alembic = revision.column_text(0);
   }
   if (schema == kOptunaSchemaVersion && (alembic == kOptunaAlembicRevision || alembic == kOptunaAlembicRevision32))
-    return;
+    return "";
   const bool older = schema < kOptunaSchemaVersion || alembic < std::string(kOptunaAlembicRevision);
+  if (!older && read_only && schema == kOptunaSchemaVersion)  // a later revision of the same schema: readable
+    return "database '" + db.name() + "' is at Optuna schema version " + std::to_string(schema) + " (alembic " + alembic +
+           "), newer than this effscale knows; reading it as " + kOptunaAlembicRevision32 + ", and no command will write to it";
   throw StoreInputError("database '" + db.name() + "' has Optuna schema version " + std::to_string(schema) +
                         " (alembic " + alembic + "); effscale reads schema " + std::to_string(kOptunaSchemaVersion) +
                         " at " + kOptunaAlembicRevision + " (Optuna 3.0-3.1) or " + kOptunaAlembicRevision32 +
@@ -180,12 +185,9 @@ void check_version(SqlConnection& db) {
 
 }  // namespace
 
-void ensure_optuna_schema(SqlConnection& db, bool create) {
+std::string ensure_optuna_schema(SqlConnection& db, bool create) {
   SqlTransaction transaction(db);
-  if (table_exists(db, "version_info")) {
-    check_version(db);
-    return;
-  }
+  if (table_exists(db, "version_info")) return check_version(db, /*read_only=*/!create);
   if (!db.table_names().empty())
     throw StoreInputError("database '" + db.name() + "' holds other tables and no Optuna study schema");
   if (!create) throw StoreInputError("database '" + db.name() + "' is empty: it holds no study yet");
@@ -199,6 +201,7 @@ void ensure_optuna_schema(SqlConnection& db, bool create) {
       .run();
   db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").bind(1, std::string(kOptunaAlembicRevision)).run();
   transaction.commit();
+  return "";
 }
 
 }  // namespace effscale::store

@@ -53,7 +53,7 @@ std::string utc_now_string(double seconds_offset) {
 
 SqlStorage::SqlStorage(std::unique_ptr<SqlConnection> db, bool create) : db_(std::move(db)) {
   try {
-    ensure_optuna_schema(*db_, create);
+    open_warning_ = ensure_optuna_schema(*db_, create);
   } catch (const StoreFailure& e) {
     throw StoreInputError("cannot use '" + db_->name() + "' as a study database: " + e.what());
   }

@@ -224,3 +224,20 @@ TEST_CASE("query_results plot writes SVG charts a browser and an XML parser read
   CHECK_THAT(empty.err, Catch::Contains("nothing to plot"));
   CHECK_FALSE(std::filesystem::exists(none));
 }
+
+TEST_CASE("a database at an Optuna revision effscale does not know is read with a warning and never written",
+          "[apps][query_results][errors]") {
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("future.db");
+  write_study_at("sqlite:///" + db);
+  REQUIRE(run_command("sqlite3 " + shell_quote(db) + " \"UPDATE alembic_version SET version_num = 'v9.9.9.z'\"").exit_status == 0);
+  const auto studies = query(db, "studies --format csv");
+  INFO(studies.err);
+  REQUIRE(studies.exit_status == 0);
+  CHECK_THAT(studies.out, Catch::Contains("grid"));
+  CHECK_THAT(studies.err, Catch::StartsWith("query_results: warning: database") && Catch::Contains("v9.9.9.z") &&
+                              Catch::Contains("no command will write to it"));
+  const std::string before = effscale::testing::read_file(db);
+  CHECK_THROWS_WITH(SqliteStorage(db), Catch::Contains("v9.9.9.z") && Catch::Contains("use a newer effscale"));
+  CHECK(effscale::testing::read_file(db) == before);
+}

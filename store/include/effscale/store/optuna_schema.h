@@ -2,6 +2,8 @@
 // Optuna's relational schema (version 12: alembic v3.0.0.d for Optuna 3.0-3.1, v3.2.0.a for Optuna 3.2 on), created
 // or checked.
 
+#include <string>
+
 #include "effscale/store/sql_connection.h"
 
 namespace effscale::store {
@@ -18,7 +20,9 @@ inline constexpr const char* kOptunaAlembicRevision32 = "v3.2.0.a";
 // 12 at alembic v3.0.0.d or v3.2.0.a. Throws StoreInputError naming the database when it has another schema
 // version or revision (an older one: upgrade it with Optuna; a newer one: this effscale does not know it) or
 // unrelated tables; the database is then unchanged.
-// With `create` false an empty database is refused too (StoreInputError), and left empty.
-void ensure_optuna_schema(SqlConnection& db, bool create = true);
+// With `create` false (a database opened only to read) an empty database is refused too (StoreInputError), and
+// left empty; a newer alembic revision of schema version 12 is accepted then, and the returned text warns of it (empty
+// otherwise): queries read it as v3.2.0.a, and any open to write it is refused as above.
+std::string ensure_optuna_schema(SqlConnection& db, bool create = true);
 
 }  // namespace effscale::store

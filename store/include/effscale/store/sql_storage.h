@@ -17,8 +17,10 @@ class SqlStorage : public Storage {
  public:
   // Creates Optuna's schema in an empty database or checks an existing one. Throws StoreInputError naming
   // the database when it has another schema or cannot be written; a failed open changes nothing.
-  // With `create` false an empty database is refused, not given the schema.
+  // With `create` false (opened to read) an empty database is refused, not given the schema, and a revision
+  // newer than effscale knows is read with a warning (open_warning).
   explicit SqlStorage(std::unique_ptr<SqlConnection> db, bool create = true);
+  std::string open_warning() const override { return open_warning_; }
 
   Study create_or_load_study(const std::string& name, const std::vector<StudyDirection>& directions) override;
   std::optional<Study> find_study(const std::string& name) override;
@@ -62,6 +64,7 @@ class SqlStorage : public Storage {
   Trial read_trial(int64_t trial_id);
 
   std::mutex mutex_;
+  std::string open_warning_;
 
  protected:
   std::unique_ptr<SqlConnection> db_;

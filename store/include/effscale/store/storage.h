@@ -78,6 +78,9 @@ class Storage {
 
   // Records that a RUNNING trial is alive now.
   virtual void heartbeat(int64_t trial_id) = 0;
+  // What the caller should tell the user about the database it opened (a schema revision newer than effscale
+  // knows, read only); empty when nothing.
+  virtual std::string open_warning() const { return ""; }
   // Fails every RUNNING trial of the study whose heartbeat is older than `grace_seconds`, and those of the
   // RUNNING trials `also` (ids; e.g. held by a worker known to be dead), and re-queues each as a WAITING trial
   // with the same params and system attributes `failed_trial` (the failed trial's number) and `retry_history`
