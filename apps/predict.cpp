@@ -148,10 +148,8 @@ int run(int argc, char** argv) {
   m::StateDict tensors;
   try {
     tensors = m::read_state_dict(weights_path, vm["weights-key"].as<std::string>());
-  } catch (const m::WeightsError& e) {  // the library names the file and the keys; the flag that picks one is ours
-    const std::string what = e.what();
-    if (what.find("no state dict found") == std::string::npos) throw;
-    throw UsageError(what + " with --weights-key");
+  } catch (const m::StateDictKeyError& e) {  // the library names the file and the keys; the flag that picks one is ours
+    throw UsageError(std::string(e.what()) + " with --weights-key");
   }
   const m::WeightFormat format = vm.count("weights-format")
                                      ? m::parse_weight_format(vm["weights-format"].as<std::string>())

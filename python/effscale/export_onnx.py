@@ -25,8 +25,7 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, OSError) as e:
         print(f"export_onnx: error: {e}".splitlines()[0], file=sys.stderr)
         return 2
-    from .spec import load_spec
-    spec = load_spec(args.spec)
+    spec = model.spec
     resolution = args.resolution or spec.resolution
     example = torch.zeros(args.batch, spec.in_channels, resolution, resolution)
     with torch.no_grad():

@@ -152,6 +152,7 @@ class EfficientNet(nn.Module):
 
     def __init__(self, spec: Spec):
         super().__init__()
+        self.spec = spec
         tf = spec.padding == "tf_same"
         plans = spec.layers()
         self.conv_stem = Conv2dPad(spec.in_channels, spec.stem(), 3, (2, 2), tf_same=tf)

@@ -36,10 +36,10 @@ def parse_block_string(text: str) -> BlockArgs:
         if token in ("noskip", "poolskip"):
             values["skip"] = token
             continue
-        match = re.fullmatch(r"(se|[rkseioc])(\d+(?:\.\d+)?)", token)
+        match = re.fullmatch(r"(se)(\d+(?:\.\d+)?)|([rkseioc])(\d+)", token)
         if not match:
             raise ValueError(f"block string '{text}': token '{token}' is not understood")
-        key, number = match.groups()
+        key, number = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
         if key == "s":
             if len(number) != 2:
                 raise ValueError(f"block string '{text}': token '{token}': expected two stride digits")

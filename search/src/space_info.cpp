@@ -4,9 +4,7 @@
 #include <map>
 #include <set>
 
-#include "effscale/models/block_args.h"
 #include "effscale/models/layer_plan.h"
-#include "effscale/models/official.h"
 
 namespace effscale::search {
 namespace {
@@ -108,15 +106,5 @@ std::optional<NearestPoint> nearest_point(const SearchSpace& space, const models
   return point;
 }
 
-models::ArchSpec mnasnet_a1() {
-  models::ArchSpec a1 = models::official("b0");
-  a1.name = "mnasnet-a1";
-  a1.stages.clear();
-  for (const char* block : {"r1_k3_s11_e1_i32_o16_noskip", "r2_k3_s22_e6_i16_o24", "r3_k5_s22_e3_i24_o40_se0.25",
-                            "r4_k3_s22_e6_i40_o80", "r2_k3_s11_e6_i80_o112_se0.25", "r3_k5_s22_e6_i112_o160_se0.25",
-                            "r1_k3_s11_e6_i160_o320"})
-    a1.stages.push_back(models::parse_block_string(block));
-  return a1;
-}
 
 }  // namespace effscale::search

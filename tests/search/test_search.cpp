@@ -70,13 +70,7 @@ TEST_CASE("the default space holds EfficientNet-B0 exactly", "[search][space]") 
 
 TEST_CASE("the default space holds MnasNet-A1's block strings", "[search][space]") {
   const SearchSpace space = SearchSpace::efficientnet_default();
-  m::ArchSpec a1 = m::official("b0");
-  a1.stages.clear();
-  for (const char* block : {"r1_k3_s11_e1_i32_o16_noskip", "r2_k3_s22_e6_i16_o24", "r3_k5_s22_e3_i24_o40_se0.25",
-                            "r4_k3_s22_e6_i40_o80", "r2_k3_s11_e6_i80_o112_se0.25", "r3_k5_s22_e6_i112_o160_se0.25",
-                            "r1_k3_s11_e6_i160_o320"})
-    a1.stages.push_back(m::parse_block_string(block));
-  const auto encoded = space.encode(a1);
+  const auto encoded = space.encode(mnasnet_a1());
   REQUIRE(encoded);
   std::vector<std::string> decoded;
   for (const m::BlockArgs& b : space.decode(*encoded).stages) decoded.push_back(m::format_block_string(b));

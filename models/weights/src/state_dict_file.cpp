@@ -55,7 +55,7 @@ const PickleValue& locate_state_dict(const PickleValue& root, const std::string&
   for (const auto& [k, v] : root.entries)
     if (k->kind == PickleValue::Kind::String && v->kind != PickleValue::Kind::Tensor)
       keys += (keys.empty() ? "" : ", ") + k->text;
-  throw WeightsError(path + ": no state dict found (checkpoint keys: " + (keys.empty() ? "none" : keys) +
+  throw StateDictKeyError(path + ": no state dict found (checkpoint keys: " + (keys.empty() ? "none" : keys) +
                      "); name the one to read");
 }
 

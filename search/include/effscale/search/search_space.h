@@ -40,6 +40,10 @@ inline constexpr size_t kDecisionsPerBlock = 6;
 // stem 32 and head 1280, on B0's other settings (swish, as every effscale spec). The reference of MnasNet's space.
 models::ArchSpec mobilenetv2_reference();
 
+// MnasNet-A1's seven blocks (arXiv:1807.11626, Fig. 7) as block strings on B0's stem and head, without
+// its ReLU (activations are not part of a spec).
+models::ArchSpec mnasnet_a1();
+
 // One categorical decision of the space.
 struct Decision {
   std::string name;                       // "b3_kernel": block 3's kernel

@@ -29,8 +29,4 @@ struct NearestPoint {
 // `target` has another number of stages than the space has blocks.
 std::optional<NearestPoint> nearest_point(const SearchSpace& space, const models::ArchSpec& target);
 
-// MnasNet-A1's seven blocks (arXiv:1807.11626, Fig. 7) as block strings on B0's stem and head, without
-// its ReLU (activations are not part of a spec).
-models::ArchSpec mnasnet_a1();
-
 }  // namespace effscale::search

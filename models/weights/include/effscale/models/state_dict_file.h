@@ -12,7 +12,8 @@ namespace effscale::models {
 // torch.save(model.state_dict()) writes) or a checkpoint dict holding one under `key` when given, else
 // under the first of `state_dict`, `model`, `state_dict_ema`, `model_ema`, `module`, `net` present. A
 // "module." prefix shared by every name (nn.DataParallel) is removed. Throws WeightsError naming the file
-// and what is wrong: unreadable, no state dict found (listing the keys it has), a non-tensor entry.
+// and what is wrong: unreadable, no state dict found (StateDictKeyError, listing the keys it has), a
+// non-tensor entry.
 StateDict read_state_dict(const std::string& path, const std::string& key = "");
 
 // Writes `tensors` atomically: as safetensors when `path` ends in ".safetensors", else in torch.save's

@@ -14,4 +14,11 @@ class WeightsError : public std::invalid_argument {
   explicit WeightsError(const std::string& message) : std::invalid_argument(message) {}
 };
 
+// The WeightsError of a checkpoint whose state dict could not be found without a key naming it: what() lists
+// the keys it has, so a caller can ask its user to pick one.
+class StateDictKeyError : public WeightsError {
+ public:
+  using WeightsError::WeightsError;
+};
+
 }  // namespace effscale::models
