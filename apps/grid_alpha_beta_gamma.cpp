@@ -46,8 +46,7 @@ sc::GridDefinition grid_from(const po::variables_map& vm) {
   if (grid.tolerance < 0) throw UsageError("--tolerance must be >= 0");
   grid.seeds = vm["seeds"].as<int>();
   if (grid.seeds < 1 || grid.seeds > 100) throw UsageError("--seeds must be from 1 to 100");
-  if (sc::admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance).empty())
-    throw UsageError("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
+  grid.macs_tolerance = vm["macs-tolerance"].as<double>();
   return grid;
 }
 
@@ -98,6 +97,9 @@ int run(int argc, char** argv) {
       ("beta-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "width coefficient LOW:HIGH:STEP")
       ("gamma-range", po::value<std::string>()->default_value("1.0:1.4:0.05"), "resolution coefficient LOW:HIGH:STEP")
       ("tolerance", cli::with_default(sc::GridDefinition{}.tolerance), "keep points with |alpha beta^2 gamma^2 - 2| <= T")
+      ("macs-tolerance", cli::with_default(sc::GridDefinition{}.macs_tolerance)->notifier(cli::positive("--macs-tolerance")),
+       "keep points whose network as trained (at the proxy, after rounding) realises 2x the baseline's multiply-adds "
+       "within this fraction")
       ("seeds", cli::with_default(sc::GridDefinition{}.seeds),
        "train each point with this many seeds on the same data; rank by the mean, with 95% intervals")
       ("workers", po::value<int>()->default_value(1), "points trained at once in this process")
@@ -113,7 +115,7 @@ int run(int argc, char** argv) {
   const auto format = cli::parse_output_format(vm["format"].as<std::string>());
   const int workers = vm["workers"].as<int>();
   if (workers < 1 || workers > 64) throw UsageError("--workers must be from 1 to 64");
-  const sc::GridDefinition grid = grid_from(vm);
+  sc::GridDefinition grid = grid_from(vm);
   sc::GridJob job;
   job.baseline = grid.baseline;
   job.training = cli::proxy_training_from(vm);
@@ -124,6 +126,9 @@ int run(int argc, char** argv) {
   if (job.claim.max_retries < 0) throw UsageError("--max-retries must be 0 or more");
   m::validate(tr::shrink_to_proxy(grid.baseline, job.training.proxy));
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
+  const tr::ProxyData data = cli::load_data_from(vm);
+  grid.trained_baseline = tr::adapt_spec(tr::shrink_to_proxy(grid.baseline, job.training.proxy), job.training.bn_momentum, data.num_classes);
+  if (sc::grid_points(grid).empty()) throw UsageError(sc::no_point_reason(grid));
 
   const std::string url = vm["storage"].as<std::string>();
   job.connect = [url] { return st::open_storage(url); };
@@ -137,7 +142,6 @@ int run(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     throw UsageError("study '" + study_name + "': " + e.what() + "; use another --study");
   }
-  const tr::ProxyData data = cli::load_data_from(vm);
   job.data = &data;
   job.out_dir = cli::output_dir_from(vm, "runs/grid-" + study_name);
   job.log = cli::stderr_log("grid_alpha_beta_gamma");

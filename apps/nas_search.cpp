@@ -16,6 +16,7 @@
 #include "effscale/base/atomic_file.h"
 #include "effscale/models/counts.h"
 #include "effscale/models/official.h"
+#include "effscale/models/reference_networks.h"
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/models/block_args.h"
@@ -25,6 +26,7 @@
 #include "effscale/search/search_loop.h"
 #include "effscale/search/search_space.h"
 #include "effscale/search/space_info.h"
+#include "effscale/trainers/proxy_task.h"
 #include "effscale/store/best_trial.h"
 #include "effscale/store/study_owner.h"
 #include "effscale/trainers/worker_threads.h"
@@ -180,7 +182,7 @@ std::string stage_strings(const se::SearchSpace& space, const std::vector<int>& 
 }
 
 // --space-info: the space's size and distinct networks, and how near it comes to B0 and MnasNet-A1.
-void print_space_info(const se::SearchSpace& space, cli::OutputFormat format) {
+void print_space_info(const se::SearchSpace& space, const tr::ProxyArchitecture& proxy, cli::OutputFormat format) {
   cli::OutputTable table({"item", "value"});
   auto count = [](double n) {  // exact below 2^53, else 4 significant digits
     char text[32];
@@ -190,7 +192,14 @@ void print_space_info(const se::SearchSpace& space, cli::OutputFormat format) {
   table.add_row({"decisions", std::to_string(space.decisions().size())});
   table.add_row({"candidates", count(space.size())});
   table.add_row({"distinct_networks", count(se::distinct_size(space))});
-  for (const auto& [name, target] : {std::pair{std::string("b0"), m::official("b0")}, std::pair{std::string("mnasnet_a1"), se::mnasnet_a1()}}) {
+  if (proxy.width != 1.0 || proxy.depth != 1.0 || proxy.divisor) {  // what training at the proxy can tell apart
+    const m::ArchSpec realised = tr::shrink_to_proxy(space.reference(), proxy);
+    table.add_row({"distinct_networks_at_proxy", count(se::distinct_size_realised(space, realised))});
+    char text[96];
+    std::snprintf(text, sizeof text, "width x%g (divisor %d), depth x%g", realised.width_mult, realised.depth_divisor, realised.depth_mult);
+    table.add_row({"proxy", text});
+  }
+  for (const auto& [name, target] : {std::pair{std::string("b0"), m::official("b0")}, std::pair{std::string("mnasnet_a1"), m::mnasnet_a1()}}) {
     const auto near = se::nearest_point(space, target);
     if (!near) {
       table.add_row({"nearest_" + name, "the space has " + std::to_string(space.decisions().size() / se::kDecisionsPerBlock) +
@@ -213,7 +222,7 @@ int run(int argc, char** argv) {
   const auto format = cli::parse_output_format(vm["format"].as<std::string>());
   const se::SearchSpace space = space_from(vm);
   if (vm["space-info"].as<bool>()) {
-    print_space_info(space, format);
+    print_space_info(space, cli::proxy_architecture_from(vm), format);
     return 0;
   }
   for (const char* required : {"trials", "study"})

@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -13,6 +14,7 @@
 #include "effscale/cli/training_flags.h"
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
+#include "effscale/scaling/equal_cost.h"
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/trainers/data_parallel_run.h"
 #include "effscale/trainers/recorded_training.h"
@@ -33,8 +35,11 @@ const char* const kUsage =
     "usage: scale_models --baseline b0|SPEC.json (--alpha A --beta B --gamma G | --from-study S | --official)\n"
     "                    [--phi 1..7 | --phi 1,2,3] [--output-dir DIR] [--format table|csv|json]\n"
     "                    [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C]\n"
-    "                    [--train [training options]] [--study S] [--storage URL]\n"
+    "                    [--method compound|width|depth|resolution [--macs-tolerance T]]\n"
+    "                    [--train [--seeds N] [training options]] [--study S] [--storage URL]\n"
     "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"
+    "--method: at equal cost instead, each model realising 2^phi times the baseline's multiply-adds after\n"
+    "rounding (within --macs-tolerance), by compound scaling or by width, depth or resolution alone.\n"
     "--train data-parallel: start it with torchrun --no_python; rank 0 writes, records and prints.";
 
 std::vector<double> parse_phis(const std::string& text) {
@@ -86,11 +91,41 @@ sc::Coefficients coefficients_from(const po::variables_map& vm) {
 m::ArchSpec baseline_from(const po::variables_map& vm) {
   m::ArchSpec baseline = m::spec_from_name_or_file(vm["baseline"].as<std::string>());
   const tr::ProxyArchitecture proxy = cli::proxy_architecture_from(vm);
-  if (!proxy.resolution && !proxy.in_channels && proxy.width == 1.0 && proxy.depth == 1.0) return baseline;
+  if (!proxy.resolution && !proxy.in_channels && !proxy.divisor && proxy.width == 1.0 && proxy.depth == 1.0) return baseline;
   baseline = tr::shrink_to_proxy(baseline, proxy);
   baseline.name += "-proxy";
   m::validate(baseline);
   return baseline;
+}
+
+// How the family is scaled: the flags' coefficients, the official table, or a method at equal cost.
+struct FamilyRecipe {
+  sc::Coefficients c;
+  bool official = false;
+  std::optional<sc::ScalingMethod> method;  // equal cost
+};
+
+// The models of `phis`; with a method, each within --macs-tolerance of 2^phi x the baseline's multiply-adds.
+std::vector<sc::ScaledModel> scale_family(const m::ArchSpec& baseline, const std::vector<double>& phis, const FamilyRecipe& how,
+                                          const po::variables_map& vm) {
+  const int divisor = vm["resolution-divisor"].as<int>();
+  const double tolerance = vm["macs-tolerance"].as<double>();
+  std::vector<sc::ScaledModel> family;
+  for (double phi : phis) {
+    if (how.official) family.push_back(sc::official_scaled_model(baseline, phi));
+    else if (!how.method) family.push_back(sc::scale_model(baseline, how.c, phi, divisor));
+    else family.push_back(sc::scale_to_cost(baseline, *how.method, phi, how.c, divisor));
+    const double ratio = family.back().macs_ratio, target = std::pow(2.0, phi);
+    if (how.method && std::abs(ratio / target - 1) > tolerance)
+    {
+      char text[256];
+      std::snprintf(text, sizeof text, "--method %s: at phi %g the nearest network realises %.2fx the baseline's multiply-adds, "
+                    "not %gx within %g%%; raise --macs-tolerance or lower --resolution-divisor",
+                    sc::scaling_method_name(*how.method).c_str(), phi, ratio, target, tolerance * 100);
+      throw UsageError(text);
+    }
+  }
+  return family;
 }
 
 json official_cells(const m::ArchSpec& baseline, double phi) {
@@ -99,14 +134,21 @@ json official_cells(const m::ArchSpec& baseline, double phi) {
   return {o.spec.resolution, o.params, o.macs};
 }
 
-// --train: trains every model of `family` as a trial of the study (rank 0 records and prints under torchrun).
-void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel>& family, const sc::Coefficients& c,
-                  bool official, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous) {
+// The run folder of `model`'s seed `k` (of `seeds`): runs/MODEL, or runs/MODEL/seed<k+1> with several seeds.
+std::string run_dir_of(const std::string& out_dir, const std::string& model, int k, int seeds) {
+  std::filesystem::path dir = std::filesystem::path(out_dir) / "runs" / model;
+  if (seeds > 1) dir /= "seed" + std::to_string(k + 1);
+  return dir.string();
+}
+
+// --train: trains every model of `family` (`--seeds` times each: seeds --seed + 0, 1, ... on the same data) as
+// trials of the study (rank 0 records and prints under torchrun).
+void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel>& family, const FamilyRecipe& how,
+                  const tr::ProxyData& data, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous) {
   const bool leader = !rendezvous || rendezvous->rank == 0;
-  effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous));
+  const int seeds = vm["seeds"].as<int>();
   const tr::TrainerOptions recipe = cli::recipe_from(vm);
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
-  const tr::ProxyData data = cli::load_data_from(vm);
   const std::shared_ptr<tr::ProcessGroup> group = tr::join_data_parallel(rendezvous);
   std::unique_ptr<st::Storage> storage;
   int64_t study = 0;
@@ -115,11 +157,13 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
     study = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }
-  effscale::cli::OutputTable trained({"model", "phi", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
-  for (const sc::ScaledModel& s : family) {
+  effscale::cli::OutputTable trained({"model", "phi", "seed", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
+  for (const sc::ScaledModel& s : family)
+  for (int k = 0; k < seeds; ++k) {
     const m::ArchSpec spec = tr::adapt_spec(s.spec, cli::bn_momentum_from(vm), data.num_classes);
-    const std::string run_dir = (std::filesystem::path(out_dir) / "runs" / s.name).string();
+    const std::string run_dir = run_dir_of(out_dir, s.name, k, seeds);
     tr::TrainerOptions trainer = tr::options_for_run(recipe, spec, run_dir);
+    trainer.seed += uint64_t(k);  // weights and data order; the split stays
     trainer.resume = true;  // a rerun continues every model where it stopped
     tr::use_data_parallel(group, trainer);
     std::optional<st::Trial> trial;
@@ -127,11 +171,12 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
       trial = tr::open_run_trial(*storage, study, run_dir, true);
       std::cerr << "scale_models: training " << s.name << " (trial " << trial->number << ")\n";
     }
-    const json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", c.alpha}, {"beta", c.beta}, {"gamma", c.gamma},
-                        {"official", official}, {"macs_ratio", s.macs_ratio}};
+    json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", how.c.alpha}, {"beta", how.c.beta}, {"gamma", how.c.gamma},
+                  {"official", how.official}, {"macs_ratio", s.macs_ratio}, {"seed_index", k}};
+    if (how.method) attrs["method"] = sc::scaling_method_name(*how.method);
     const json row = tr::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr,
                                                nullptr, pruner.get());
-    trained.add_row({s.name, s.phi, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
+    trained.add_row({s.name, s.phi, k + 1, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
   }
   if (leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
 }
@@ -146,6 +191,10 @@ int run(int argc, char** argv) {
       ("from-study", po::value<std::string>(), "take the best coefficients of this grid_alpha_beta_gamma study")
       ("official", po::bool_switch(), "use the official hand-rounded B1-B7 table instead of coefficients")
       ("phi", po::value<std::string>()->default_value("1..7"), "compound coefficients: LOW..HIGH or a list")
+      ("method", po::value<std::string>(), "scale at equal cost: compound (needs coefficients), width, depth or resolution")
+      ("macs-tolerance", cli::with_default(0.1)->notifier(cli::positive("--macs-tolerance")),
+       "--method: refuse a model whose realised multiply-adds miss 2^phi x the baseline's by more than this fraction")
+      ("seeds", cli::with_default(1)->notifier(cli::at_least("--seeds", 1)), "--train: train each model this many times")
       ("resolution-divisor", po::value<int>()->default_value(8), "derived resolutions round to multiples of this")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json")
       ("train", po::bool_switch(), "train every model (resumable; one trial each)")
@@ -160,17 +209,26 @@ int run(int argc, char** argv) {
   const bool official = vm["official"].as<bool>();
   if (official && (vm.count("alpha") || vm.count("from-study")))
     throw UsageError("--official replaces the coefficients; drop --alpha/--beta/--gamma/--from-study");
-  const m::ArchSpec baseline = baseline_from(vm);
+  FamilyRecipe how;
+  how.official = official;
+  if (vm.count("method")) {
+    if (official) throw UsageError("--official and --method exclude each other");
+    how.method = cli::parse_flag("--method", [&] { return sc::parse_scaling_method(vm["method"].as<std::string>()); });
+  }
+  m::ArchSpec baseline = baseline_from(vm);
   const std::vector<double> phis = parse_phis(vm["phi"].as<std::string>());
-  const sc::Coefficients c = official ? sc::Coefficients{} : coefficients_from(vm);
-
-  std::vector<sc::ScaledModel> family;
-  for (double phi : phis)
-    family.push_back(official ? sc::official_scaled_model(baseline, phi)
-                              : sc::scale_model(baseline, c, phi, vm["resolution-divisor"].as<int>()));
-  const std::string out_dir = cli::output_dir_from(vm, "scaled");
+  if (!official && (!how.method || *how.method == sc::ScalingMethod::Compound)) how.c = coefficients_from(vm);
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
+  const bool train = vm["train"].as<bool>();
+  if (train) effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous));
+  std::optional<tr::ProxyData> data;
+  if (train) {
+    data = cli::load_data_from(vm);
+    baseline.num_classes = int(data->num_classes);  // costs as trained: the data's classifier
+  }
+  const std::vector<sc::ScaledModel> family = scale_family(baseline, phis, how, vm);
+  const std::string out_dir = cli::output_dir_from(vm, "scaled");
   const bool leader = !rendezvous || rendezvous->rank == 0;
   if (leader) std::filesystem::create_directories(out_dir);
   effscale::cli::OutputTable table({"model", "phi", "depth_mult", "width_mult", "resolution_mult", "resolution",
@@ -184,9 +242,7 @@ int run(int argc, char** argv) {
                    s.channels, s.params, s.macs, std::round(s.macs_ratio * 1000) / 1000, std::pow(2.0, s.phi), off[0], off[1], off[2]});
   }
   if (leader) std::cout << table.render(format);
-  if (!vm["train"].as<bool>()) return 0;
-
-  train_family(vm, family, c, official, out_dir, rendezvous);
+  if (train) train_family(vm, family, how, *data, out_dir, rendezvous);
   return 0;
 }
 

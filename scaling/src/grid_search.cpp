@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -10,6 +12,7 @@
 
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
+#include "effscale/trainers/proxy_task.h"
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/store/best_trial.h"
 #include "effscale/store/trial_progress.h"
@@ -21,22 +24,63 @@ namespace st = effscale::store;
 namespace tr = effscale::trainers;
 using nlohmann::json;
 
+namespace {
+
+// The phi = 1 network of `c` as trained from `trained_baseline` (resolution divisor 1).
+ScaledModel trained_model(const models::ArchSpec& trained_baseline, const Coefficients& c) {
+  return scale_model(trained_baseline, c, 1.0, 1);
+}
+
+}  // namespace
+
+std::vector<GridPoint> grid_points(const GridDefinition& grid) {
+  std::vector<GridPoint> points = admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);
+  if (!grid.trained_baseline) return points;
+  points.erase(std::remove_if(points.begin(), points.end(), [&](const GridPoint& p) {
+                 return std::abs(trained_model(*grid.trained_baseline, p.coefficients).macs_ratio / 2.0 - 1.0) > grid.macs_tolerance;
+               }), points.end());
+  return points;
+}
+
+std::string no_point_reason(const GridDefinition& grid) {
+  const std::vector<GridPoint> nominal = admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);
+  if (nominal.empty() || !grid.trained_baseline)
+    return "no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges";
+  double low = 1e300, high = 0;
+  for (const GridPoint& p : nominal) {
+    const double r = trained_model(*grid.trained_baseline, p.coefficients).macs_ratio;
+    low = std::min(low, r);
+    high = std::max(high, r);
+  }
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "no grid point realises 2x the baseline's multiply-adds within %.0f%% at the trained proxy (the %zu points "
+                "with alpha beta^2 gamma^2 near 2 realise %.2fx-%.2fx after rounding); widen the ranges or the tolerance, "
+                "or train a larger proxy", grid.macs_tolerance * 100, nominal.size(), low, high);
+  return text;
+}
+
 json grid_settings(const GridDefinition& grid) {
   json settings = {{"baseline", models::spec_to_json_value(grid.baseline)}, {"alpha_range", grid_range_text(grid.alpha)},
                    {"beta_range", grid_range_text(grid.beta)}, {"gamma_range", grid_range_text(grid.gamma)},
                    {"tolerance", grid.tolerance}};
   if (grid.seeds > 1) settings["seeds"] = grid.seeds;  // one seed: the settings of grids from before seeds existed
+  if (grid.trained_baseline) settings["macs_tolerance"] = grid.macs_tolerance;
   return settings;
 }
 
 size_t prepare_grid_study(st::Storage& storage, int64_t study_id, const GridDefinition& grid) {
-  const std::vector<GridPoint> points = admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);
-  if (points.empty())
-    throw std::invalid_argument("no grid point satisfies |alpha beta^2 gamma^2 - 2| <= tolerance; widen the ranges");
+  const std::vector<GridPoint> points = grid_points(grid);
+  if (points.empty()) throw std::invalid_argument(no_point_reason(grid));
   if (grid.seeds < 1) throw std::invalid_argument("seeds per point " + std::to_string(grid.seeds) + ": expected at least 1");
   const json settings = grid_settings(grid);
+  auto same_grid = [&](const json& stored) {  // a grid stored before realised-MACs admissibility matches without it
+    json mine = settings;
+    if (!stored.contains("macs_tolerance")) mine.erase("macs_tolerance");
+    return stored == mine;
+  };
   if (!storage.compare_and_set_study_attrs(study_id, "grid_settings", nullptr, {{"grid_settings", settings}}, false) &&
-      storage.study_attrs(study_id, false)["grid_settings"] != settings)
+      !same_grid(storage.study_attrs(study_id, false)["grid_settings"]))
     throw std::invalid_argument("the study holds a grid with other settings (baseline, ranges or tolerance)");
   std::vector<st::Storage::EnqueueRequest> requests;
   for (int seed = 0; seed < grid.seeds; ++seed)  // seed-major: every point once before any point twice
@@ -58,13 +102,18 @@ Coefficients coefficients_of(const st::Trial& trial) {
   return {trial.params.at("alpha").internal, trial.params.at("beta").internal, trial.params.at("gamma").internal};
 }
 
+// The baseline as the grid trains it: shrunk to the proxy, with the data's classes and the recipe's BN momentum.
+models::ArchSpec trained_baseline(const GridJob& job) {
+  return tr::adapt_spec(tr::shrink_to_proxy(job.baseline, job.training.proxy), job.training.bn_momentum, job.data->num_classes);
+}
+
 // Trains the phi = 1 model of a claimed point on the proxy and finishes its trial; the log goes to train.log.
 void train_point(const GridJob& job, st::Storage& storage, const st::Trial& trial) {
   const std::string id = trial.system_attrs.at("grid_id").get<std::string>();
   const Coefficients c = coefficients_of(trial);
   const ScaledModel target = scale_model(job.baseline, c, 1.0, 8);  // the full-size phi = 1 model
-  const ScaledModel trained = scale_model(tr::shrink_to_proxy(job.baseline, job.training.proxy), c, 1.0, 1);
-  const models::ArchSpec spec = tr::adapt_spec(trained.spec, job.training.bn_momentum, job.data->num_classes);
+  const ScaledModel trained = trained_model(trained_baseline(job), c);
+  const models::ArchSpec& spec = trained.spec;
   const int seed_index = trial.system_attrs.value("seed_index", 0);
   std::filesystem::path run_path = std::filesystem::path(job.out_dir) / id;
   if (seed_index > 0) run_path /= "seed" + std::to_string(seed_index);
@@ -74,7 +123,7 @@ void train_point(const GridJob& job, st::Storage& storage, const st::Trial& tria
   options.resume = true;  // a re-queued point continues from its last checkpoint
   const json attrs = {{"grid_id", id}, {"seed_index", seed_index}, {"flops_factor", flops_factor(c)},
                       {"target_macs", target.macs}, {"target_params", target.params},
-                      {"target_resolution", target.spec.resolution}, {"macs_ratio", target.macs_ratio}};
+                      {"target_resolution", target.spec.resolution}, {"macs_ratio", trained.macs_ratio}};
   std::filesystem::create_directories(run_dir);
   std::ofstream log((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(job.pruner);

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 
 #include "effscale/models/block_args.h"
 #include "effscale/models/official.h"
+#include "effscale/models/reference_networks.h"
 #include "effscale/models/spec_error.h"
 #include "effscale/models/spec_json.h"
 
@@ -73,37 +73,12 @@ SearchSpace::SearchSpace(models::ArchSpec reference, std::vector<BlockChoices> b
   }
 }
 
-namespace {
-
-// B0's stem, head and settings with other blocks.
-models::ArchSpec b0_with_blocks(const std::string& name, std::initializer_list<const char*> blocks) {
-  models::ArchSpec spec = models::official("b0");
-  spec.name = name;
-  spec.stages.clear();
-  for (const char* block : blocks) spec.stages.push_back(models::parse_block_string(block));
-  return spec;
-}
-
-}  // namespace
-
-models::ArchSpec mobilenetv2_reference() {
-  return b0_with_blocks("mobilenetv2", {"r1_k3_s11_e1_i32_o16", "r2_k3_s22_e6_i16_o24", "r3_k3_s22_e6_i24_o32",
-                                        "r4_k3_s22_e6_i32_o64", "r3_k3_s11_e6_i64_o96", "r3_k3_s22_e6_i96_o160",
-                                        "r1_k3_s11_e6_i160_o320"});
-}
-
-models::ArchSpec mnasnet_a1() {
-  return b0_with_blocks("mnasnet-a1", {"r1_k3_s11_e1_i32_o16_noskip", "r2_k3_s22_e6_i16_o24", "r3_k5_s22_e3_i24_o40_se0.25",
-                                       "r4_k3_s22_e6_i40_o80", "r2_k3_s11_e6_i80_o112_se0.25",
-                                       "r3_k5_s22_e6_i112_o160_se0.25", "r1_k3_s11_e6_i160_o320"});
-}
-
 SearchSpace SearchSpace::around(models::ArchSpec reference) {
   const size_t blocks = reference.stages.size();
   return SearchSpace(std::move(reference), std::vector<BlockChoices>(blocks));
 }
 
-SearchSpace SearchSpace::mnasnet_default() { return around(mobilenetv2_reference()); }
+SearchSpace SearchSpace::mnasnet_default() { return around(models::mobilenetv2_reference()); }
 
 SearchSpace SearchSpace::efficientnet_default() {
   const models::ArchSpec b0 = models::official("b0");

@@ -9,21 +9,23 @@
 namespace effscale::search {
 namespace {
 
-// The layers `stage` builds when it receives `stage.input_filters` channels, as a text key: two stages with
-// the same key build the same layers. Drop-connect rates (a training setting that depends on the position)
-// are left out.
-std::string layers_key(const models::ArchSpec& reference, const models::BlockArgs& stage) {
-  models::ArchSpec alone = reference;
+// The layers `stage` builds when it receives `stage.input_filters` channels, realised with the width and depth
+// multipliers and divisor of `realised`, as a text key (two stages with the same key build the same layers), and
+// the width it ends in. Drop-connect rates (a training setting that depends on the position) are left out.
+std::pair<std::string, int> realised_stage(const models::ArchSpec& realised, const models::BlockArgs& stage) {
+  models::ArchSpec alone = realised;
   alone.stages = {stage};
   alone.stem_filters = stage.input_filters;
   std::string key;
+  int width = 0;
   for (const models::LayerPlan& l : models::plan_layers(alone)) {
+    width = l.output_filters;
     key += std::to_string(l.kernel_size) + "," + std::to_string(l.strides[0]) + std::to_string(l.strides[1]) + "," +
            std::to_string(l.input_filters) + "," + std::to_string(l.output_filters) + "," +
            std::to_string(l.expanded_filters) + "," + std::to_string(l.se_filters) + "," + (l.fused ? "f" : "d") +
            (l.residual ? "r" : "") + (l.pool_shortcut ? "p" : "") + ";";
   }
-  return key;
+  return {key, width};
 }
 
 // The choice counts of block `b`'s decisions.
@@ -57,25 +59,38 @@ double field_distance(size_t d, const models::BlockArgs& stage, const models::Bl
 
 }  // namespace
 
-double distinct_size(const SearchSpace& space) {
+double distinct_size(const SearchSpace& space) { return distinct_size_realised(space, space.reference()); }
+
+double distinct_size_realised(const SearchSpace& space, const models::ArchSpec& realised) {
+  struct Ways {
+    int filters = 0;     // a block width (before the multiplier) that realises this width
+    double count = 0;    // distinct networks so far that end in it
+  };
   const size_t blocks = space.decisions().size() / kDecisionsPerBlock;
-  std::map<int, double> ways{{space.reference().stem_filters, 1.0}};  // networks so far, by the width they end in
+  std::map<int, Ways> ways{{0, {space.reference().stem_filters, 1.0}}};  // by realised width (the stem: one entry)
   for (size_t b = 0; b < blocks; ++b) {
     const std::vector<size_t> radix = block_radix(space, b);
-    std::map<int, double> next;
-    for (const auto& [input_filters, count] : ways) {
-      std::map<int, std::set<std::string>> stages_by_width;
+    std::map<int, Ways> next;
+    for (const auto& [realised_in, in] : ways) {
+      std::map<int, std::pair<int, std::set<std::string>>> stages_by_width;  // realised width: filters, layer keys
       std::vector<int> picks(kDecisionsPerBlock, 0);
       do {
-        const models::BlockArgs stage = space.decode_block(b, picks.data(), input_filters);
-        stages_by_width[stage.output_filters].insert(layers_key(space.reference(), stage));
+        const models::BlockArgs stage = space.decode_block(b, picks.data(), in.filters);
+        const auto [key, width] = realised_stage(realised, stage);
+        auto& slot = stages_by_width[width];
+        if (slot.second.empty()) slot.first = stage.output_filters;
+        slot.second.insert(key);
       } while (next_combination(picks, radix));
-      for (const auto& [width, stages] : stages_by_width) next[width] += count * double(stages.size());
+      for (const auto& [width, stages] : stages_by_width) {
+        Ways& w = next[width];
+        if (w.count == 0) w.filters = stages.first;
+        w.count += in.count * double(stages.second.size());
+      }
     }
     ways = std::move(next);
   }
   double total = 0;
-  for (const auto& [width, count] : ways) total += count;
+  for (const auto& [width, w] : ways) total += w.count;
   return total;
 }
 

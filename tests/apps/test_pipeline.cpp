@@ -18,12 +18,13 @@ using namespace effscale::testing;
 
 namespace {
 
-// A preset a few seconds long: a few hundred images, one epoch per run.
+// A preset a few seconds long: a few hundred images, one epoch per run, the quick preset's proxy network.
 std::string tiny_preset(const TempDir& dir, const std::string& data) {
   return dir.write("tiny.ini", "dataset = mnist\ndata-dir = " + data +
                                    "\ntrain-limit = 192\nval-fraction = 0.25\nepochs = 1\nbatch-size = 32\n"
                                    "optimizer = sgd\nlr = 0.2\nlabel-smoothing = 0\nwarmup-epochs = 0\nema-decay = 0\n"
-                                   "bn-recalibrate = 2\nbn-momentum = 0.1\ncrop-min-area = 1.0\neval-crop = 1.0\nthreads = 2\n");
+                                   "bn-recalibrate = 2\nbn-momentum = 0.1\ncrop-min-area = 1.0\neval-crop = 1.0\nthreads = 2\n"
+                                   "proxy-resolution = 28\nproxy-width = 0.25\nproxy-depth = 0.25\nin-channels = 1\n");
 }
 
 std::string demo_command(const TempDir& dir, const std::string& preset) {
@@ -65,7 +66,7 @@ TEST_CASE("the main job runs end to end, survives a kill, and writes its report"
   CHECK(search[TrialState::Complete] == 3);
   CHECK(search[TrialState::Running] == 0);
   auto grid = states_of(storage, "demo-grid");
-  CHECK(grid[TrialState::Complete] == 6);  // the demo's ranges at tolerance 0.15 admit 6 points
+  CHECK(grid[TrialState::Complete] >= 1);  // as many as the found baseline's realised costs admit
   CHECK(grid[TrialState::Running] + grid[TrialState::Waiting] == 0);
   std::multiset<double> phis;
   for (const Trial& t : storage.get_trials(storage.find_study("demo-scaled")->study_id, {TrialState::Complete}))
@@ -78,7 +79,7 @@ TEST_CASE("the main job runs end to end, survives a kill, and writes its report"
   for (const Trial& t : storage.get_trials(storage.find_study("demo-grid")->study_id, {TrialState::Complete}))
     points.insert(std::to_string(t.params.at("alpha").internal) + "/" + std::to_string(t.params.at("beta").internal) +
                   "/" + std::to_string(t.params.at("gamma").internal));
-  CHECK(points.size() == 6);
+  CHECK(int(points.size()) == grid[TrialState::Complete]);
 
   const std::string report = read_file(dir.file("demo/report/report.md"));
   for (const char* part : {"## 1. Baseline search", "Chosen baseline: trial", "## 2. Compound-coefficient grid",

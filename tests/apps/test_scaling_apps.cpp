@@ -32,7 +32,7 @@ TEST_CASE("a tiny grid runs once, resumes without duplicates and feeds scale_mod
   const std::string data = tiny_mnist(dir), storage = shell_quote(url);
   const std::string grid = std::string(EFFSCALE_GRID) + " --baseline b0 --study g --storage " + storage +
                            " --alpha-range 1.0:1.2:0.2 --beta-range 1.0:1.2:0.2 --gamma-range 1.0:1.2:0.2 --tolerance 0.12"
-                           " --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1 --dataset mnist"
+                           " --macs-tolerance 1 --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1 --dataset mnist"
                            " --data-dir " + shell_quote(data) + " --epochs 1 --batch-size 16 --threads 1 --out-dir " +
                            shell_quote(dir.file("runs")) + " --format json";
   const auto first = run_command(grid);
@@ -164,7 +164,7 @@ TEST_CASE("grid_alpha_beta_gamma --seeds ranks points by their mean with 95% int
   const auto r = run_command(std::string(EFFSCALE_GRID) + " --baseline b0 --study g --storage " +
                              shell_quote("sqlite:///" + dir.file("g.db")) +
                              " --alpha-range 1.0:1.2:0.2 --beta-range 1.0:1.2:0.2 --gamma-range 1.0:1.2:0.2 --tolerance 0.3" +
-                             " --seeds 2 --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1" +
+                             " --seeds 2 --macs-tolerance 1 --proxy-resolution 12 --proxy-width 0.25 --proxy-depth 0.25 --in-channels 1" +
                              " --dataset mnist --data-dir " + shell_quote(data) + " --epochs 1 --batch-size 16 --threads 1" +
                              " --output-dir " + shell_quote(dir.file("runs")) + " --format json");
   INFO(r.err);
@@ -179,4 +179,54 @@ TEST_CASE("grid_alpha_beta_gamma --seeds ranks points by their mean with 95% int
   CHECK(points[0]["val_top1_mean"].get<double>() >= points[1]["val_top1_mean"].get<double>());
   CHECK(r.err.find("enqueued 3 admissible points x 2 seeds") != std::string::npos);
   CHECK(r.err.find("seed-to-seed noise (Welch's t test, 5%)") != std::string::npos);
+}
+
+TEST_CASE("scale_models --method scales at equal realised cost and --seeds trains each model several times",
+          "[apps][scaling][equal_cost]") {
+  TempDir dir;
+  for (const char* method : {"width", "depth", "resolution"}) {
+    INFO(method);
+    const auto r = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method " + method +
+                               " --phi 1,2 --resolution-divisor 1 --format json --out-dir " + shell_quote(dir.file(method)));
+    REQUIRE(r.exit_status == 0);
+    const json rows = json::parse(r.out);
+    REQUIRE(rows.size() == 2);
+    CHECK(std::abs(rows[0]["macs_ratio"].get<double>() / 2 - 1) <= 0.1);
+    CHECK(std::abs(rows[1]["macs_ratio"].get<double>() / 4 - 1) <= 0.1);
+    CHECK(rows[1]["model"] == std::string("b0-") + method + "-phi2");
+  }
+  const auto needs = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method compound --phi 1");
+  CHECK(needs.exit_status == 2);
+  CHECK_THAT(needs.err, Catch::Contains("give --alpha, --beta and --gamma"));
+  const auto tight = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method resolution --phi 1 "
+                                 "--macs-tolerance 0.0001 --out-dir " + shell_quote(dir.file("tight")));
+  CHECK(tight.exit_status == 2);
+  CHECK_THAT(tight.err, Catch::Contains("--method resolution: at phi 1 the nearest network realises"));
+
+  const std::string data = tiny_mnist(dir), storage = shell_quote("sqlite:///" + dir.file("s.db"));
+  REQUIRE(run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method width --phi 0 --out-dir " +
+                      shell_quote(dir.file("b0"))).exit_status == 0);
+  json spec = json::parse(read_file(dir.file("b0/b0-width-phi0.json")));
+  spec["name"] = "b0";
+  spec["width_mult"] = 0.25;
+  spec["depth_mult"] = 0.25;
+  spec["resolution"] = 12;
+  spec["in_channels"] = 1;
+  dir.write("tiny.json", spec.dump());
+  const std::string train = std::string(EFFSCALE_SCALE_MODELS) + " --baseline " + shell_quote(dir.file("tiny.json")) +
+                            " --method width --phi 1 --resolution-divisor 1 --train --seeds 2 --study fam --storage " + storage +
+                            " --dataset mnist --data-dir " + shell_quote(data) + " --epochs 1 --batch-size 16 --threads 1 "
+                            "--bn-momentum 0.1 --out-dir " + shell_quote(dir.file("t"));
+  const auto trained = run_command(train);
+  INFO(trained.err);
+  REQUIRE(trained.exit_status == 0);
+  for (const char* seed : {"seed1", "seed2"})
+    CHECK(std::filesystem::exists(dir.file(std::string("t/runs/b0-width-phi1/") + seed + "/result.json")));
+  SqliteStorage store(dir.file("s.db"));
+  const auto trials = store.get_trials(store.find_study("fam")->study_id, {});
+  REQUIRE(trials.size() == 2);
+  CHECK(trials[1].user_attrs["method"] == "width");
+  CHECK(trials[1].user_attrs["seed_index"] == 1);
+  CHECK(run_command(train).exit_status == 0);  // a rerun finds both done
+  CHECK(store.get_trials(store.find_study("fam")->study_id, {}).size() == 2);
 }

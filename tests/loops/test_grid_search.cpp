@@ -3,14 +3,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "effscale/models/counts.h"
 #include "effscale/models/official.h"
 #include "effscale/scaling/grid_search.h"
+#include "effscale/scaling/scaled_model.h"
 #include "effscale/store/store_error.h"
 #include "effscale/trainers/training_run.h"
 #include "loop_fixtures.h"
@@ -63,6 +67,8 @@ TEST_CASE("the grid loop trains every admissible point once, records its cost an
 
   scaling::GridJob job = tiny_grid_job(data, dir.file("grid"), study);
   job.connect = connect_to(backend);
+  const models::ArchSpec trained_baseline =
+      trainers::adapt_spec(trainers::shrink_to_proxy(job.baseline, job.training.proxy), job.training.bn_momentum, data.num_classes);
   std::vector<std::string> lines;
   job.log = [&](const std::string& line) { lines.push_back(line); };
   CHECK(scaling::run_grid_worker(job, 1) == 3);
@@ -71,7 +77,9 @@ TEST_CASE("the grid loop trains every admissible point once, records its cost an
   for (const store::Trial& t : backend->get_trials(study, {})) {
     const double a = t.params.at("alpha").internal, b = t.params.at("beta").internal, g = t.params.at("gamma").internal;
     CHECK(t.user_attrs["flops_factor"].get<double>() == Approx(a * b * b * g * g));
-    CHECK(t.user_attrs["macs_ratio"].get<double>() > 1.0);
+    CHECK(t.user_attrs["macs_ratio"].get<double>() > 1.0);  // realised: the trained network over the trained baseline
+    CHECK(t.user_attrs["macs_ratio"].get<double>() ==
+          Approx(t.user_attrs["macs"].get<double>() / double(models::count_macs(trained_baseline))));
     CHECK(t.user_attrs.contains("target_macs"));
     CHECK(std::filesystem::exists(std::filesystem::path(job.out_dir) / t.system_attrs["grid_id"].get<std::string>() / "train.log"));
   }
@@ -146,4 +154,35 @@ TEST_CASE("a grid with seeds trains each point once per seed on the same data an
   CHECK((*outcome.best)["val_top1"].get<double>() == Approx(best.summary.mean));
   CHECK((*outcome.best)["runner_up"] == outcome.points[1].grid_id);
   CHECK((*outcome.best)["distinguishable"] == store::distinguishable(best.values, outcome.points[1].values));
+}
+
+TEST_CASE("grid points are admissible at the cost actually trained, after rounding at the proxy", "[scaling][grid]") {
+  scaling::GridDefinition grid;
+  grid.baseline = models::official("b0");
+  grid.alpha = grid.beta = grid.gamma = scaling::parse_grid_range("1.0:1.4:0.05", "range");
+  const std::vector<scaling::GridPoint> nominal = scaling::admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);
+  CHECK(scaling::grid_points(grid).size() == nominal.size());  // without a trained baseline: the factor test alone
+
+  auto ids = [](const std::vector<scaling::GridPoint>& points) {
+    std::vector<std::string> out;
+    for (const scaling::GridPoint& p : points) out.push_back(p.id);
+    return out;
+  };
+  models::ArchSpec proxy = models::official("b0");  // the quick preset's proxy: 28 px, width and depth x 0.25, divisor 8
+  proxy.resolution = 28;
+  proxy.width_mult = 0.25;
+  proxy.depth_mult = 0.25;
+  grid.trained_baseline = proxy;
+  const std::vector<scaling::GridPoint> kept = scaling::grid_points(grid);
+  CHECK(kept.size() < nominal.size());
+  const std::vector<std::string> kept_ids = ids(kept);
+  for (const scaling::GridPoint& p : nominal) {
+    const double ratio = scaling::scale_model(proxy, p.coefficients, 1.0, 1).macs_ratio;
+    const bool in = std::find(kept_ids.begin(), kept_ids.end(), p.id) != kept_ids.end();
+    INFO(p.id << " realises " << ratio);
+    CHECK(in == (std::abs(ratio / 2 - 1) <= 0.1));
+  }
+  grid.macs_tolerance = 1e-9;
+  CHECK(scaling::grid_points(grid).empty());
+  CHECK_THAT(scaling::no_point_reason(grid), Catch::Contains("no grid point realises 2x the baseline's multiply-adds"));
 }

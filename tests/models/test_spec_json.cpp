@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "effscale/models/counts.h"
 #include "effscale/models/official.h"
 #include "effscale/models/spec_error.h"
 #include "effscale/models/spec_json.h"
@@ -100,4 +101,22 @@ TEST_CASE("unwritable and unreadable spec paths fail with the path", "[models][s
   CHECK_THROWS_WITH(spec_from_name_or_file("b9.json"), Catch::Contains("unknown model 'b9.json'"));
   const std::string junk = dir.write("junk.json", "\x01\x02 not json");
   CHECK_THROWS_WITH(read_spec_file(junk), Catch::Contains(junk) && Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("--model names the reference networks beside the official ones", "[models][spec_json][reference]") {
+  const ArchSpec mobilenet = spec_from_name_or_file("mobilenetv2");
+  CHECK(mobilenet.name == "mobilenetv2");
+  REQUIRE(mobilenet.stages.size() == 7);
+  // torchvision's mobilenet_v2 has 3,504,872 parameters: the same blocks, stem 32, head 1280, 1000 classes.
+  CHECK(count_params(mobilenet) == 3504872);
+  CHECK(spec_from_name_or_file("MnasNet_A1").name == "mnasnet-a1");
+  CHECK(spec_from_name_or_file("b3").name == "b3");
+  try {
+    spec_from_name_or_file("resnet50");
+    FAIL("expected SpecError");
+  } catch (const SpecError& e) {
+    CHECK(std::string(e.what()) ==
+          "unknown model 'resnet50': expected one of b0, b1, b2, b3, b4, b5, b6, b7, b8, l2, mobilenetv2, mnasnet-a1, "
+          "or a spec .json file");
+  }
 }

@@ -2,11 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "effscale/models/counts.h"
 #include "effscale/models/official.h"
+#include "effscale/models/reference_networks.h"
 #include "effscale/scaling/coefficients.h"
+#include "effscale/scaling/equal_cost.h"
 #include "effscale/scaling/scaled_model.h"
 
 using namespace effscale::scaling;
@@ -71,4 +74,31 @@ TEST_CASE("the official family applied to B0 is exactly B1-B7", "[scaling][famil
   }
   CHECK_THROWS_AS(official_scaled_model(b0, 8), std::invalid_argument);
   CHECK_THROWS_AS(official_scaled_model(b0, 1.5), std::invalid_argument);
+}
+
+TEST_CASE("each scaling method reaches 2^phi times the multiply-adds as realised, at the proxy too", "[scaling][equal_cost]") {
+  // MobileNetV2 at 28 px, width x 0.25 (divisor 2), 1000 classes. (With 10 classes it cannot double by
+  // resolution alone within 10%: 32 -> 33 px takes a stride-32 network's last maps from 1 to 2 pixels, +21%.)
+  m::ArchSpec proxy = m::mobilenetv2_reference();
+  proxy.resolution = 28;
+  proxy.width_mult = 0.25;
+  proxy.depth_divisor = 2;
+  const Coefficients paper{1.2, 1.1, 1.15};
+  for (ScalingMethod method : scaling_methods()) {
+    for (double phi : {1.0, 2.0}) {
+      INFO(scaling_method_name(method) << " phi " << phi);
+      const ScaledModel s = scale_to_cost(proxy, method, phi, paper, 1);
+      CHECK(std::abs(s.macs_ratio / std::pow(2.0, phi) - 1) <= 0.1);
+      CHECK(double(m::count_macs(s.spec)) / double(m::count_macs(proxy)) == Approx(s.macs_ratio));
+      CHECK(s.spec.name == "mobilenetv2-" + scaling_method_name(method) + "-phi" + (phi == 1.0 ? "1" : "2"));
+      // Only the method's dimensions move.
+      CHECK((s.spec.width_mult != proxy.width_mult) == (method == ScalingMethod::Width || method == ScalingMethod::Compound));
+      CHECK((s.spec.depth_mult != proxy.depth_mult) == (method == ScalingMethod::Depth || method == ScalingMethod::Compound));
+      CHECK((s.spec.resolution != proxy.resolution) == (method == ScalingMethod::Resolution || method == ScalingMethod::Compound));
+    }
+  }
+  CHECK(scale_to_cost(proxy, ScalingMethod::Width, 0.0).macs_ratio == 1.0);
+  CHECK(parse_scaling_method("depth") == ScalingMethod::Depth);
+  CHECK_THROWS_WITH(parse_scaling_method("height"), Catch::Contains("expected compound, width, depth or resolution"));
+  CHECK_THROWS_AS(scale_to_cost(proxy, ScalingMethod::Compound, 1.0, Coefficients{1.0, 1.0, 1.0}), std::invalid_argument);
 }

@@ -9,6 +9,7 @@
 
 #include "effscale/models/counts.h"
 #include "effscale/models/official.h"
+#include "effscale/models/reference_networks.h"
 #include "effscale/models/spec_error.h"
 #include "effscale/search/controller.h"
 #include "effscale/search/ppo_controller.h"
@@ -70,7 +71,7 @@ TEST_CASE("the default space holds EfficientNet-B0 exactly", "[search][space]") 
 
 TEST_CASE("the default space holds MnasNet-A1's block strings", "[search][space]") {
   const SearchSpace space = SearchSpace::efficientnet_default();
-  const auto encoded = space.encode(mnasnet_a1());
+  const auto encoded = space.encode(m::mnasnet_a1());
   REQUIRE(encoded);
   std::vector<std::string> decoded;
   for (const m::BlockArgs& b : space.decode(*encoded).stages) decoded.push_back(m::format_block_string(b));
@@ -221,13 +222,13 @@ TEST_CASE("the space's size counts distinct networks once", "[search][space]") {
 
 TEST_CASE("the nearest points of the default space to B0 and MnasNet-A1 are exact, others named", "[search][space]") {
   const SearchSpace space = SearchSpace::efficientnet_default();
-  for (const m::ArchSpec& target : {m::official("b0"), mnasnet_a1()}) {
+  for (const m::ArchSpec& target : {m::official("b0"), m::mnasnet_a1()}) {
     const auto near = nearest_point(space, target);
     REQUIRE(near);
     CHECK(near->differences == 0);
     CHECK(space.decode(near->candidate).stages == target.stages);
   }
-  m::ArchSpec off = mnasnet_a1();
+  m::ArchSpec off = m::mnasnet_a1();
   off.stages[2].kernel_size = 7;     // the space has kernels 3 and 5
   off.stages[4].output_filters = 100; // and 0.75-1.25 x 112, in multiples of 8
   off.stages[5].input_filters = 100;
@@ -247,17 +248,34 @@ TEST_CASE("the default space is MnasNet's, around MobileNetV2", "[search][space]
   CHECK(space.reference().name == "mobilenetv2");
   CHECK(space.size() == Approx(std::pow(432.0, 7)));  // 4 ops * 2 kernels * 2 SE * 3 skips * 3 filters * 3 layers
   CHECK(space.decisions()[4].choices == std::vector<nlohmann::json>{0.75, 1.0, 1.25});
-  const auto mobilenet = space.encode(mobilenetv2_reference());
+  const auto mobilenet = space.encode(m::mobilenetv2_reference());
   REQUIRE(mobilenet);
-  CHECK(m::count_params(space.decode(*mobilenet)) == m::count_params(mobilenetv2_reference()));
+  CHECK(m::count_params(space.decode(*mobilenet)) == m::count_params(m::mobilenetv2_reference()));
   CHECK(m::format_block_string(space.decode(*mobilenet).stages[3]) == "r4_k3_s22_e6_i32_o64");
   // B0's 112 and 192 filters and MnasNet-A1's 112 are not 0.75 / 1.0 / 1.25 x MobileNetV2's 96 and 160.
   const auto b0 = nearest_point(space, m::official("b0"));
   REQUIRE(b0);
   CHECK(b0->differing == std::vector<std::string>{"b4_filters", "b5_filters"});
-  const auto a1 = nearest_point(space, mnasnet_a1());
+  const auto a1 = nearest_point(space, m::mnasnet_a1());
   REQUIRE(a1);
   CHECK(a1->differing == std::vector<std::string>{"b4_filters"});
   CHECK(distinct_size(space) < space.size());
   CHECK(SearchSpace::around(m::official("b3")).decisions().size() == 42);
+}
+
+TEST_CASE("distinct networks at a proxy: what training there can tell apart", "[search][space][proxy]") {
+  const SearchSpace space = SearchSpace::mnasnet_default();
+  const double full = distinct_size(space);
+  CHECK(distinct_size_realised(space, space.reference()) == full);
+  // The quick preset's proxy: width and depth x 0.25, channels to multiples of 8. Most choices collapse.
+  m::ArchSpec quick = space.reference();
+  quick.width_mult = 0.25;
+  quick.depth_mult = 0.25;
+  const double at_quick = distinct_size_realised(space, quick);
+  CHECK(at_quick < full / 1000);
+  // The evidence preset's proxy: width x 0.25 with divisor 2 and full depth keeps every full-size difference.
+  m::ArchSpec evidence = space.reference();
+  evidence.width_mult = 0.25;
+  evidence.depth_divisor = 2;
+  CHECK(distinct_size_realised(space, evidence) == Approx(full).epsilon(1e-12));
 }

@@ -7,6 +7,7 @@ models::ArchSpec shrink_to_proxy(models::ArchSpec spec, const ProxyArchitecture&
   spec.width_mult *= proxy.width;
   spec.depth_mult *= proxy.depth;
   if (proxy.in_channels) spec.in_channels = *proxy.in_channels;
+  if (proxy.divisor) spec.depth_divisor = *proxy.divisor;
   return spec;
 }
 

@@ -21,6 +21,8 @@ po::options_description training_options() {
       ("data-dir", with_default(d.data_dir), "dataset folder (default for fashion-mnist: Debian's)")
       ("train-limit", with_default(d.train_limit)->notifier(at_least<int64_t>("--train-limit", 0)), "train on this many samples (0: all)")
       ("val-fraction", with_default(d.val_fraction), "held-out validation fraction of the training set")
+      ("split-seed", po::value<uint64_t>(), "seed of the training subset and validation split (default: --seed); fix it to "
+       "compare seeds on the same split")
       ("epochs", with_default(t.epochs)->notifier(at_least<int64_t>("--epochs", 1)), "epochs")
       ("batch-size", with_default(t.batch_size)->notifier(at_least<int64_t>("--batch-size", 1)), "batch size")
       ("lr", with_default(t.lr_per_256)->notifier(positive("--lr")), "peak learning rate per 256 images")
@@ -56,7 +58,10 @@ po::options_description proxy_options() {
       ("proxy-resolution", po::value<int>(), "train at this resolution (default: the spec's)")
       ("proxy-width", with_default(p.width)->notifier(positive("--proxy-width")), "multiply the width for the proxy")
       ("proxy-depth", with_default(p.depth)->notifier(positive("--proxy-depth")), "multiply the depth for the proxy")
-      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets");
+      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets")
+      ("proxy-divisor", po::value<int>()->notifier(at_least("--proxy-divisor", 1)),
+       "round the proxy's channels to multiples of this (default: the spec's, 8); 8 x --proxy-width keeps the "
+       "search's filter choices apart");
   return o;
 }
 
@@ -66,7 +71,7 @@ trainers::ProxyDataOptions data_options_from(const po::variables_map& vm) {
   d.data_dir = vm["data-dir"].as<std::string>();
   d.train_limit = vm["train-limit"].as<int64_t>();
   d.val_fraction = vm["val-fraction"].as<double>();
-  d.seed = vm["seed"].as<uint64_t>();
+  d.seed = vm.count("split-seed") ? vm["split-seed"].as<uint64_t>() : vm["seed"].as<uint64_t>();
   return d;
 }
 
@@ -85,6 +90,7 @@ trainers::ProxyArchitecture proxy_architecture_from(const po::variables_map& vm)
   p.width = vm["proxy-width"].as<double>();
   p.depth = vm["proxy-depth"].as<double>();
   if (vm.count("in-channels")) p.in_channels = vm["in-channels"].as<int>();
+  if (vm.count("proxy-divisor")) p.divisor = vm["proxy-divisor"].as<int>();
   return p;
 }
 

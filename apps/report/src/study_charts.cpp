@@ -21,8 +21,6 @@ const std::vector<std::string>& chart_kinds() {
 
 namespace {
 
-const char* const kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-
 double user_number(const st::Trial& t, const char* key) {
   return t.user_attrs.contains(key) && t.user_attrs[key].is_number() ? t.user_attrs[key].get<double>() : NAN;
 }
@@ -75,7 +73,7 @@ void add_curves(SvgPlot& plot, const std::vector<st::Trial>& trials) {
     if (t.intermediate_values.empty() || n >= 8) continue;
     std::string label = "trial " + std::to_string(t.number);
     if (t.user_attrs.contains("model") && t.user_attrs["model"].is_string()) label = t.user_attrs["model"].get<std::string>();
-    PlotSeries curve{label, {}, {}, kColors[n++], true, true};
+    PlotSeries curve{label, {}, {}, effscale::report::series_color(n++), true, true};
     for (const auto& [step, v] : t.intermediate_values) {
       curve.x.push_back(double(step));
       curve.y.push_back(v);
@@ -87,7 +85,7 @@ void add_curves(SvgPlot& plot, const std::vector<st::Trial>& trials) {
 void add_grid(SvgPlot& plot, const std::vector<st::Trial>& complete) {
   int n = 0;
   for (const char* name : {"alpha", "beta", "gamma"}) {
-    PlotSeries series{name, {}, {}, kColors[n++]};
+    PlotSeries series{name, {}, {}, effscale::report::series_color(n++)};
     for (const st::Trial& t : complete)
       if (t.params.count(name)) {
         series.x.push_back(t.params.at(name).internal);

@@ -30,7 +30,29 @@ std::string number(double v) {
   return buffer;
 }
 
+// The error bar of point i of `s`, when it has one.
+bool has_bar(const PlotSeries& s, size_t i) {
+  return i < s.y_low.size() && i < s.y_high.size() && std::isfinite(s.y_low[i]) && std::isfinite(s.y_high[i]);
+}
+
 }  // namespace
+
+const char* series_color(size_t i) {
+  static const char* const colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  return colors[i % 8];
+}
+
+std::string tick_text(double v) {
+  const double a = std::fabs(v);
+  if (a >= 1e3) {
+    const char* suffix = a >= 1e9 ? "G" : a >= 1e6 ? "M" : "k";
+    const double scaled = v / (a >= 1e9 ? 1e9 : a >= 1e6 ? 1e6 : 1e3);
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, std::fabs(scaled) >= 100 ? "%.0f%s" : "%.3g%s", scaled, suffix);
+    return buffer;
+  }
+  return number(v);
+}
 
 SvgPlot::SvgPlot(std::string title, std::string x_label, std::string y_label, bool log_x)
     : title_(std::move(title)), x_label_(std::move(x_label)), y_label_(std::move(y_label)), log_x_(log_x) {}
@@ -46,8 +68,8 @@ std::string SvgPlot::render() const {
       if (usable(s.x[i], s.y[i])) {
         x0 = std::min(x0, tx(s.x[i]));
         x1 = std::max(x1, tx(s.x[i]));
-        y0 = std::min(y0, s.y[i]);
-        y1 = std::max(y1, s.y[i]);
+        y0 = std::min(y0, has_bar(s, i) ? s.y_low[i] : s.y[i]);
+        y1 = std::max(y1, has_bar(s, i) ? s.y_high[i] : s.y[i]);
       }
   if (!std::isfinite(x0)) throw std::invalid_argument("nothing to plot: no trial has the values this plot needs");
   if (x1 - x0 < 1e-12) { x0 -= 0.5; x1 += 0.5; }
@@ -68,8 +90,8 @@ std::string SvgPlot::render() const {
     const double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
     const double xpos = kLeft + (kWidth - kLeft - kRight) * i / 4, ypos = bottom - (kHeight - kTop - kBottom) * i / 4;
     svg << "<text x=\"" << xpos << "\" y=\"" << bottom + 18 << "\" text-anchor=\"middle\">"
-        << number(log_x_ ? std::pow(10.0, xv) : xv) << "</text>\n"
-        << "<text x=\"" << kLeft - 8 << "\" y=\"" << ypos + 4 << "\" text-anchor=\"end\">" << number(yv) << "</text>\n"
+        << tick_text(log_x_ ? std::pow(10.0, xv) : xv) << "</text>\n"
+        << "<text x=\"" << kLeft - 8 << "\" y=\"" << ypos + 4 << "\" text-anchor=\"end\">" << tick_text(yv) << "</text>\n"
         << "<line x1=\"" << kLeft << "\" y1=\"" << ypos << "\" x2=\"" << right << "\" y2=\"" << ypos
         << "\" stroke=\"#ddd\"/>\n";
   }
@@ -82,6 +104,10 @@ std::string SvgPlot::render() const {
     std::string path;
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       if (!usable(s.x[i], s.y[i])) continue;
+      if (has_bar(s, i))
+        svg << "<path d=\"M" << number(sx(s.x[i]) - 4) << " " << number(sy(s.y_low[i])) << " h8 M" << number(sx(s.x[i]))
+            << " " << number(sy(s.y_low[i])) << " V" << number(sy(s.y_high[i])) << " M" << number(sx(s.x[i]) - 4) << " "
+            << number(sy(s.y_high[i])) << " h8\" stroke=\"" << s.color << "\" fill=\"none\"/>\n";
       if (s.points)
         svg << "<circle cx=\"" << sx(s.x[i]) << "\" cy=\"" << sy(s.y[i]) << "\" r=\"3.5\" fill=\"" << s.color << "\"/>\n";
       path += (path.empty() ? "M" : " L") + number(sx(s.x[i])) + " " + number(sy(s.y[i]));

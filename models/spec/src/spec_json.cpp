@@ -141,14 +141,19 @@ void write_spec_file(const std::string& path, const ArchSpec& spec) {
 #include <filesystem>
 
 #include "effscale/models/official.h"
+#include "effscale/models/reference_networks.h"
 
 namespace effscale::models {
 
 ArchSpec spec_from_name_or_file(const std::string& name_or_path) {
   if (is_official_name(name_or_path)) return official(name_or_path);
+  if (is_reference_network_name(name_or_path)) return reference_network(name_or_path);
   std::error_code ec;
   if (std::filesystem::exists(name_or_path, ec)) return read_spec_file(name_or_path);
-  return official(name_or_path);  // throws, listing the official names
+  std::string known;
+  for (const std::string& n : official_names()) known += n + ", ";
+  for (const std::string& n : reference_network_names()) known += n + ", ";
+  throw SpecError("unknown model '" + name_or_path + "': expected one of " + known + "or a spec .json file");
 }
 
 }  // namespace effscale::models

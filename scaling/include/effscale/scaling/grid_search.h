@@ -28,10 +28,23 @@ struct GridDefinition {
   GridRange alpha, beta, gamma;
   double tolerance = 0.1;  // keep points with |alpha beta^2 gamma^2 - 2| <= tolerance (>= 0)
   int seeds = 1;           // trainings per point, seeds recipe.seed + 0 .. seeds - 1 on the same data (>= 1)
+  // The baseline as it is trained (shrunk to the proxy). When set, a point is admissible only when its phi = 1
+  // network as actually trained (this spec scaled, after rounding, resolution divisor 1) realises 2x this spec's
+  // multiply-adds within macs_tolerance (relative): equal cost where the accuracy is measured.
+  std::optional<models::ArchSpec> trained_baseline;
+  double macs_tolerance = 0.1;
 };
 
-// The grid's identity as stored on its study (user attribute grid_settings): baseline, ranges, tolerance, and the
-// seeds per point when more than one.
+// The points of `grid` that are admissible: |alpha beta^2 gamma^2 - 2| <= tolerance and, with a trained
+// baseline, realised multiply-adds within macs_tolerance of twice its own. Same order as admissible_grid.
+std::vector<GridPoint> grid_points(const GridDefinition& grid);
+
+// Why `grid` has no admissible point: the factor test alone, or how close the realised ratios come.
+std::string no_point_reason(const GridDefinition& grid);
+
+// The grid's identity as stored on its study (user attribute grid_settings): baseline, ranges, tolerance, the
+// seeds per point when more than one, and macs_tolerance with a trained baseline. A study made before
+// macs_tolerance existed keeps its points (its settings match without it).
 nlohmann::json grid_settings(const GridDefinition& grid);
 
 // Makes `study_id` the study of `grid`: stores its settings (unless they are there), then enqueues every
@@ -57,8 +70,10 @@ struct GridJob {
 
 // Claims and trains points until every point is finished: while other workers hold points it waits, and trains
 // those of dead workers once the claim step re-queues them. Uses `threads` intra-op threads; returns how many
-// points this worker completed. Each trial records user attributes grid_id, flops_factor, target_macs, target_params,
-// target_resolution and macs_ratio (of the full-size phi = 1 model) beside what every recorded run records. A
+// points this worker completed. Each trial records user attributes grid_id, flops_factor (alpha beta^2 gamma^2),
+// target_macs, target_params, target_resolution (of the full-size phi = 1 model) and macs_ratio (the trained
+// network's multiply-adds over the trained baseline's: realised, at the proxy) beside what every recorded run
+// records, macs (of the trained network) among them. A
 // point whose training diverges, runs out of memory or meets bad data is a FAIL trial with its fail_reason.
 // Throws on storage failures.
 int run_grid_worker(const GridJob& job, int threads);

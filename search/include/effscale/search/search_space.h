@@ -35,15 +35,6 @@ struct BlockChoices {
 // Decisions per block, in this order: op, kernel, se, skip, filters, layers.
 inline constexpr size_t kDecisionsPerBlock = 6;
 
-// MobileNetV2 (Sandler et al. 2018) as a spec: its seven inverted-residual blocks (t, c, n, s) = (1, 16, 1, 1),
-// (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1), 3x3 kernels, no SE,
-// stem 32 and head 1280, on B0's other settings (swish, as every effscale spec). The reference of MnasNet's space.
-models::ArchSpec mobilenetv2_reference();
-
-// MnasNet-A1's seven blocks (arXiv:1807.11626, Fig. 7) as block strings on B0's stem and head, without
-// its ReLU (activations are not part of a spec).
-models::ArchSpec mnasnet_a1();
-
 // One categorical decision of the space.
 struct Decision {
   std::string name;                       // "b3_kernel": block 3's kernel
@@ -58,7 +49,7 @@ class SearchSpace {
   // BlockChoices{} (MnasNet's choices) for each block of `reference`. Throws SpecError when it is invalid.
   static SearchSpace around(models::ArchSpec reference);
   // The default, as MnasNet and EfficientNet define the space: around MobileNetV2's seven blocks
-  // (mobilenetv2_reference()), 432^7 candidates.
+  // (models::mobilenetv2_reference()), 432^7 candidates.
   static SearchSpace mnasnet_default();
   // The space around B0 that earlier versions searched by default: MnasNet's choices with an extra filter
   // multiplier 0.85, so that B0 and MnasNet-A1 (its block strings; A1's ReLU is not part of a spec) are

@@ -17,6 +17,12 @@ namespace effscale::search {
 // SE width, conv type and shortcut. Counted exactly, block by block over the widths a block can receive.
 double distinct_size(const SearchSpace& space);
 
+// The same count for the networks as they are trained when their width and depth multipliers and channel
+// divisor are those of `realised` (the reference shrunk to a proxy): choices that differ at full size but
+// round to the same channels or layers at the proxy count once. Widths are grouped as realised, one block width
+// standing for each, so the count is exact when blocks receiving widths that realise alike decode alike.
+double distinct_size_realised(const SearchSpace& space, const models::ArchSpec& realised);
+
 // The candidate of `space` nearest to `target` and how far it is.
 struct NearestPoint {
   std::vector<int> candidate;  // one choice per decision

@@ -17,9 +17,12 @@ struct ProxyArchitecture {
   double width = 1.0;                // multiplies the spec's width multiplier (> 0)
   double depth = 1.0;                // multiplies the spec's depth multiplier (> 0)
   std::optional<int> in_channels;    // input channels of the stem (default: the spec's; 1 for grey datasets)
+  // Channel rounding divisor of the proxy network (default: the spec's, 8). At width 0.25 a divisor of 2 keeps
+  // widths that differ at full size (multiples of 8) different at the proxy; with 8 they collapse to 8 channels.
+  std::optional<int> divisor;
 };
 
-// `spec` shrunk to the proxy: resolution and input channels replaced when set, width and depth multiplied.
+// `spec` shrunk to the proxy: resolution, input channels and divisor replaced when set, width and depth multiplied.
 // Does not validate (adapt_spec does).
 models::ArchSpec shrink_to_proxy(models::ArchSpec spec, const ProxyArchitecture& proxy);
 

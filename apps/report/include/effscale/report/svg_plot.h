@@ -13,14 +13,22 @@ struct PlotSeries {
   std::string color = "#1f77b4";
   bool points = true;
   bool line = false;
+  std::vector<double> y_low, y_high;  // empty, or the same length as y: a vertical error bar at each point
 };
+
+// The i-th colour of the palette charts use for series in turn (it repeats after 8).
+const char* series_color(size_t i);
+
+// A tick label: 1.2G, 300M, 45k for numbers of a thousand and more, else 4 significant digits.
+std::string tick_text(double v);
 
 class SvgPlot {
  public:
   SvgPlot(std::string title, std::string x_label, std::string y_label, bool log_x = false);
   void add(PlotSeries series);
-  // The whole SVG document (800 x 500), axes with 5 ticks each, a legend. Throws std::invalid_argument when
-  // no series has a finite point (or, with log_x, a positive x).
+  // The whole SVG document (800 x 500), axes with 5 ticks each (large numbers as 300M, 1.2G), a legend, error
+  // bars where a series has them. Throws std::invalid_argument when no series has a finite point (or, with
+  // log_x, a positive x).
   std::string render() const;
 
  private:

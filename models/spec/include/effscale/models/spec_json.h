@@ -39,7 +39,8 @@ void write_spec_file(const std::string& path, const ArchSpec& spec);
 
 namespace effscale::models {
 
-// Resolves a --model argument: an official name (see official()) or the path of a spec JSON file.
+// Resolves a --model argument: an official name (see official()), a reference network's name
+// (see reference_network(): mobilenetv2, mnasnet-a1) or the path of a spec JSON file.
 // Throws SpecError naming the argument when it is neither (or when the file is not a valid spec).
 ArchSpec spec_from_name_or_file(const std::string& name_or_path);
 
