@@ -197,7 +197,18 @@ std::string grid_section(const Loaded& s, const std::string& dir) {
   }
   if (rows.empty()) return out + "No grid point has finished yet.\n\n";
   out += md_table({"trial", "alpha", "beta", "gamma", "alpha·beta²·gamma²", "val top-1", "MACs"}, rows) + "\n";
-  if (s.attrs.contains("best_coefficients")) out += "Best coefficients: `" + s.attrs["best_coefficients"].dump() + "`\n\n";
+  if (s.attrs.contains("best_coefficients")) {
+    const nlohmann::json& best = s.attrs["best_coefficients"];
+    out += "Best coefficients: `" + best.dump() + "`\n\n";
+    if (best.value("seeds", 1) < 2)
+      out += "One seed per point: the seed-to-seed spread is unknown, so the ranking is not established (`--seeds N` "
+             "trains each point N times and tests the lead).\n\n";
+    else if (best.contains("runner_up"))
+      out += std::string("Over ") + std::to_string(best.value("seeds", 1)) + " seeds, the best point's lead over " +
+             best["runner_up"].get<std::string>() +
+             (best.value("distinguishable", false) ? " is larger than the seed-to-seed noise (Welch's t test, 5%).\n\n"
+                                                   : " is inside the seed-to-seed noise (Welch's t test, 5%).\n\n");
+  }
   return out + chart(s, "grid", "grid.svg", dir);
 }
 
@@ -206,28 +217,32 @@ std::string scaled_section(const Loaded& s, const std::string& dir) {
   std::vector<st::Trial> done = complete_trials(s.trials);
   auto phi = [](const st::Trial& t) { return attr(t, "phi").is_number() ? attr(t, "phi").get<double>() : NAN; };
   std::sort(done.begin(), done.end(), [&](const st::Trial& a, const st::Trial& b) { return phi(a) < phi(b); });
-  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<std::string>> rows, paper_rows;
   bool rising = done.size() >= 2;
   for (size_t i = 0; i < done.size(); ++i) {
     const st::Trial& t = done[i];
     if (i > 0) rising = rising && t.values[0] >= done[i - 1].values[0];
-    const PaperRow* paper = std::isfinite(phi(t)) && phi(t) >= 0 && phi(t) <= 7 ? &kPaperTable[size_t(phi(t))] : nullptr;
     rows.push_back({attr(t, "model").is_string() ? attr(t, "model").get<std::string>() : std::to_string(t.number),
                     fmt::format("{:g}", phi(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
                     millions(trial_macs(t)), number(attr(t, "macs_ratio"), "{:.2f}"), fmt::format("{:g}", std::pow(2.0, phi(t))),
-                    number(attr(t, "val_top1")),
-                    number(attr(t, "test_top1")), paper ? paper->model : "–", paper ? paper->params : "–",
-                    paper ? paper->flops : "–", paper ? paper->top1 : "–"});
+                    number(attr(t, "val_top1")), number(attr(t, "test_top1"))});
+    if (std::isfinite(phi(t)) && phi(t) >= 0 && phi(t) <= 7 && phi(t) == std::floor(phi(t))) {
+      const PaperRow& paper = kPaperTable[size_t(phi(t))];
+      paper_rows.push_back({fmt::format("{:g}", phi(t)), paper.model, paper.params, paper.flops, paper.top1});
+    }
   }
   if (rows.empty()) return out + "No scaled model has finished training yet.\n\n";
-  out += "Ours (trained on the proxy) beside the paper's Table 1 (ImageNet):\n\n";
-  out += md_table({"model", "phi", "params", "MACs", "MACs ratio", "2^phi", "val top-1", "test top-1", "paper", "paper params",
-                   "paper FLOPs", "paper top-1"},
-                  rows) +
-         "\n";
-  out += rising ? "As in the paper, accuracy rises with phi on this proxy.\n\n"
+  out += "Proxy models (scaled from the proxy baseline and trained on the proxy task; one seed each):\n\n";
+  out += md_table({"proxy model", "phi", "params", "MACs", "MACs ratio", "2^phi", "val top-1", "test top-1"}, rows) + "\n";
+  if (!paper_rows.empty())
+    out += "For orientation only, the paper's Table 1 at the same phi (EfficientNets trained fully on ImageNet at 224-600 px; "
+           "not comparable with the proxy's numbers):\n\n" +
+           md_table({"phi", "paper", "paper params", "paper FLOPs", "paper top-1"}, paper_rows) + "\n";
+  out += rising ? "Accuracy rises with phi on this proxy, as in the paper"
                 : "Unlike the paper's Table 1, accuracy does not rise monotonically with phi on this proxy (short "
-                  "training on a small dataset favours small models; see the learning curves).\n\n";
+                  "training on a small dataset favours small models; see the learning curves)";
+  out += ". With one seed per model, differences smaller than the proxy's seed-to-seed spread (experiments/proxy_noise/run "
+         "measures it; docs/evidence.md) are not established.\n\n";
   out += chart(s, "family", "scaled_family.svg", dir);
   return out + "### Learning curves\n\n" + chart(s, "curves", "scaled_curves.svg", dir);
 }
