@@ -103,7 +103,7 @@ TEST_CASE("unwritable and unreadable spec paths fail with the path", "[models][s
   CHECK_THROWS_WITH(read_spec_file(junk), Catch::Contains(junk) && Catch::Contains("not valid JSON"));
 }
 
-TEST_CASE("--model names the reference networks beside the official ones", "[models][spec_json][reference]") {
+TEST_CASE("model names include the reference networks beside the official ones", "[models][spec_json][reference]") {
   const ArchSpec mobilenet = spec_from_name_or_file("mobilenetv2");
   CHECK(mobilenet.name == "mobilenetv2");
   REQUIRE(mobilenet.stages.size() == 7);
