@@ -59,14 +59,19 @@ std::vector<int> choice_counts(const se::SearchSpace& space) {
   return counts;
 }
 
+// The evolution controller's population and tournament size (regularized evolution).
+struct EvolutionSize {
+  int population = 32, sample = 8;
+};
+
 // The controller `kind` names; PPO updates its policy once per round of `batch` candidates.
 std::unique_ptr<se::Controller> make_controller(const std::string& kind, const std::vector<int>& counts, uint64_t seed,
-                                                int batch) {
+                                                int batch, EvolutionSize evolution) {
   se::PpoOptions ppo;
   ppo.batch = batch;
   if (kind == "ppo") return se::make_ppo_controller(counts, seed, ppo);
   if (kind == "random") return se::make_random_controller(counts, seed);
-  if (kind == "evolution") return se::make_evolution_controller(counts, seed);
+  if (kind == "evolution") return se::make_evolution_controller(counts, seed, evolution.population, evolution.sample);
   throw UsageError("--controller '" + kind + "': expected ppo, random or evolution");
 }
 
@@ -75,6 +80,9 @@ po::options_description search_flags() {
   po::options_description options("options");
   options.add_options()
       ("controller", po::value<std::string>()->default_value("ppo"), "ppo, random or evolution")
+      ("population", cli::with_default(EvolutionSize{}.population), "evolution: members of the aging population (the first "
+       "this many candidates are random, so a budget at or under it is random search)")
+      ("tournament", cli::with_default(EvolutionSize{}.sample), "evolution: members sampled to pick each parent")
       ("trials", po::value<int>(), "complete this many trials in the study (required to search)")
       ("study", po::value<std::string>()->notifier(cli::not_empty("--study")), "study name (required to search)")
       ("space-info", po::bool_switch(), "print the space's size, its distinct networks and its nearest points to B0 and "
@@ -113,7 +121,11 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
   const std::string kind = vm["controller"].as<std::string>();
   const uint64_t seed = vm["seed"].as<uint64_t>();
   const int batch = job.batch;
-  job.make_controller = [kind, counts, seed, batch] { return make_controller(kind, counts, seed, batch); };
+  const EvolutionSize evolution{vm["population"].as<int>(), vm["tournament"].as<int>()};
+  if (evolution.population < 2) throw UsageError("--population must be at least 2");
+  if (evolution.sample < 1 || evolution.sample > evolution.population)
+    throw UsageError("--tournament must be from 1 to --population");
+  job.make_controller = [kind, counts, seed, batch, evolution] { return make_controller(kind, counts, seed, batch, evolution); };
   job.make_controller();  // rejects an unknown kind before any work
   job.claim.stale_after_s = vm["stale-after"].as<double>();
   if (job.claim.stale_after_s <= 5) throw UsageError("--stale-after must be above 5 seconds (heartbeats come every 2)");
@@ -134,10 +146,14 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
 int64_t open_search_study(st::Storage& storage, const std::string& study_name, const po::variables_map& vm,
                           const se::SearchJob& job) {
   const int64_t study = st::open_study_for(storage, study_name, {st::StudyDirection::Maximize}, "nas_search").study_id;
-  const json settings = {{"controller", vm["controller"].as<std::string>()}, {"seed", vm["seed"].as<uint64_t>()},
+  json settings = {{"controller", vm["controller"].as<std::string>()}, {"seed", vm["seed"].as<uint64_t>()},
                          {"counts", choice_counts(*job.space)}, {"reference", m::spec_to_json_value(job.space->reference())},
                          {"target_macs", job.reward.target_macs}, {"exponent", job.reward.exponent},
                          {"hard", job.reward.hard}, {"batch", job.batch}};
+  const EvolutionSize evolution{vm["population"].as<int>(), vm["tournament"].as<int>()};
+  if (vm["controller"].as<std::string>() == "evolution" &&
+      (evolution.population != EvolutionSize{}.population || evolution.sample != EvolutionSize{}.sample))
+    settings["evolution"] = {{"population", evolution.population}, {"tournament", evolution.sample}};  // defaults: as before
   const json attrs = storage.study_attrs(study, true);
   if (attrs.contains("search_settings") && attrs["search_settings"] != settings)
     throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space, reward or batch; use another --study");

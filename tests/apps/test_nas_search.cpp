@@ -161,6 +161,8 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
       {" --trials 2 --space " + shell_quote(dir.file("none.json")), "none.json"},
       {" --trials 2 --workers 0", "--workers must be at least 1"},
       {" --trials 2 --batch 0", "--batch must be at least 1"},
+      {" --trials 2 --controller evolution --population 1", "--population must be at least 2"},
+      {" --trials 2 --controller evolution --population 4 --tournament 5", "--tournament must be from 1 to --population"},
       {" --trials 2 --reward-exponent nan", "reward exponent nan: expected a finite number"},
       {" --trials 2 --target-macs -5", "reward target -5"},
       {" --trials 2 --max-retries -1", "--max-retries must be 0 or more"},
