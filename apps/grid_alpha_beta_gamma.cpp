@@ -32,7 +32,8 @@ namespace {
 const char* const kUsage =
     "usage: grid_alpha_beta_gamma --baseline b0|SPEC.json --study S [--storage URL]\n"
     "                             [--alpha-range 1.0:1.4:0.05 --beta-range ... --gamma-range ...] [--tolerance T]\n"
-    "                             [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C]\n"
+    "                             [--macs-tolerance 0.1] [--seeds N]\n"
+    "                             [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C]\n"
     "                             [--workers N] [training options] [--config PRESET.ini]";
 
 // The grid the flags define. Throws UsageError naming the flag of a bad range or tolerance.

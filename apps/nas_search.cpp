@@ -45,9 +45,10 @@ namespace {
 
 const char* const kUsage =
     "usage: nas_search --controller ppo|random|evolution --trials N --study S [--storage URL] [--target-macs T]\n"
+    "                  [--population P --tournament S]\n"
     "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--reference mobilenetv2|b0|SPEC.json]\n"
     "                  [--space FILE] [--export BEST.json]\n"
-    "                  [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C] [--seed N]\n"
+    "                  [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C] [--seed N]\n"
     "                  [--workers N] [--batch B] [--config PRESET.ini] [training options]\n"
     "       nas_search --space-info [--reference R | --space FILE] [--format table|csv|json]\n"
     "Several nas_search processes on one study cooperate: each trains candidates of the same controller rounds.";

@@ -34,7 +34,7 @@ namespace {
 const char* const kUsage =
     "usage: scale_models --baseline b0|SPEC.json (--alpha A --beta B --gamma G | --from-study S | --official)\n"
     "                    [--phi 1..7 | --phi 1,2,3] [--output-dir DIR] [--format table|csv|json]\n"
-    "                    [--proxy-resolution R --proxy-width W --proxy-depth D --in-channels C]\n"
+    "                    [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C]\n"
     "                    [--method compound|width|depth|resolution [--macs-tolerance T]]\n"
     "                    [--train [--seeds N] [training options]] [--study S] [--storage URL]\n"
     "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"

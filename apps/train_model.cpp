@@ -26,7 +26,7 @@ namespace {
 
 const char* const kUsage =
     "usage: train_model --model b0..b7|SPEC.json [--width-mult W --depth-mult D --resolution R] [--in-channels 1]\n"
-    "                   [--proxy-resolution R --proxy-width W --proxy-depth D]\n"
+    "                   [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q] [--split-seed N]\n"
     "                   --dataset fashion-mnist|mnist|cifar10|cifar100|folder [--data-dir DIR] [--epochs E]\n"
     "                   [--batch-size B] [--lr LR] [--train-limit N] [--val-fraction F] [--output-dir DIR] [--resume]\n"
     "                   [--study S --storage URL] [--seed N] [--threads N] [--device D] [--config FILE.ini]\n"
