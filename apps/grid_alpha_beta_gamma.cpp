@@ -128,7 +128,7 @@ int run(int argc, char** argv) {
   m::validate(tr::shrink_to_proxy(grid.baseline, job.training.proxy));
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
   const tr::ProxyData data = cli::load_data_from(vm);
-  grid.trained_baseline = tr::adapt_spec(tr::shrink_to_proxy(grid.baseline, job.training.proxy), job.training.bn_momentum, data.num_classes);
+  grid.trained_baseline = tr::trained_spec(grid.baseline, job.training, data.num_classes);
   if (sc::grid_points(grid).empty()) throw UsageError(sc::no_point_reason(grid));
 
   const std::string url = vm["storage"].as<std::string>();

@@ -65,6 +65,15 @@ struct EvolutionSize {
   int population = 32, sample = 8;
 };
 
+// --population and --tournament. Throws UsageError when out of range.
+EvolutionSize evolution_from(const po::variables_map& vm) {
+  const EvolutionSize evolution{vm["population"].as<int>(), vm["tournament"].as<int>()};
+  if (evolution.population < 2) throw UsageError("--population must be at least 2");
+  if (evolution.sample < 1 || evolution.sample > evolution.population)
+    throw UsageError("--tournament must be from 1 to --population");
+  return evolution;
+}
+
 // The controller `kind` names; PPO updates its policy once per round of `batch` candidates.
 std::unique_ptr<se::Controller> make_controller(const std::string& kind, const std::vector<int>& counts, uint64_t seed,
                                                 int batch, EvolutionSize evolution) {
@@ -122,10 +131,7 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
   const std::string kind = vm["controller"].as<std::string>();
   const uint64_t seed = vm["seed"].as<uint64_t>();
   const int batch = job.batch;
-  const EvolutionSize evolution{vm["population"].as<int>(), vm["tournament"].as<int>()};
-  if (evolution.population < 2) throw UsageError("--population must be at least 2");
-  if (evolution.sample < 1 || evolution.sample > evolution.population)
-    throw UsageError("--tournament must be from 1 to --population");
+  const EvolutionSize evolution = evolution_from(vm);
   job.make_controller = [kind, counts, seed, batch, evolution] { return make_controller(kind, counts, seed, batch, evolution); };
   job.make_controller();  // rejects an unknown kind before any work
   job.claim.stale_after_s = vm["stale-after"].as<double>();
@@ -151,7 +157,7 @@ int64_t open_search_study(st::Storage& storage, const std::string& study_name, c
                          {"counts", choice_counts(*job.space)}, {"reference", m::spec_to_json_value(job.space->reference())},
                          {"target_macs", job.reward.target_macs}, {"exponent", job.reward.exponent},
                          {"hard", job.reward.hard}, {"batch", job.batch}};
-  const EvolutionSize evolution{vm["population"].as<int>(), vm["tournament"].as<int>()};
+  const EvolutionSize evolution = evolution_from(vm);
   if (vm["controller"].as<std::string>() == "evolution" &&
       (evolution.population != EvolutionSize{}.population || evolution.sample != EvolutionSize{}.sample))
     settings["evolution"] = {{"population", evolution.population}, {"tournament", evolution.sample}};  // defaults: as before

@@ -116,14 +116,12 @@ std::vector<sc::ScaledModel> scale_family(const m::ArchSpec& baseline, const std
     else if (!how.method) family.push_back(sc::scale_model(baseline, how.c, phi, divisor));
     else family.push_back(sc::scale_to_cost(baseline, *how.method, phi, how.c, divisor));
     const double ratio = family.back().macs_ratio, target = std::pow(2.0, phi);
-    if (how.method && std::abs(ratio / target - 1) > tolerance)
-    {
-      char text[256];
-      std::snprintf(text, sizeof text, "--method %s: at phi %g the nearest network realises %.2fx the baseline's multiply-adds, "
-                    "not %gx within %g%%; raise --macs-tolerance or lower --resolution-divisor",
-                    sc::scaling_method_name(*how.method).c_str(), phi, ratio, target, tolerance * 100);
-      throw UsageError(text);
-    }
+    if (!how.method || std::abs(ratio / target - 1) <= tolerance) continue;
+    char text[256];
+    std::snprintf(text, sizeof text, "--method %s: at phi %g the nearest network realises %.2fx the baseline's multiply-adds, "
+                  "not %gx within %g%%; raise --macs-tolerance or lower --resolution-divisor",
+                  sc::scaling_method_name(*how.method).c_str(), phi, ratio, target, tolerance * 100);
+    throw UsageError(text);
   }
   return family;
 }
@@ -218,6 +216,9 @@ int run(int argc, char** argv) {
   m::ArchSpec baseline = baseline_from(vm);
   const std::vector<double> phis = parse_phis(vm["phi"].as<std::string>());
   if (!official && (!how.method || *how.method == sc::ScalingMethod::Compound)) how.c = coefficients_from(vm);
+  else if (how.method && (vm.count("alpha") || vm.count("beta") || vm.count("gamma") || vm.count("from-study")))
+    throw UsageError("--method " + sc::scaling_method_name(*how.method) +
+                     " scales one dimension: --alpha/--beta/--gamma/--from-study apply to --method compound");
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   const bool train = vm["train"].as<bool>();

@@ -4,7 +4,6 @@
 
 #include <boost/program_options.hpp>
 
-#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -53,19 +52,7 @@ void emit(const rp::RunTable& table, const po::variables_map& vm) {
     effscale::base::write_file_atomically(vm["output"].as<std::string>(), rp::run_table_csv(table));
     return;
   }
-  cli::OutputTable out(table.columns);
-  for (size_t r = 0; r < table.rows.size(); ++r) {
-    std::vector<nlohmann::json> cells;
-    for (size_t c = 0; c < table.columns.size(); ++c) {
-      const std::string& text = table.rows[r][c];
-      const double v = table.number(r, c);
-      if (!std::isfinite(v)) cells.push_back(text);
-      else if (text.find_first_of(".eE") == std::string::npos && std::fabs(v) < 9e15) cells.push_back(int64_t(v));
-      else cells.push_back(v);
-    }
-    out.add_row(std::move(cells));
-  }
-  std::cout << out.render(cli::parse_output_format(vm["format"].as<std::string>()));
+  std::cout << rp::to_output_table(table, true).render(cli::parse_output_format(vm["format"].as<std::string>()));
 }
 
 int run(int argc, char** argv) {

@@ -71,10 +71,8 @@ ScaledModel nearest_compound(const models::ArchSpec& baseline, const Coefficient
     const double s_r = r == baseline.resolution ? 0.0 : std::log(double(r) / baseline.resolution) / std::log(c.gamma);
     for (int i = 0; i <= steps; ++i) {
       const double s = last * i / steps;
-      ScaledModel candidate = scale_model(baseline, {c.alpha, c.beta, 1.0}, s, divisor);
-      candidate.spec.resolution = r;
-      candidate = describe_scaled(candidate.name, s, {std::pow(c.alpha, s), std::pow(c.beta, s), double(r) / baseline.resolution},
-                                  candidate.spec, baseline);
+      const ScaledModel candidate =
+          scale_dimensions(baseline, {std::pow(c.alpha, s), std::pow(c.beta, s), double(r) / baseline.resolution}, r, s);
       const double cost_error = std::abs(candidate.macs_ratio / std::pow(2.0, phi) - 1);
       const double path_error = std::abs(s - s_r);
       const bool near = cost_error <= 0.05, best_near = best_cost_error <= 0.05;
@@ -100,7 +98,7 @@ ScaledModel scale_to_cost(const models::ArchSpec& baseline, ScalingMethod method
   ScaledModel best = nearest_on_path(baseline, c, phi, last, resolution_divisor);
   if (method == ScalingMethod::Compound && c.gamma > 1 && std::abs(best.macs_ratio / std::pow(2.0, phi) - 1) > 0.05)
     best = nearest_compound(baseline, c, phi, last, resolution_divisor);
-  best.spec.dropout = baseline.dropout + (0.5 - baseline.dropout) * std::min(phi, 7.0) / 7.0;
+  best.spec.dropout = scaled_dropout(baseline.dropout, phi);
   char suffix[48];
   std::snprintf(suffix, sizeof suffix, "-%s-phi%g", scaling_method_name(method).c_str(), phi);
   best.spec.name = baseline.name + suffix;

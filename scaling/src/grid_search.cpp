@@ -12,7 +12,6 @@
 
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
-#include "effscale/trainers/proxy_task.h"
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/store/best_trial.h"
 #include "effscale/store/trial_progress.h"
@@ -102,17 +101,12 @@ Coefficients coefficients_of(const st::Trial& trial) {
   return {trial.params.at("alpha").internal, trial.params.at("beta").internal, trial.params.at("gamma").internal};
 }
 
-// The baseline as the grid trains it: shrunk to the proxy, with the data's classes and the recipe's BN momentum.
-models::ArchSpec trained_baseline(const GridJob& job) {
-  return tr::adapt_spec(tr::shrink_to_proxy(job.baseline, job.training.proxy), job.training.bn_momentum, job.data->num_classes);
-}
-
 // Trains the phi = 1 model of a claimed point on the proxy and finishes its trial; the log goes to train.log.
 void train_point(const GridJob& job, st::Storage& storage, const st::Trial& trial) {
   const std::string id = trial.system_attrs.at("grid_id").get<std::string>();
   const Coefficients c = coefficients_of(trial);
   const ScaledModel target = scale_model(job.baseline, c, 1.0, 8);  // the full-size phi = 1 model
-  const ScaledModel trained = trained_model(trained_baseline(job), c);
+  const ScaledModel trained = trained_model(tr::trained_spec(job.baseline, job.training, job.data->num_classes), c);
   const models::ArchSpec& spec = trained.spec;
   const int seed_index = trial.system_attrs.value("seed_index", 0);
   std::filesystem::path run_path = std::filesystem::path(job.out_dir) / id;

@@ -31,20 +31,29 @@ ScaledModel describe_scaled(const std::string& name, double phi, const Coefficie
   return m;
 }
 
+double scaled_dropout(double baseline_dropout, double phi) {
+  return baseline_dropout + (0.5 - baseline_dropout) * std::min(phi, 7.0) / 7.0;
+}
+
+ScaledModel scale_dimensions(const models::ArchSpec& baseline, const Coefficients& multipliers, int resolution, double phi) {
+  models::ArchSpec spec = baseline;
+  spec.depth_mult = baseline.depth_mult * multipliers.alpha;
+  spec.width_mult = baseline.width_mult * multipliers.beta;
+  spec.resolution = resolution;
+  spec.dropout = scaled_dropout(baseline.dropout, phi);
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "-phi%g", phi);
+  spec.name = baseline.name + suffix;
+  return describe_scaled(spec.name, phi, multipliers, spec, baseline);
+}
+
 ScaledModel scale_model(const models::ArchSpec& baseline, const Coefficients& c, double phi, int resolution_divisor) {
   if (phi < 0) throw std::invalid_argument("phi must be >= 0");
   if (resolution_divisor < 1) throw std::invalid_argument("the resolution divisor must be >= 1");
   const Coefficients nominal{std::pow(c.alpha, phi), std::pow(c.beta, phi), std::pow(c.gamma, phi)};
-  models::ArchSpec spec = baseline;
-  spec.depth_mult = baseline.depth_mult * nominal.alpha;
-  spec.width_mult = baseline.width_mult * nominal.beta;
   const double exact = baseline.resolution * nominal.gamma;
-  spec.resolution = std::max(resolution_divisor, static_cast<int>(std::lround(exact / resolution_divisor)) * resolution_divisor);
-  spec.dropout = baseline.dropout + (0.5 - baseline.dropout) * std::min(phi, 7.0) / 7.0;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, "-phi%g", phi);
-  spec.name = baseline.name + suffix;
-  return describe_scaled(spec.name, phi, nominal, spec, baseline);
+  const int resolution = std::max(resolution_divisor, static_cast<int>(std::lround(exact / resolution_divisor)) * resolution_divisor);
+  return scale_dimensions(baseline, nominal, resolution, phi);
 }
 
 ScaledModel official_scaled_model(const models::ArchSpec& baseline, double phi) {

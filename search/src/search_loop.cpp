@@ -170,8 +170,7 @@ void train_candidate(const SearchJob& job, st::Storage& storage, const st::Trial
   m::ArchSpec spec = job.space->decode(candidate_of(*job.space, trial));
   spec.name = "candidate-" + std::to_string(step);
   const int64_t macs = m::count_macs(spec);
-  const m::ArchSpec proxy = tr::adapt_spec(tr::shrink_to_proxy(spec, job.training.proxy), job.training.bn_momentum,
-                                           job.data->num_classes);
+  const m::ArchSpec proxy = tr::trained_spec(spec, job.training, job.data->num_classes);
   const std::string run_dir = (std::filesystem::path(job.out_dir) / std::to_string(step)).string();
   tr::TrainerOptions options = tr::options_for_run(job.training.recipe, proxy, run_dir);
   options.resume = true;  // a re-queued candidate continues from its last checkpoint

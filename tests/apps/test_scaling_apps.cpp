@@ -198,6 +198,9 @@ TEST_CASE("scale_models --method scales at equal realised cost and --seeds train
   const auto needs = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method compound --phi 1");
   CHECK(needs.exit_status == 2);
   CHECK_THAT(needs.err, Catch::Contains("give --alpha, --beta and --gamma"));
+  const auto stray = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method width --phi 1 --alpha 1.2");
+  CHECK(stray.exit_status == 2);
+  CHECK_THAT(stray.err, Catch::Contains("apply to --method compound"));
   const auto tight = run_command(std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --method resolution --phi 1 "
                                  "--macs-tolerance 0.0001 --out-dir " + shell_quote(dir.file("tight")));
   CHECK(tight.exit_status == 2);

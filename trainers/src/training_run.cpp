@@ -20,6 +20,10 @@ namespace effscale::trainers {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+models::ArchSpec trained_spec(const models::ArchSpec& spec, const ProxyTraining& training, int64_t num_classes) {
+  return adapt_spec(shrink_to_proxy(spec, training.proxy), training.bn_momentum, num_classes);
+}
+
 TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& spec, const std::string& out_dir) {
   recipe.transform.resolution = spec.resolution;
   recipe.transform.channels = spec.in_channels;

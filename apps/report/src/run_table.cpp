@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace effscale::report {
@@ -51,13 +50,6 @@ bool split_csv_line(const std::string& line, std::vector<std::string>& cells) {
   return !quoted;
 }
 
-std::string csv_cell(const std::string& cell) {
-  if (cell.find_first_of(",\"\n") == std::string::npos) return cell;
-  std::string out = "\"";
-  for (char c : cell) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // Orders layout values: numbers numerically and before text, text alphabetically.
 bool value_less(const std::string& a, const std::string& b) {
   char *ea = nullptr, *eb = nullptr;
@@ -99,15 +91,22 @@ RunTable read_run_table(const std::string& path) {
   return table;
 }
 
-std::string run_table_csv(const RunTable& table) {
-  std::ostringstream out;
-  auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t i = 0; i < cells.size(); ++i) out << (i ? "," : "") << csv_cell(cells[i]);
-    out << "\n";
-  };
-  line(table.columns);
-  for (const auto& row : table.rows) line(row);
-  return out.str();
+std::string run_table_csv(const RunTable& table) { return to_output_table(table, false).render(cli::OutputFormat::Csv); }
+
+cli::OutputTable to_output_table(const RunTable& table, bool typed) {
+  cli::OutputTable out(table.columns);
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    std::vector<nlohmann::json> cells;
+    for (size_t c = 0; c < table.columns.size(); ++c) {
+      const std::string& text = table.rows[r][c];
+      const double v = typed ? table.number(r, c) : NAN;
+      if (!std::isfinite(v)) cells.push_back(text);
+      else if (text.find_first_of(".eE") == std::string::npos && std::fabs(v) < 9e15) cells.push_back(int64_t(v));
+      else cells.push_back(v);
+    }
+    out.add_row(std::move(cells));
+  }
+  return out;
 }
 
 RunTable collect_runs(const std::string& root, const std::vector<std::string>& layout,

@@ -28,6 +28,15 @@ struct ScaledModel {
 // when the result is not a valid spec.
 ScaledModel scale_model(const models::ArchSpec& baseline, const Coefficients& c, double phi, int resolution_divisor = 8);
 
+// The dropout of a model scaled by `phi` from a baseline with `baseline_dropout`: rising linearly to 0.5 at phi = 7.
+double scaled_dropout(double baseline_dropout, double phi);
+
+// `baseline` with its depth and width multiplied by `multipliers.alpha` and `.beta`, at `resolution` pixels, named
+// "<baseline>-phi<phi>" with scaled_dropout(phi), described against the baseline (`multipliers.gamma` is reported
+// as the resolution multiplier). What scale_model builds once it has rounded the resolution. Throws SpecError when
+// the result is not a valid spec.
+ScaledModel scale_dimensions(const models::ArchSpec& baseline, const Coefficients& multipliers, int resolution, double phi);
+
 // The official family applied to `baseline`: for phi = 1..7 the B<phi> row of the official table (its width,
 // depth, resolution and dropout, REFERENCE §2). Throws std::invalid_argument for phi outside 1..7 or
 // non-integer phi.

@@ -22,6 +22,10 @@ struct ProxyTraining {
   TrainerOptions recipe;               // resolution, channels and checkpoint are set per run (options_for_run)
 };
 
+// `spec` as `training` trains it on data of `num_classes` classes: shrunk to the proxy, BN momentum and classes
+// replaced (adapt_spec), validated. Throws SpecError when the result is not a valid spec.
+models::ArchSpec trained_spec(const models::ArchSpec& spec, const ProxyTraining& training, int64_t num_classes);
+
 // `recipe` made to train `spec` in `out_dir`: the transform's resolution and input channels are the spec's,
 // and the checkpoint is out_dir/checkpoint.pt.
 TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& spec, const std::string& out_dir);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "effscale/cli/output_table.h"
+
 namespace effscale::report {
 
 // A header and rows of text cells, every row as long as the header.
@@ -23,8 +25,12 @@ struct RunTable {
 // when it cannot be read, is empty, or a row has another number of cells than the header.
 RunTable read_run_table(const std::string& path);
 
-// The table as CSV text (RFC 4180 quoting where a cell needs it), ending with a newline.
+// The table as CSV text (RFC 4180 quoting where a cell needs it), ending with a newline; cells as they are.
 std::string run_table_csv(const RunTable& table);
+
+// The table as an OutputTable, to print in any --format: text cells, or with `typed` numeric cells as JSON
+// numbers (written without a decimal point or exponent: as integers).
+cli::OutputTable to_output_table(const RunTable& table, bool typed);
 
 // Collects the finished runs under `root` into a table. `layout` names the folder levels below root (for
 // "method/phi/seed": root/compound/1/seed2/result.json); a level named "seed" drops a "seed" prefix from its
