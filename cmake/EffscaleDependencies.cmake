@@ -20,6 +20,7 @@ endif()
 # One target that carries LibTorch's libraries and compile flags.
 add_library(effscale_torch INTERFACE)
 target_link_libraries(effscale_torch INTERFACE ${TORCH_LIBRARIES})
+effscale_library(effscale_torch torch_libraries)
 
 # Gloo's headers (Debian: libgloo-dev; LibTorch links Gloo itself) let the trainers join a data-parallel
 # group through c10d's ProcessGroupGloo. Without them effscale still builds, and refuses WORLD_SIZE > 1 with
