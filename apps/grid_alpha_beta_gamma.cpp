@@ -132,8 +132,9 @@ int run(int argc, char** argv) {
   if (sc::grid_points(grid).empty()) throw UsageError(sc::no_point_reason(grid));
 
   const std::string url = vm["storage"].as<std::string>();
-  job.connect = [url] { return st::open_storage(url); };
-  auto storage = st::open_storage(url);
+  const st::SchemaRevision schema = cli::schema_from(vm);
+  job.connect = [url, schema] { return st::open_storage(url, true, schema); };
+  auto storage = st::open_storage(url, true, schema);
   const std::string study_name = vm["study"].as<std::string>();
   job.study_id = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "grid_alpha_beta_gamma").study_id;
   try {

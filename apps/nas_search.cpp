@@ -144,7 +144,8 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
   job.training = cli::proxy_training_from(vm);
   job.pruner = cli::pruner_from(vm);
   const std::string url = vm["storage"].as<std::string>();
-  job.connect = [url] { return st::open_storage(url); };
+  const st::SchemaRevision schema = cli::schema_from(vm);
+  job.connect = [url, schema] { return st::open_storage(url, true, schema); };
   return job;
 }
 
@@ -255,7 +256,7 @@ int run(int argc, char** argv) {
   if (workers < 1) throw UsageError("--workers must be at least 1");
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
 
-  auto storage = st::open_storage(vm["storage"].as<std::string>());
+  auto storage = st::open_storage(vm["storage"].as<std::string>(), true, cli::schema_from(vm));
   const std::string study_name = vm["study"].as<std::string>();
   job.study_id = open_search_study(*storage, study_name, vm, job);
   const tr::ProxyData data = cli::load_data_from(vm);

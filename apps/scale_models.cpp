@@ -151,7 +151,7 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
   std::unique_ptr<st::Storage> storage;
   int64_t study = 0;
   if (leader) {
-    storage = st::open_storage(vm["storage"].as<std::string>());
+    storage = st::open_storage(vm["storage"].as<std::string>(), true, cli::schema_from(vm));
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
     study = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }

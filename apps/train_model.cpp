@@ -76,7 +76,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<st::Storage> storage;
   std::optional<st::Trial> trial;
   if (vm.count("study") && leader) {
-    storage = st::open_storage(vm["storage"].as<std::string>());
+    storage = st::open_storage(vm["storage"].as<std::string>(), true, cli::schema_from(vm));
     const int64_t study =
         st::open_study_for(*storage, vm["study"].as<std::string>(), {st::StudyDirection::Maximize}, "train_model").study_id;
     trial = tr::open_run_trial(*storage, study, out_dir, trainer.resume);

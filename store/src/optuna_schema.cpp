@@ -185,7 +185,14 @@ std::string check_version(SqlConnection& db, bool read_only) {
 
 }  // namespace
 
-std::string ensure_optuna_schema(SqlConnection& db, bool create) {
+SchemaRevision parse_schema_revision(const std::string& text) {
+  if (text == "3.0" || text == kOptunaAlembicRevision) return SchemaRevision::Optuna30;
+  if (text == "latest" || text == "3.2" || text == kOptunaAlembicRevision32) return SchemaRevision::Optuna32;
+  throw StoreInputError("unknown schema revision '" + text + "': expected 3.0 (" + kOptunaAlembicRevision +
+                        ", Optuna 3.0-3.1) or latest (" + kOptunaAlembicRevision32 + ", Optuna 3.2 and later)");
+}
+
+std::string ensure_optuna_schema(SqlConnection& db, bool create, SchemaRevision created) {
   SqlTransaction transaction(db);
   if (table_exists(db, "version_info")) return check_version(db, /*read_only=*/!create);
   if (!db.table_names().empty())
@@ -199,7 +206,11 @@ std::string ensure_optuna_schema(SqlConnection& db, bool create) {
       .bind(1, int64_t{kOptunaSchemaVersion})
       .bind(2, std::string(kOptunaLibraryVersion))
       .run();
-  db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").bind(1, std::string(kOptunaAlembicRevision)).run();
+  const bool v32 = created == SchemaRevision::Optuna32;
+  if (v32) db.exec("CREATE INDEX trials_study_id_key ON trials (study_id)");  // Optuna 3.2's migration, as it names it
+  db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)")
+      .bind(1, std::string(v32 ? kOptunaAlembicRevision32 : kOptunaAlembicRevision))
+      .run();
   transaction.commit();
   return "";
 }

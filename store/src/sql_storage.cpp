@@ -51,9 +51,10 @@ std::string utc_now_string(double seconds_offset) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, micros % 1000000);
 }
 
-SqlStorage::SqlStorage(std::unique_ptr<SqlConnection> db, bool create) : db_(std::move(db)) {
+SqlStorage::SqlStorage(std::unique_ptr<SqlConnection> db, bool create, SchemaRevision revision)
+    : db_(std::move(db)) {
   try {
-    open_warning_ = ensure_optuna_schema(*db_, create);
+    open_warning_ = ensure_optuna_schema(*db_, create, revision);
   } catch (const StoreFailure& e) {
     throw StoreInputError("cannot use '" + db_->name() + "' as a study database: " + e.what());
   }

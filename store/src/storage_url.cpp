@@ -6,9 +6,9 @@
 
 namespace effscale::store {
 
-std::unique_ptr<Storage> open_storage(const std::string& url, bool create) {
+std::unique_ptr<Storage> open_storage(const std::string& url, bool create, SchemaRevision revision) {
   for (const char* scheme : {"postgresql://", "postgres://", "postgresql+"})
-    if (url.rfind(scheme, 0) == 0) return std::make_unique<PostgresStorage>(url, create);
+    if (url.rfind(scheme, 0) == 0) return std::make_unique<PostgresStorage>(url, create, revision);
   const std::string scheme = "sqlite:///";
   if (url.rfind(scheme, 0) != 0)
     throw StoreInputError("storage URL '" + url +
@@ -16,7 +16,7 @@ std::unique_ptr<Storage> open_storage(const std::string& url, bool create) {
                           "postgresql://user@host:port/dbname");
   const std::string path = url.substr(scheme.size());
   if (path.empty()) throw StoreInputError("storage URL '" + url + "': the database path is empty");
-  return std::make_unique<SqliteStorage>(path, create);
+  return std::make_unique<SqliteStorage>(path, create, revision);
 }
 
 std::string default_storage_url() {

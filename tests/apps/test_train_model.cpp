@@ -35,7 +35,8 @@ std::string tiny_args(const std::string& data, const std::string& out, const std
 TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps][train_model]") {
   TempDir dir;
   const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
-  const auto done = run_command(train_model(tiny_args(data, dir.file("first"), db, 2) + " --augment randaugment --format json"));
+  const auto done = run_command(
+      train_model(tiny_args(data, dir.file("first"), db, 2) + " --augment randaugment --format json --schema latest"));
   INFO(done.err);
   REQUIRE(done.exit_status == 0);
   const json summary = json::parse(done.out);
@@ -68,6 +69,11 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
     SqliteStorage storage(db);
     CHECK(storage.get_trials(storage.find_study("tiny")->study_id, {}).size() == 1);
   }
+  // --schema latest created the database at Optuna 3.2's revision, and the later opens (at the default 3.0) kept it.
+  const auto revision = run_command("sqlite3 " + shell_quote(db) +
+                                    " \"SELECT version_num FROM alembic_version; SELECT name FROM sqlite_master WHERE "
+                                    "type = 'index' AND name = 'trials_study_id_key'\"");
+  CHECK(revision.out == "v3.2.0.a\ntrials_study_id_key\n");
   // timm's per-run metrics file: a header and one row per epoch.
   std::ifstream metrics(dir.file("first/summary.csv"));
   std::vector<std::string> rows;
@@ -136,6 +142,7 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --warmup-epochs=-1", "--warmup-epochs: -1: must be a finite number >= 0"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --bn-recalibrate=-3", "--bn-recalibrate: -3: must be 0 or more"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --study ''", "--study: must not be empty"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --schema 3.3", "--schema: unknown schema revision '3.3'"},
   };
   for (const Case& c : cases) {
     INFO(c.args);

@@ -212,3 +212,96 @@ print(" ".join(str(t.number) + ":" + t.state.name for t in s.trials))
   CHECK(all[5].number == 5);
   CHECK(all[5].state == TrialState::Complete);
 }
+
+namespace {
+
+// Optuna 3.2's migration (alembic v3.0.0.d -> v3.2.0.a) and its downgrade, run by SQLAlchemy as alembic runs them.
+const char* const kMigrate = R"PY(
+import sys, sqlalchemy as sa
+engine = sa.create_engine(sys.argv[1])
+with engine.begin() as c:
+    if sys.argv[2] == "up":
+        c.execute(sa.text("CREATE INDEX trials_study_id_key ON trials (study_id)"))
+        c.execute(sa.text("UPDATE alembic_version SET version_num = 'v3.2.0.a'"))
+    else:
+        c.execute(sa.text("DROP INDEX trials_study_id_key"))
+        c.execute(sa.text("UPDATE alembic_version SET version_num = 'v3.0.0.d'"))
+)PY";
+
+void migrate(const std::string& url, const std::string& direction) {
+  const auto r = run_command("/usr/bin/python3 -c " + shell_quote(kMigrate) + " " + shell_quote(url) + " " + direction);
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+}
+
+// The database's alembic revision and whether it has Optuna 3.2's index on trials(study_id), as Optuna sees them.
+std::string revision_and_index(const std::string& url) {
+  const auto r = python(R"PY(
+import sys, sqlalchemy as sa
+engine = sa.create_engine(sys.argv[1])
+indexes = [i["name"] for i in sa.inspect(engine).get_indexes("trials")]
+with engine.connect() as c:
+    print(c.execute(sa.text("SELECT version_num FROM alembic_version")).scalar(), "trials_study_id_key" in indexes)
+)PY", url);
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  return r.out;
+}
+
+// Adds one COMPLETE trial with value `value` to study `name` through effscale and returns the study's trial count.
+size_t add_trial(const std::string& url, const std::string& name, double value) {
+  const std::unique_ptr<Storage> storage = open_storage(url);
+  CHECK(storage->open_warning().empty());
+  const int64_t study = storage->create_or_load_study(name, {StudyDirection::Maximize}).study_id;
+  const TrialRef t = storage->create_trial_with(study, {{"alpha", {1.2, Distribution::float_range(1.0, 1.4, 0.05)}}}, {});
+  storage->finish_trial(t.trial_id, TrialState::Complete, {value});
+  return storage->get_trials(study, {}).size();
+}
+
+}  // namespace
+
+TEST_CASE("databases effscale and Optuna wrote, upgraded by Optuna 3.2's migration, stay readable and writable",
+          "[store][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string ours = new_url(kind, dir, "ours.db"), theirs = new_url(kind, dir, "theirs.db");
+  CHECK(add_trial(ours, "ours", 0.5) == 1);
+  REQUIRE(python(kCreateWithOptuna, theirs).exit_status == 0);
+  for (const std::string& url : {ours, theirs}) {
+    migrate(url, "up");
+    REQUIRE(revision_and_index(url) == "v3.2.0.a True\n");
+  }
+  CHECK(add_trial(ours, "ours", 0.6) == 2);
+  CHECK(add_trial(theirs, "theirs", 0.7) == 4);  // Optuna's 3 and ours
+  CHECK(revision_and_index(ours) == "v3.2.0.a True\n");  // effscale keeps the revision it found
+  CHECK(revision_and_index(theirs) == "v3.2.0.a True\n");
+}
+
+TEST_CASE("a database created at v3.2.0.a has Optuna 3.2's index, and after the downgrade Optuna 3.1 reads it",
+          "[store][peer]") {
+  effscale::testing::TempDir dir;
+  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
+  INFO("backend " << kind);
+  const std::string url = new_url(kind, dir, "latest.db");
+  {
+    const std::unique_ptr<Storage> storage = open_storage(url, true, SchemaRevision::Optuna32);
+    storage->create_or_load_study("ours", {StudyDirection::Maximize});
+  }
+  CHECK(revision_and_index(url) == "v3.2.0.a True\n");
+  CHECK(add_trial(url, "ours", 0.25) == 1);
+  // Debian's Optuna 3.1 does not know v3.2.0.a; Optuna's own downgrade makes it readable there.
+  CHECK(python("import sys, optuna; optuna.load_study(study_name='ours', storage=sys.argv[1])", url).exit_status != 0);
+  migrate(url, "down");
+  const auto r = python(R"PY(
+import sys, optuna
+s = optuna.load_study(study_name="ours", storage=sys.argv[1])
+print(len(s.trials), s.best_value, s.best_params["alpha"])
+)PY", url);
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  CHECK(r.out == "1 0.25 1.2\n");
+  CHECK_THROWS_WITH(parse_schema_revision("3.1"), Catch::Contains("expected 3.0") && Catch::Contains("or latest"));
+  CHECK(parse_schema_revision("latest") == SchemaRevision::Optuna32);
+  CHECK(parse_schema_revision("v3.0.0.d") == SchemaRevision::Optuna30);
+}

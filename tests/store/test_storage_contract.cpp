@@ -378,33 +378,3 @@ TEST_CASE("median and successive-halving pruners follow their rules", "[store][p
   CHECK(make_pruner("none") == nullptr);
 }
 
-TEST_CASE("a database upgraded to Optuna 3.2's revision (v3.2.0.a) is read and written as before", "[store][optuna32]") {
-  const std::string kind = GENERATE(std::string("sqlite"), std::string("postgres"));
-  INFO("backend " << kind);
-  effscale::testing::TempDir dir;
-  const std::string url = kind == "postgres" ? effscale::testing::PostgresServer::shared().new_database()
-                                             : "sqlite:///" + dir.file("upgraded.db");
-  int64_t study = 0;
-  {
-    auto storage = open_storage(url);
-    study = storage->create_or_load_study("s", {StudyDirection::Maximize}).study_id;
-    storage->finish_trial(storage->create_trial(study).trial_id, TrialState::Complete, {0.5});
-  }
-  // What `optuna storage upgrade` does from v3.0.0.d to v3.2.0.a (Optuna 3.2's migration).
-  const auto migrate = [](SqlConnection& db) {
-    db.exec("CREATE INDEX trials_study_id_key ON trials (study_id)");
-    db.exec("UPDATE alembic_version SET version_num = 'v3.2.0.a'");
-  };
-  if (kind == "postgres") {
-    PostgresDb db(url);
-    migrate(db);
-  } else {
-    SqliteDb db(dir.file("upgraded.db"), 1000);
-    migrate(db);
-  }
-  auto storage = open_storage(url);
-  storage->finish_trial(storage->create_trial(study).trial_id, TrialState::Complete, {0.7});
-  const auto trials = storage->get_trials(study, {TrialState::Complete});
-  REQUIRE(trials.size() == 2);
-  CHECK(trials[1].values[0] == 0.7);
-}

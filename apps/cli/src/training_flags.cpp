@@ -45,6 +45,10 @@ po::options_description training_options() {
       ("checkpoint-every", with_default(t.checkpoint_every_steps),
        "also checkpoint every N steps inside an epoch, for long epochs (0: at epoch ends only)")
       ("pruner", with_default(std::string("none")), "stop trials behind the study: none, median or halving")
+      ("schema", with_default(std::string("3.0"))->notifier([](const std::string& text) {
+         parse_flag("--schema", [&] { return store::parse_schema_revision(text); });
+       }), "Optuna revision of a study database this command creates: 3.0 "
+       "(v3.0.0.d, Optuna 3.0-3.1) or latest (v3.2.0.a, Optuna 3.2 on); an existing database keeps its own")
       ("seed", with_default(t.seed), "seed for weights, data order and augmentation")
       ("threads", with_default(0)->notifier(at_least("--threads", 0)), "CPU threads (0: all cores)")
       ("device", with_default(std::string("auto")), "auto, cpu, cuda or cuda:N");
@@ -97,6 +101,10 @@ trainers::ProxyArchitecture proxy_architecture_from(const po::variables_map& vm)
 std::optional<double> bn_momentum_from(const po::variables_map& vm) {
   if (!vm.count("bn-momentum")) return std::nullopt;
   return vm["bn-momentum"].as<double>();
+}
+
+store::SchemaRevision schema_from(const po::variables_map& vm) {
+  return parse_flag("--schema", [&] { return store::parse_schema_revision(vm["schema"].as<std::string>()); });
 }
 
 store::PrunerKind pruner_from(const po::variables_map& vm) {

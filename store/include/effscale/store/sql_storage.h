@@ -18,8 +18,9 @@ class SqlStorage : public Storage {
   // Creates Optuna's schema in an empty database or checks an existing one. Throws StoreInputError naming
   // the database when it has another schema or cannot be written; a failed open changes nothing.
   // With `create` false (opened to read) an empty database is refused, not given the schema, and a revision
-  // newer than effscale knows is read with a warning (open_warning).
-  explicit SqlStorage(std::unique_ptr<SqlConnection> db, bool create = true);
+  // newer than effscale knows is read with a warning (open_warning). A database it creates is at `revision`.
+  explicit SqlStorage(std::unique_ptr<SqlConnection> db, bool create = true,
+                      SchemaRevision revision = SchemaRevision::Optuna30);
   std::string open_warning() const override { return open_warning_; }
 
   Study create_or_load_study(const std::string& name, const std::vector<StudyDirection>& directions) override;

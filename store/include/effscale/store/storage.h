@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "effscale/store/optuna_schema.h"
 #include "effscale/store/trial.h"
 
 namespace effscale::store {
@@ -98,8 +99,9 @@ class Storage {
 // Opens the storage a URL names: "sqlite:///relative/path.db", "sqlite:////absolute/path.db" (SQLAlchemy's
 // spelling, as Optuna takes it) or "sqlite:///:memory:". A missing database is created when `create`.
 // Throws StoreInputError naming the URL when the scheme is not supported, or the database does not exist
-// (and !create) or cannot be opened as a study database.
-std::unique_ptr<Storage> open_storage(const std::string& url, bool create = true);
+// (and !create) or cannot be opened as a study database. A database given the schema is at `revision`.
+std::unique_ptr<Storage> open_storage(const std::string& url, bool create = true,
+                                      SchemaRevision revision = SchemaRevision::Optuna30);
 
 // The storage URL used when none is given: $EFFSCALE_STORAGE if set, else $OPTUNA_STORAGE (as Optuna's CLI
 // reads it) if set, else "sqlite:///effscale.db".

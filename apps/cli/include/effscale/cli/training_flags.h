@@ -18,7 +18,7 @@ namespace effscale::cli {
 // --dataset, --data-dir, --train-limit, --val-fraction, --epochs, --batch-size, --lr, --optimizer, --schedule,
 // --warmup-epochs, --weight-decay, --label-smoothing, --ema-decay, --bn-recalibrate, --bn-momentum,
 // --crop-min-area, --eval-crop, --amp, --channels-last, --augment, --randaugment-layers, --randaugment-magnitude,
-// --checkpoint-every, --pruner, --seed, --threads, --device. Any of them may come from the --config INI file.
+// --checkpoint-every, --pruner, --schema, --seed, --threads, --device. Any of them may come from the --config INI file.
 boost::program_options::options_description training_options();
 
 // --proxy-resolution, --proxy-width, --proxy-depth, --in-channels: how a full-size spec shrinks to the proxy
@@ -40,6 +40,10 @@ trainers::TrainerOptions recipe_from(const boost::program_options::variables_map
 
 // Proxy architecture, --bn-momentum and the recipe together (the proxy flags must have been declared).
 trainers::ProxyTraining proxy_training_from(const boost::program_options::variables_map& vm);
+
+// --schema as the revision a database this command creates gets. Throws UsageError naming the flag for an unknown
+// revision.
+store::SchemaRevision schema_from(const boost::program_options::variables_map& vm);
 
 // --pruner as a kind. Throws UsageError naming the flag for an unknown pruner.
 store::PrunerKind pruner_from(const boost::program_options::variables_map& vm);
