@@ -145,7 +145,8 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
                   const tr::ProxyData& data, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous) {
   const bool leader = !rendezvous || rendezvous->rank == 0;
   const int seeds = vm["seeds"].as<int>();
-  const tr::TrainerOptions recipe = cli::recipe_from(vm);
+  tr::ProxyTraining training = cli::proxy_training_from(vm);
+  cli::adapt_recipe_to_run(vm, int64_t(data.split.train.size()), training);  // its note prints as each run starts
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
   const std::shared_ptr<tr::ProcessGroup> group = tr::join_data_parallel(rendezvous);
   std::unique_ptr<st::Storage> storage;
@@ -158,9 +159,9 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
   effscale::cli::OutputTable trained({"model", "phi", "seed", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
   for (const sc::ScaledModel& s : family)
   for (int k = 0; k < seeds; ++k) {
-    const m::ArchSpec spec = tr::adapt_spec(s.spec, cli::bn_momentum_from(vm), data.num_classes);
+    const m::ArchSpec spec = tr::adapt_spec(s.spec, training.bn_momentum, data.num_classes);
     const std::string run_dir = run_dir_of(out_dir, s.name, k, seeds);
-    tr::TrainerOptions trainer = tr::options_for_run(recipe, spec, run_dir);
+    tr::TrainerOptions trainer = tr::options_for_run(training.recipe, spec, run_dir);
     trainer.seed += uint64_t(k);  // weights and data order; the split stays
     trainer.resume = true;  // a rerun continues every model where it stopped
     tr::use_data_parallel(group, trainer);

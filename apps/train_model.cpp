@@ -53,19 +53,20 @@ int run(int argc, char** argv) {
   const auto format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous));
-  tr::TrainerOptions trainer = cli::recipe_from(vm);
+  tr::ProxyTraining training = cli::proxy_training_from(vm);
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
 
   const tr::ProxyData data = cli::load_data_from(vm);
+  cli::adapt_recipe_to_run(vm, int64_t(data.split.train.size()), training);  // its note prints as training starts
   m::ArchSpec spec = m::spec_from_name_or_file(vm["model"].as<std::string>());
   if (vm.count("width-mult")) spec.width_mult = vm["width-mult"].as<double>();
   if (vm.count("depth-mult")) spec.depth_mult = vm["depth-mult"].as<double>();
   if (vm.count("resolution")) spec.resolution = vm["resolution"].as<int>();
-  spec = tr::shrink_to_proxy(spec, cli::proxy_architecture_from(vm));  // --in-channels, --proxy-*
-  spec = tr::adapt_spec(spec, cli::bn_momentum_from(vm), data.num_classes);
+  spec = tr::shrink_to_proxy(spec, training.proxy);  // --in-channels, --proxy-*
+  spec = tr::adapt_spec(spec, training.bn_momentum, data.num_classes);
   const std::string out_dir =
       vm.count("output-dir") ? vm["output-dir"].as<std::string>() : "runs/" + spec.name + "-" + data.dataset;
-  trainer = tr::options_for_run(trainer, spec, out_dir);
+  tr::TrainerOptions trainer = tr::options_for_run(training.recipe, spec, out_dir);
   trainer.resume = vm["resume"].as<bool>();
   if (!trainer.resume && std::filesystem::exists(std::filesystem::path(out_dir) / "result.json"))
     throw cli::UsageError("--output-dir '" + out_dir + "' holds a finished run; give --resume to report it again (nothing is "

@@ -58,7 +58,11 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(other.exit_status == 2);
   CHECK(other.err.find("was written for another model") != std::string::npos);
   CHECK(read_file(dir.file("first/spec.json")) == spec_before);
-  CHECK(done.err.find("learning rate 0.016 per 256 images: 0.001 at batch 16") != std::string::npos);
+  // 18 steps: the recipe settings not given take the short-run recipe (--warmup-epochs, --bn-recalibrate were given).
+  CHECK(done.err.find("a short run (18 steps < 10000): the settings not given take the short-run recipe: --optimizer "
+                      "sgd --lr 0.4 --label-smoothing 0 --ema-decay 0 --bn-momentum 0.1 --crop-min-area 1 --eval-crop 1 "
+                      "(--recipe paper keeps the paper's)\nlearning rate 0.4 per 256 images: 0.025 at batch 16") !=
+        std::string::npos);
   // The finished run again without --resume is refused: its weights stay and no second trial is recorded.
   const std::string weights_before = read_file(dir.file("first/weights.pth"));
   const auto again = run_command(train_model(tiny_args(data, dir.file("first"), db, 2)));
@@ -243,4 +247,42 @@ TEST_CASE("train_model rejects a malformed data-parallel environment with one li
     CHECK_THAT(r.err, Catch::StartsWith("train_model: error: ") && Catch::Contains(message));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
+}
+
+TEST_CASE("train_model and nas_search --help print defaults as they are written", "[apps][train_model]") {
+  const auto train = run_command(train_model("--help"));
+  REQUIRE(train.exit_status == 0);
+  for (const char* shown : {"--randaugment-magnitude arg (=10)", "--weight-decay arg (=1e-5)", "--lr arg (=0.016)",
+                            "--val-fraction arg (=0.1)", "--schema arg (=3.0)"})
+    CHECK_THAT(train.out, Catch::Contains(shown));
+  const auto search = run_command(std::string(EFFSCALE_NAS_SEARCH) + " --help");
+  REQUIRE(search.exit_status == 0);
+  CHECK_THAT(search.out, Catch::Contains("--reward-exponent arg (=-0.07)"));
+  CHECK_THAT(train.out + search.out, !Catch::Contains("e+0") && !Catch::Contains("00000001") && !Catch::Contains("99999999"));
+}
+
+TEST_CASE("--recipe paper keeps the paper's recipe on a short run and says why its evaluation will be unreliable; a "
+          "long run keeps it unasked", "[apps][train_model]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir);
+  const auto paper = run_command(train_model(tiny_args(data, dir.file("paper"), dir.file("study.db"), 1) + " --recipe paper"));
+  INFO(paper.err);
+  REQUIRE(paper.exit_status == 0);
+  CHECK_THAT(paper.err, Catch::Contains("warning: a run of 9 steps is too short for the paper's recipe") &&
+                            Catch::Contains("learning rate 0.016 per 256 images: 0.001 at batch 16") &&
+                            !Catch::Contains("short-run recipe"));
+  // 10,000 steps or more (1,200 epochs of 9 steps): the defaults stay the paper's; stopped once training has begun.
+  const auto long_run = run_command("timeout 20 " + train_model(tiny_args(data, dir.file("long"), dir.file("study.db"), 1200)));
+  CHECK_THAT(long_run.err, Catch::Contains("learning rate 0.016 per 256 images: 0.001 at batch 16") &&
+                               !Catch::Contains("short") && !Catch::Contains("warning"));
+  // What a flag gives stays: --lr and --optimizer given, the rest adapted.
+  const auto given = run_command(
+      train_model(tiny_args(data, dir.file("given"), dir.file("study.db"), 1) + " --lr 0.1 --optimizer adamw --recipe short"));
+  CHECK(given.exit_status == 0);
+  CHECK_THAT(given.err, Catch::Contains("--recipe short: the settings not given take the short-run recipe: "
+                                        "--label-smoothing 0 --ema-decay 0") &&
+                            Catch::Contains("learning rate 0.1 per 256 images"));
+  const auto bad = run_command(train_model(tiny_args(data, dir.file("bad"), dir.file("study.db"), 1) + " --recipe fast"));
+  CHECK(bad.exit_status == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--recipe: 'fast': expected auto, paper or short"));
 }

@@ -33,13 +33,14 @@ TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& sp
 
 namespace {
 
-// The loop's progress and epoch lines on `log`; the effective learning rate of `options` comes first, once
-// training has started (so a run refused for its settings prints only the refusal).
+// The loop's progress and epoch lines on `log`; the start note and effective learning rate of `options` come first,
+// once training has started (so a run refused for its settings prints only the refusal).
 TrainerCallbacks logging_callbacks(std::ostream& log, const TrainerOptions& options,
                                    const std::function<bool(const EpochReport&)>& on_epoch) {
   TrainerCallbacks callbacks;
-  callbacks.on_progress = [&log, rate_said = false, per_256 = options.lr_per_256,
-                           batch = options.batch_size](const StepProgress& p) mutable {
+  callbacks.on_progress = [&log, rate_said = false, per_256 = options.lr_per_256, batch = options.batch_size,
+                           note = options.start_note](const StepProgress& p) mutable {
+    if (!rate_said && !note.empty()) log << note << "\n";
     if (!rate_said)
       log << "learning rate " << per_256 << " per 256 images: " << scaled_learning_rate(per_256, batch) << " at batch "
           << batch << "\n";

@@ -77,11 +77,17 @@ std::function<void(const std::string&)> not_empty(const std::string& flag) {
 
 std::string default_text(double value) {
   char buffer[40];
+  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
+    std::snprintf(buffer, sizeof buffer, "%.0f", value);  // whole numbers as written: 10, not 1e+01
+    return buffer;
+  }
   for (int digits = 1; digits <= 17; ++digits) {
     std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
     if (std::strtod(buffer, nullptr) == value) break;
   }
-  return buffer;
+  std::string text = buffer;  // 1e-05 -> 1e-5
+  if (const size_t e = text.find("e-0"); e != std::string::npos) text.erase(e + 2, 1);
+  return text;
 }
 
 }  // namespace effscale::cli

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -32,6 +34,11 @@ po::options_description training_options() {
       ("weight-decay", with_default(t.optimizer.weight_decay)->notifier(at_least("--weight-decay", 0.0)), "weight decay on non-BN weights")
       ("label-smoothing", with_default(t.label_smoothing), "label smoothing")
       ("ema-decay", with_default(t.ema_decay), "EMA decay (0: no EMA)")
+      ("recipe", with_default(std::string("auto"))->notifier([](const std::string& mode) {
+         if (mode != "auto" && mode != "paper" && mode != "short")
+           throw UsageError("--recipe: '" + mode + "': expected auto, paper or short");
+       }), "auto: a run of fewer than 10,000 steps takes the short-run recipe "
+       "for every recipe setting not given (the defaults are the paper's 350-epoch recipe); paper: never; short: always")
       ("bn-recalibrate", with_default(t.bn_recalibration_batches)->notifier(at_least<int64_t>("--bn-recalibrate", 0)), "re-estimate BN statistics from N training batches before each evaluation")
       ("bn-momentum", po::value<double>(), "override the spec's BN momentum (PyTorch sense; the paper's is 0.01)")
       ("crop-min-area", with_default(t.transform.crop_min_area), "random-resized crop minimum area fraction")
@@ -156,6 +163,56 @@ trainers::TrainerOptions recipe_from(const po::variables_map& vm) {
 
 trainers::ProxyTraining proxy_training_from(const po::variables_map& vm) {
   return {proxy_architecture_from(vm), bn_momentum_from(vm), recipe_from(vm)};
+}
+
+namespace {
+
+// One setting of the short-run recipe: its flag, its value as written, and how it applies.
+struct ShortRunSetting {
+  const char* flag;
+  const char* value;
+  std::function<void(trainers::ProxyTraining&)> apply;
+};
+
+// The short-run recipe (experiments/presets/quick.ini's): what a run of minutes needs to learn and to evaluate.
+const std::vector<ShortRunSetting>& short_run_recipe() {
+  static const std::vector<ShortRunSetting> settings = {
+      {"optimizer", "sgd", [](auto& t) { t.recipe.optimizer.kind = trainers::OptimizerKind::SgdNesterov; }},
+      {"lr", "0.4", [](auto& t) { t.recipe.lr_per_256 = 0.4; }},
+      {"warmup-epochs", "1", [](auto& t) { t.recipe.schedule.warmup_epochs = std::min(1.0, 0.5 * double(t.recipe.epochs)); }},
+      {"label-smoothing", "0", [](auto& t) { t.recipe.label_smoothing = 0; }},
+      {"ema-decay", "0", [](auto& t) { t.recipe.ema_decay = 0; }},
+      {"bn-momentum", "0.1", [](auto& t) { t.bn_momentum = 0.1; }},
+      {"bn-recalibrate", "10", [](auto& t) { t.recipe.bn_recalibration_batches = 10; }},
+      {"crop-min-area", "1", [](auto& t) { t.recipe.transform.crop_min_area = 1.0; }},
+      {"eval-crop", "1", [](auto& t) { t.recipe.transform.eval_crop = 1.0; }},
+  };
+  return settings;
+}
+
+}  // namespace
+
+std::string adapt_recipe_to_run(const po::variables_map& vm, int64_t train_images, trainers::ProxyTraining& training) {
+  const std::string mode = vm["recipe"].as<std::string>();
+  const int64_t steps = training.recipe.epochs * (train_images / std::max<int64_t>(1, training.recipe.batch_size));
+  const bool short_run = steps < kShortRunSteps;
+  std::string defaulted;
+  for (const ShortRunSetting& s : short_run_recipe()) {
+    const bool given = vm.count(s.flag) && !vm[s.flag].defaulted();
+    if (given) continue;
+    if (mode == "short" || (mode == "auto" && short_run)) s.apply(training);
+    defaulted += std::string(defaulted.empty() ? "" : " ") + "--" + s.flag + " " + s.value;
+  }
+  if (defaulted.empty() || (mode == "auto" && !short_run) || (mode == "paper" && !short_run)) return "";
+  const std::string length = std::to_string(steps) + " steps";
+  training.recipe.start_note =
+      mode == "paper" ? "warning: a run of " + length + " is too short for the paper's recipe, which is tuned for 350 "
+                        "epochs (its BN statistics, warmup, crops and optimizer leave a short run's evaluation near "
+                        "chance); --recipe auto or --config experiments/presets/quick.ini adapts it"
+                      : std::string(mode == "short" ? "--recipe short" : "a short run (" + length + " < 10000)") +
+                            ": the settings not given take the short-run recipe: " + defaulted +
+                            " (--recipe paper keeps the paper's)";
+  return training.recipe.start_note;
 }
 
 }  // namespace effscale::cli

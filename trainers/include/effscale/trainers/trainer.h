@@ -35,6 +35,8 @@ struct TrainerOptions {
   std::string checkpoint_path;        // written at every epoch end (atomically); empty: none
   int64_t checkpoint_every_steps = 0;  // > 0: also every this many steps inside an epoch (resume continues there)
   bool resume = false;                // continue from checkpoint_path when it exists
+  std::string start_note;             // run_training's log: printed once training has started, before the learning
+                                      // rate (how the recipe was fitted to the run, cli::adapt_recipe_to_run)
   torch::Device device = torch::kCPU;
   Precision precision = Precision::Fp32;  // autocast for forward and loss (bf16 on CPU or CUDA; fp16 on CUDA with
                                           // dynamic loss scaling, restarted at 65536 on resume)
