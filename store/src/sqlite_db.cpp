@@ -5,7 +5,18 @@
 namespace effscale::store {
 namespace {
 
+// Throws StoreFailure with SQLite's message and the statement; a lock held past the busy timeout and a database
+// that cannot be written are named as such, with the file.
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  const int code = sqlite3_errcode(db) & 0xff;
+  const char* file = sqlite3_db_filename(db, "main");
+  const std::string name = file != nullptr && *file != '\0' ? file : ":memory:";
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+    throw StoreLocked("database '" + name + "' is locked: another program has held its lock for longer than the "
+                       "busy timeout (" + what.substr(0, 60) + ")");
+  if (code == SQLITE_READONLY)
+    throw StoreFailure("database '" + name + "' cannot be written (" + std::string(sqlite3_errmsg(db)) + ": " +
+                       what.substr(0, 60) + ")");
   throw StoreFailure("database error: " + std::string(sqlite3_errmsg(db)) + " (" + what.substr(0, 60) + ")");
 }
 
@@ -58,6 +69,12 @@ SqliteDb::SqliteDb(const std::string& path, int busy_timeout_ms, bool create) : 
     throw StoreInputError("cannot open database '" + path + "': " + message);
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
+  if (create && sqlite3_db_readonly(db_, "main") == 1) {  // opened to record; SQLite fell back to reading
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreInputError("database '" + path + "' is read-only (file or folder permissions, an immutable flag or a "
+                          "read-only filesystem); this command records to it: make it writable or give another --storage");
+  }
   try {
     exec("PRAGMA foreign_keys = ON");
     // Reads the file header without changing it: a file that is not a database fails here.
@@ -76,12 +93,7 @@ void SqliteDb::use_wal() {
 }
 
 void SqliteDb::exec(const std::string& sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string message = error ? error : "unknown";
-    sqlite3_free(error);
-    throw StoreFailure("database error: " + message + " (" + sql.substr(0, 60) + ")");
-  }
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) fail(db_, sql);
 }
 
 SqlStatement SqliteDb::prepare(const std::string& sql) {

@@ -11,6 +11,7 @@
 #include "dataset_files.h"
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/study_owner.h"
+#include "read_only_file.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -261,7 +262,7 @@ TEST_CASE("train_model and nas_search --help print defaults as they are written"
   CHECK_THAT(train.out + search.out, !Catch::Contains("e+0") && !Catch::Contains("00000001") && !Catch::Contains("99999999"));
 }
 
-TEST_CASE("--recipe paper keeps the paper's recipe on a short run and says why its evaluation will be unreliable; a "
+TEST_CASE("train_model --recipe paper keeps the paper's recipe on a short run and says why its evaluation will be unreliable, a "
           "long run keeps it unasked", "[apps][train_model]") {
   TempDir dir;
   const std::string data = write_tiny_mnist(dir);
@@ -285,4 +286,25 @@ TEST_CASE("--recipe paper keeps the paper's recipe on a short run and says why i
   const auto bad = run_command(train_model(tiny_args(data, dir.file("bad"), dir.file("study.db"), 1) + " --recipe fast"));
   CHECK(bad.exit_status == 2);
   CHECK_THAT(bad.err, Catch::Contains("--recipe: 'fast': expected auto, paper or short"));
+}
+
+TEST_CASE("train_model refuses a read-only study database with one line before training, query_results reads it",
+          "[apps][train_model][errors]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db");
+  SqliteStorage(db).create_or_load_study("tiny", {StudyDirection::Maximize});
+  const effscale::testing::ReadOnlyFile read_only(db);
+  if (!read_only.made()) {
+    WARN("cannot make a file read-only here (root without CAP_LINUX_IMMUTABLE); not tested");
+    return;
+  }
+  const auto r = run_command(train_model(tiny_args(data, dir.file("run"), db, 1)));
+  CHECK(r.exit_status == 2);
+  CHECK(r.err == "train_model: error: database '" + db + "' is read-only (file or folder permissions, an immutable "
+                 "flag or a read-only filesystem); this command records to it: make it writable or give another --storage\n");
+  CHECK_FALSE(std::filesystem::exists(dir.file("run/weights.pth")));
+  const auto studies = run_command(std::string(EFFSCALE_QUERY_RESULTS) + " --storage " + shell_quote("sqlite:///" + db) +
+                                   " studies --format csv");
+  CHECK(studies.exit_status == 0);
+  CHECK_THAT(studies.out, Catch::Contains("tiny"));
 }

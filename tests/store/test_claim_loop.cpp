@@ -247,7 +247,7 @@ TEST_CASE("a trial whose worker process on this host is gone comes back at once,
   CHECK(storage.get_trials(study, {TrialState::Running}).size() == 2);  // the live and the remote worker keep theirs
 }
 
-TEST_CASE("a study belongs to the command that made it; others are refused before they write", "[store][owner]") {
+TEST_CASE("a study belongs to the command that made it, others are refused before they write", "[store][owner]") {
   SqliteStorage storage(":memory:");
   const std::vector<StudyDirection> maximize{StudyDirection::Maximize};
   const Study grid = open_study_for(storage, "g", maximize, "grid_alpha_beta_gamma");

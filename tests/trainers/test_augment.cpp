@@ -121,7 +121,7 @@ TEST_CASE("policies are deterministic per seed and reach their ops", "[trainers]
   CHECK_THROWS_WITH(parse_augment_policy("mixup"), Catch::Contains("'mixup'"));
 }
 
-TEST_CASE("the training transform applies the policy; evaluation never does", "[trainers][augment]") {
+TEST_CASE("the training transform applies the policy, evaluation never does", "[trainers][augment]") {
   const torch::Tensor image = test_image(3, 40, 40, 2);
   TransformOptions plain;
   plain.resolution = 32;

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "dataset_files.h"
 #include "effscale/trainers/dataset_readers.h"
 #include "temp_dir.h"
@@ -63,6 +65,12 @@ TEST_CASE("corrupt IDX files are errors that name the file", "[trainers][data]")
     CHECK_THROWS_AS(read_idx_dataset(dir.file(c.name), dir.file("labels")), DataError);
     CHECK_THROWS_WITH(read_idx_dataset(dir.file(c.name), dir.file("labels")), Catch::Contains(c.message));
   }
+  // A small gzip file that inflates far past what its header promises (2 images of 4 x 5: 56 bytes) is refused as
+  // soon as the stream passes the promise, whatever it would inflate to.
+  write_idx(dir.file("bomb.gz"), {3, 4, 5}, std::vector<uint8_t>(16 << 20, 0), true, 2);
+  CHECK(std::filesystem::file_size(dir.file("bomb.gz")) < 100000);
+  CHECK_THROWS_WITH(read_idx_dataset(dir.file("bomb.gz"), dir.file("labels")),
+                    Catch::Contains("bomb.gz' holds more than 56 bytes once decompressed (its IDX header promises 56)"));
   CHECK_THROWS_WITH(read_idx_dataset(dir.file("labels"), dir.file("labels")), Catch::Contains("is not an IDX file of 3-D"));
   CHECK_THROWS_WITH(read_idx_dataset(dir.file("absent"), dir.file("labels")), Catch::Contains("absent': no such file"));
   const std::string broken = dir.write("broken.gz", std::string("\x1f\x8b\x08\x00garbage-not-deflate", 24));

@@ -90,7 +90,7 @@ TEST_CASE("transforming a file equals transforming its full decode", "[trainers]
   }
 }
 
-TEST_CASE("a region of a truncated JPEG is still an error; padding after the end marker is not", "[trainers][images]") {
+TEST_CASE("a region of a truncated JPEG is still an error, padding after the end marker is not", "[trainers][images]") {
   TempDir dir;
   write_jpeg(dir.file("full.jpg"), 64, 64, pattern_bytes(64 * 64 * 3, 2));
   const std::string whole = read_file(dir.file("full.jpg"));

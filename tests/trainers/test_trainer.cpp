@@ -165,7 +165,7 @@ TEST_CASE("a small B0-derived net learns Fashion-MNIST", "[trainers][learning]")
   CHECK(r.history.back().validation.top1 >= 0.72);  // chance is 0.10
 }
 
-TEST_CASE("bf16 autocast and channels_last train on the CPU; fp16 asks for CUDA", "[trainers][precision]") {
+TEST_CASE("bf16 autocast and channels_last train on the CPU, fp16 asks for CUDA", "[trainers][precision]") {
   const ImageDataset train_set = synthetic(96, 1), val = synthetic(32, 2);
   auto run = [&](Precision precision, bool channels_last) {
     torch::manual_seed(3);

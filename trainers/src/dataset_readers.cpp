@@ -12,16 +12,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The whole (gunzipped when compressed) contents of a file.
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+// Opens a plain or gzip-compressed file for gzread (which reads either).
+gzFile open_maybe_gzip(const std::string& path) {
   if (!fs::is_regular_file(path)) throw DataError("cannot read '" + path + "': no such file");
   gzFile file = gzopen(path.c_str(), "rb");
   if (file == nullptr) throw DataError("cannot open '" + path + "'");
+  return file;
+}
+
+// The whole (gunzipped when compressed) contents of a file, refused once it passes `limit` bytes (`why` says whose
+// limit): memory grows with what the file really holds, never with what it claims.
+std::vector<uint8_t> read_maybe_gzip(const std::string& path, uint64_t limit = kMaxDatasetFileBytes,
+                                     const std::string& why = "effscale's limit for a dataset file") {
+  gzFile file = open_maybe_gzip(path);
   std::vector<uint8_t> bytes;
   std::vector<uint8_t> buffer(1 << 16);
   int n = 0;
-  while ((n = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0)
+  while ((n = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0) {
     bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + n);
+    if (bytes.size() > limit) {
+      gzclose(file);
+      throw DataError("'" + path + "' holds more than " + std::to_string(limit) + " bytes once decompressed (" + why +
+                      "): corrupt, or a decompression bomb");
+    }
+  }
   int error = Z_OK;
   const std::string message = n < 0 ? gzerror(file, &error) : "";
   gzclose(file);
@@ -55,6 +69,27 @@ std::vector<int64_t> idx_shape(const std::vector<uint8_t>& b, const std::string&
   return shape;
 }
 
+// The size an IDX file of `dims` dimensions promises in its header (at most kMaxDatasetFileBytes; a header that
+// cannot be read leaves the check to idx_shape).
+uint64_t idx_promised_bytes(const std::string& path, int dims) {
+  gzFile file = open_maybe_gzip(path);
+  std::vector<uint8_t> header(4 + 4 * size_t(dims));
+  const int n = gzread(file, header.data(), static_cast<unsigned>(header.size()));
+  gzclose(file);
+  if (n != static_cast<int>(header.size())) return kMaxDatasetFileBytes;
+  uint64_t count = 1;
+  for (int d = 0; d < dims; ++d)
+    if (__builtin_mul_overflow(count, uint64_t(big_endian(header, 4 + 4 * size_t(d))), &count)) return kMaxDatasetFileBytes;
+  const uint64_t total = header.size() + count;
+  return total < count || total > kMaxDatasetFileBytes ? kMaxDatasetFileBytes : total;
+}
+
+// An IDX file's contents, refused once they pass what its header promises.
+std::vector<uint8_t> read_idx_bytes(const std::string& path, int dims) {
+  const uint64_t promised = idx_promised_bytes(path, dims);
+  return read_maybe_gzip(path, promised, "its IDX header promises " + std::to_string(promised));
+}
+
 torch::Tensor bytes_to_tensor(const std::vector<uint8_t>& b, size_t offset, std::vector<int64_t> shape) {
   return torch::from_blob(const_cast<uint8_t*>(b.data() + offset), shape, torch::kUInt8).clone();
 }
@@ -75,8 +110,8 @@ DatasetFiles load_idx_pair(const fs::path& dir) {
 }  // namespace
 
 ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path, int64_t num_classes) {
-  const std::vector<uint8_t> image_bytes = read_maybe_gzip(images_path);
-  const std::vector<uint8_t> label_bytes = read_maybe_gzip(labels_path);
+  const std::vector<uint8_t> image_bytes = read_idx_bytes(images_path, 3);
+  const std::vector<uint8_t> label_bytes = read_idx_bytes(labels_path, 1);
   const std::vector<int64_t> shape = idx_shape(image_bytes, images_path, 3);
   const std::vector<int64_t> label_shape = idx_shape(label_bytes, labels_path, 1);
   if (label_shape[0] != shape[0])

@@ -13,8 +13,9 @@ namespace effscale::store {
 // One connection, opened read-write (creating the file when `create`). Opening never changes the file.
 class SqliteDb : public SqlConnection {
  public:
-  // Throws StoreInputError naming `path` when it cannot be opened (or does not exist and !create) or is
-  // not a SQLite database.
+  // Throws StoreInputError naming `path` when it cannot be opened (or does not exist and !create), is not a
+  // SQLite database, or (when `create`: opened to write) can only be read. A statement that meets a lock held past
+  // the busy timeout throws StoreLocked naming the file.
   SqliteDb(const std::string& path, int busy_timeout_ms, bool create = true);
   ~SqliteDb() override;
   SqliteDb(const SqliteDb&) = delete;

@@ -1,5 +1,5 @@
 #pragma once
-// The two kinds of failure the store reports (docs/errors.md).
+// The kinds of failure the store reports (docs/errors.md).
 
 #include <stdexcept>
 #include <string>
@@ -18,6 +18,13 @@ class StoreInputError : public std::invalid_argument {
 class StoreFailure : public std::runtime_error {
  public:
   explicit StoreFailure(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Another program held the database's lock for longer than the busy timeout: a failure of the moment (exit status
+// 1), never a sign that the database is not a study database.
+class StoreLocked : public StoreFailure {
+ public:
+  explicit StoreLocked(const std::string& message) : StoreFailure(message) {}
 };
 
 }  // namespace effscale::store

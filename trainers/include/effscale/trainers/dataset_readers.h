@@ -10,6 +10,10 @@
 
 namespace effscale::trainers {
 
+// The most bytes a dataset file (IDX, CIFAR batch) may hold once decompressed: 8 GiB. A file past it, or an IDX
+// file past what its header promises, is refused as it is read (DataError), never allocated at a claimed size.
+inline constexpr uint64_t kMaxDatasetFileBytes = uint64_t(8) << 30;
+
 // A dataset file or folder that cannot be used. Apps map it to exit status 2.
 class DataError : public std::invalid_argument {
  public:
