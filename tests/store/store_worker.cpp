@@ -2,6 +2,7 @@
 //   store_worker URL STUDY drain            claim WAITING trials until none is left; finish each COMPLETE
 //                                           with its number as value; print how many it finished
 //   store_worker URL STUDY create N         create and finish N trials
+//   store_worker URL STUDY enqueue N        enqueue N WAITING trials (once per study), in one transaction
 //   store_worker URL STUDY hang             claim one WAITING trial, print "claimed NUMBER", then sleep
 //                                           until killed (never heartbeats again)
 //   store_worker URL STUDY reap GRACE MAX   fail stale trials (grace seconds, retry limit); print the count
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "effscale/store/storage.h"
 
@@ -19,7 +21,7 @@ using namespace effscale::store;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: store_worker URL STUDY drain|create N|hang|reap GRACE MAX\n";
+    std::cerr << "usage: store_worker URL STUDY drain|create N|enqueue N|hang|reap GRACE MAX\n";
     return 2;
   }
   try {
@@ -37,6 +39,9 @@ int main(int argc, char** argv) {
     } else if (mode == "create" && argc == 5) {
       for (int i = 0; i < std::stoi(argv[4]); ++i)
         storage->finish_trial(storage->create_trial(study).trial_id, TrialState::Complete, {-1.0});
+    } else if (mode == "enqueue" && argc == 5) {
+      std::vector<Storage::EnqueueRequest> requests(static_cast<size_t>(std::stoi(argv[4])));
+      storage->enqueue_trials_once(study, "store_worker_enqueued", requests);
     } else if (mode == "hang") {
       auto t = storage->claim_waiting_trial(study);
       if (!t) return 1;
