@@ -71,6 +71,8 @@ TEST_CASE("bad spec JSON names the source and the field", "[models][spec_json]")
       {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "padding": "valid"})", "padding 'valid'"},
       {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "dropout": 1.5})", "'dropout' must be in [0, 1)"},
       {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "num_classes": 0})", "'num_classes' must be from 1 to 1000000"},
+      {" 1E1114", "x.json: not valid JSON"},  // a number past a double (found by fuzz_spec_json: exit 1 before)
+      {R"({"stages": ["r1_k3_s11_e1_i32_o16"], "dropout": 1e999})", "x.json: not valid JSON"},
   };
   for (const Case& c : cases) {
     INFO(c.json);

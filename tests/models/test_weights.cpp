@@ -220,3 +220,17 @@ TEST_CASE("a pickle nesting a million lists is read and dropped without overflow
   value.reset();  // recursive destruction would take a million frames
   CHECK_THROWS_AS(unpickle(deep, PickleHooks{}, "deep.pkl"), WeightsError);  // no STOP: the stack unwinds too
 }
+
+TEST_CASE("a pickle whose value contains itself is refused and freed (found by fuzz_pickle)", "[models][weights][errors]") {
+  // l = []; l.append(l) and d = {}; d["self"] = d, as Python pickles them: shared pointers in a cycle would never be
+  // freed (LeakSanitizer reported it), and no state dict holds one.
+  for (const std::string& bytes : {std::string("\x80\x02]q\x00h\x00" "a.", 9),
+                                   std::string("\x80\x02}q\x00X\x04\x00\x00\x00selfq\x01h\x00s.", 20)}) {
+    CHECK_THROWS_MATCHES(unpickle(bytes, PickleHooks{}, "cycle.pkl"), WeightsError,
+                         Catch::Matchers::Message("cycle.pkl: the pickle holds a value that contains itself"));
+  }
+  // Sharing without a cycle stays readable: [x, x] with x = [] memoised once.
+  const PickleRef shared = unpickle(std::string("\x80\x02]q\x00(]q\x01h\x01" "e.", 13), PickleHooks{}, "shared.pkl");
+  REQUIRE(shared->items.size() == 2);
+  CHECK(shared->items[0] == shared->items[1]);
+}

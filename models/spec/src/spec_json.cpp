@@ -87,7 +87,7 @@ ArchSpec spec_from_json(const std::string& text, const std::string& source) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers past a double (1e1114: out_of_range)
     throw SpecError(source + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   return spec_from_json_value(doc, source);

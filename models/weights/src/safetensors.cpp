@@ -89,7 +89,8 @@ std::string safetensors_bytes(const StateDict& tensors) {
   std::vector<std::string> order;
   for (const auto& [name, tensor] : tensors) {
     const auto& names = dtype_names();
-    const auto it = std::find_if(names.begin(), names.end(), [&](const auto& p) { return p.second == tensor.scalar_type(); });
+    const c10::ScalarType type = tensor.scalar_type();  // a structured binding cannot be captured in C++17
+    const auto it = std::find_if(names.begin(), names.end(), [type](const auto& p) { return p.second == type; });
     if (it == names.end()) throw WeightsError("tensor " + name + ": dtype cannot be stored in safetensors");
     const at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
     const size_t begin = data.size();

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "effscale/models/pickle_value.h"
 #include "effscale/models/weights_error.h"
@@ -77,7 +78,27 @@ class Machine {
 
   PickleRef run();
 
+  // Drops the stack and memo, then empties every value this reader made that is still alive and not in `keep`, so
+  // values that hold each other (a list appended to itself) are freed rather than leaked through their shared
+  // pointers.
+  void break_cycles(const std::unordered_set<const PickleValue*>& keep = {}) {
+    stack_.clear();
+    memo_.clear();
+    for (const std::weak_ptr<PickleValue>& made : made_)
+      if (const PickleRef value = made.lock(); value && keep.count(value.get()) == 0) {
+        value->items.clear();
+        value->entries.clear();
+        value->state.reset();
+      }
+  }
+
  private:
+  // Every value the reader makes goes through here (it hides the namespace's make_pickle inside the class).
+  PickleRef make_pickle(PickleValue::Kind kind) {
+    PickleRef value = models::make_pickle(kind);
+    made_.push_back(value);
+    return value;
+  }
   [[noreturn]] void fail(const std::string& what) const {
     throw WeightsError(source_ + ": " + what + " at byte " + std::to_string(pos_));
   }
@@ -201,6 +222,7 @@ class Machine {
   std::vector<PickleRef> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PickleRef> memo_;
+  std::vector<std::weak_ptr<PickleValue>> made_;  // every value made, for break_cycles
 };
 
 // long: one switch over the pickle opcodes, each case a few lines; splitting it would scatter the protocol.
@@ -371,8 +393,59 @@ PickleRef Machine::run() {
 
 }  // namespace
 
+namespace {
+
+// Whether a value reaches itself through its items, entries or state (iterative: any depth); `reached` gets every
+// value it reaches.
+bool contains_itself(const PickleRef& root, std::unordered_set<const PickleValue*>& reached) {
+  enum class Mark { Open, Done };
+  std::unordered_map<const PickleValue*, Mark> marks;
+  std::vector<std::pair<const PickleValue*, bool>> todo = {{root.get(), false}};  // (value, children pushed)
+  while (!todo.empty()) {
+    auto [value, expanded] = todo.back();
+    todo.pop_back();
+    if (value == nullptr) continue;
+    if (expanded) {
+      marks[value] = Mark::Done;
+      continue;
+    }
+    const auto seen = marks.find(value);
+    if (seen != marks.end()) {
+      if (seen->second == Mark::Open) return true;
+      continue;
+    }
+    marks[value] = Mark::Open;
+    todo.push_back({value, true});
+    for (const PickleRef& item : value->items) todo.push_back({item.get(), false});
+    for (const auto& [key, item] : value->entries) {
+      todo.push_back({key.get(), false});
+      todo.push_back({item.get(), false});
+    }
+    todo.push_back({value->state.get(), false});
+  }
+  for (const auto& [value, mark] : marks) reached.insert(value);
+  return false;
+}
+
+}  // namespace
+
 PickleRef unpickle(std::string_view bytes, const PickleHooks& hooks, const std::string& source) {
-  return Machine(bytes, hooks, source).run();
+  Machine machine(bytes, hooks, source);
+  PickleRef root;
+  try {
+    root = machine.run();
+  } catch (...) {
+    machine.break_cycles();
+    throw;
+  }
+  std::unordered_set<const PickleValue*> reached;
+  if (contains_itself(root, reached)) {  // no state dict or checkpoint does; its values would never be freed
+    root.reset();
+    machine.break_cycles();
+    throw WeightsError(source + ": the pickle holds a value that contains itself");
+  }
+  machine.break_cycles(reached);  // what the result does not hold (left on the stack or memo) may hold itself
+  return root;
 }
 
 }  // namespace effscale::models
