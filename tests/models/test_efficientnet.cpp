@@ -60,7 +60,7 @@ TEST_CASE("B0 follows timm's parameter names and torchvision's tensor count", "[
     INFO(expected);
     CHECK(names.count(expected) == 1);
   }
-  // REFERENCE §3: torchvision's B0 state dict holds 360 tensors (parameters and BN buffers).
+  // docs/weights.md: torchvision's B0 state dict holds 360 tensors (parameters and BN buffers).
   CHECK(model->named_parameters().size() + model->named_buffers().size() == 360);
 }
 

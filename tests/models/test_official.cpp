@@ -1,5 +1,5 @@
 // Golden tables: the official B0-B7 (B8, L2) family has the published repeats, channels, parameter
-// counts and multiply-adds (REFERENCE §2), computed from the spec alone.
+// counts and multiply-adds (docs/specs.md), computed from the spec alone.
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// round_filters / round_repeats reproduce the reference rules (REFERENCE §2).
+// round_filters / round_repeats reproduce the reference rules (docs/specs.md).
 
 #include <catch2/catch.hpp>
 

@@ -25,7 +25,7 @@ using nlohmann::json;
 
 namespace {
 
-// The paper's Table 1 (REFERENCE §2): params, FLOPs (multiply-adds) and ImageNet top-1 of B0-B7.
+// The paper's Table 1 (docs/specs.md): params, FLOPs (multiply-adds) and ImageNet top-1 of B0-B7.
 struct PaperRow {
   const char* model;
   const char* params;

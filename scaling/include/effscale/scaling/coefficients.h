@@ -1,5 +1,5 @@
 #pragma once
-// Compound-scaling coefficients and the constrained grid of step 1 (REFERENCE §6).
+// Compound-scaling coefficients and the constrained grid of step 1 (docs/scaling.md).
 
 #include <string>
 #include <vector>

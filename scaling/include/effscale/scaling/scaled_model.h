@@ -38,7 +38,7 @@ double scaled_dropout(double baseline_dropout, double phi);
 ScaledModel scale_dimensions(const models::ArchSpec& baseline, const Coefficients& multipliers, int resolution, double phi);
 
 // The official family applied to `baseline`: for phi = 1..7 the B<phi> row of the official table (its width,
-// depth, resolution and dropout, REFERENCE §2). Throws std::invalid_argument for phi outside 1..7 or
+// depth, resolution and dropout, docs/specs.md). Throws std::invalid_argument for phi outside 1..7 or
 // non-integer phi.
 ScaledModel official_scaled_model(const models::ArchSpec& baseline, double phi);
 

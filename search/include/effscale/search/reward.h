@@ -1,5 +1,5 @@
 #pragma once
-// The multi-objective reward of MnasNet / EfficientNet's baseline search (REFERENCE §5).
+// The multi-objective reward of MnasNet / EfficientNet's baseline search (docs/search.md).
 
 #include <cstdint>
 

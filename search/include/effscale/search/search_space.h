@@ -1,5 +1,5 @@
 #pragma once
-// SearchSpace: MnasNet's factorized hierarchical space over a reference network (REFERENCE §5). The
+// SearchSpace: MnasNet's factorized hierarchical space over a reference network (docs/search.md). The
 // network is a fixed sequence of blocks; per block the search picks a conv op, a kernel, an SE ratio, a
 // skip op, output filters and layers relative to the reference. A candidate is one choice index per decision.
 

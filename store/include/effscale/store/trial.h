@@ -1,5 +1,5 @@
 #pragma once
-// The data of a study and its trials, in Optuna's terms (REFERENCE §7).
+// The data of a study and its trials, in Optuna's terms (docs/store.md).
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
 #pragma once
-// ModelEma: an exponential moving average of a model's weights and batch-norm statistics (REFERENCE §4),
+// ModelEma: an exponential moving average of a model's weights and batch-norm statistics (docs/training.md),
 // kept in a separate copy used for evaluation.
 
 #include "effscale/models/efficientnet.h"

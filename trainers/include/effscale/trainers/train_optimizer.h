@@ -17,7 +17,7 @@ enum class OptimizerKind { RmsPropTf, SgdNesterov, AdamW };
 OptimizerKind parse_optimizer_kind(const std::string& name);
 std::string optimizer_kind_name(OptimizerKind kind);
 
-// Hyper-parameters; defaults are the paper's RMSProp (REFERENCE §4).
+// Hyper-parameters; defaults are the paper's RMSProp (docs/training.md).
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::RmsPropTf;
   double momentum = 0.9;       // RMSProp and SGD momentum

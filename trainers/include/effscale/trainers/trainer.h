@@ -1,5 +1,5 @@
 #pragma once
-// train(): the EfficientNet training loop (REFERENCE §4) with evaluation, checkpoints and resume.
+// train(): the EfficientNet training loop (docs/training.md) with evaluation, checkpoints and resume.
 
 #include <torch/types.h>
 

@@ -12,7 +12,7 @@
 
 namespace effscale::trainers {
 
-// What a batch goes through. Defaults are the EfficientNet ImageNet recipe (REFERENCE §4).
+// What a batch goes through. Defaults are the EfficientNet ImageNet recipe (docs/training.md).
 struct TransformOptions {
   int resolution = 224;            // output height and width (any size, below or above the source)
   int channels = 3;                // model input channels: grey is replicated to 3, RGB becomes luma for 1

@@ -1,5 +1,5 @@
 #pragma once
-// The released EfficientNet family (REFERENCE §2): B0's block strings and the hand-rounded
+// The released EfficientNet family (docs/specs.md): B0's block strings and the hand-rounded
 // width / depth / resolution / dropout table of B0-B7, B8 and L2.
 
 #include <string>
@@ -25,7 +25,7 @@ const std::vector<OfficialScale>& official_table();
 // Names of the official models, in table order.
 std::vector<std::string> official_names();
 
-// The searched baseline, EfficientNet-B0: the seven block strings of REFERENCE §1, stem 32, head 1280,
+// The searched baseline, EfficientNet-B0: the seven block strings of docs/specs.md, stem 32, head 1280,
 // 224 pixels, dropout 0.2, drop-connect 0.2, 1000 classes, TF batch-norm (eps 1e-3, momentum 0.01),
 // symmetric padding.
 ArchSpec efficientnet_b0();

@@ -1,5 +1,5 @@
 #pragma once
-// The width and depth rounding rules of the EfficientNet reference (REFERENCE §2).
+// The width and depth rounding rules of the EfficientNet reference (docs/specs.md).
 
 namespace effscale::models {
 

@@ -1,6 +1,6 @@
 #pragma once
 // How other implementations name EfficientNet tensors and which BN / padding conventions their weights
-// assume (REFERENCE §3), so their files load into our modules and compute the same function.
+// assume (docs/weights.md), so their files load into our modules and compute the same function.
 
 #include <string>
 #include <vector>
