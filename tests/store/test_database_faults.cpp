@@ -41,19 +41,19 @@ TEST_CASE("a database locked by another program past the busy timeout fails nami
   const std::string db = dir.file("study.db");
   SqliteStorage storage(db, true, SchemaRevision::Optuna30, /*busy_timeout_ms=*/300);
   const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
-  // Python's sqlite3 takes the write lock and holds it 4 s ("locked" on stdout once it does), far past the 300 ms
+  // Python's sqlite3 takes the write lock and holds it 8 s ("locked" on stdout once it does), far past the 300 ms
   // busy timeout: a write that waited for it would succeed, so only the refusal passes.
   const std::string holder = dir.write("hold.py", R"PY(
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
-time.sleep(4)
+time.sleep(8)
 c.execute("ROLLBACK")
 )PY");
   const std::string ready = dir.file("ready");
   REQUIRE(run_command("(/usr/bin/python3 " + shell_quote(holder) + " " + shell_quote(db) + " > " + shell_quote(ready) +
-                      " &) ; for i in $(seq 100); do grep -q locked " + shell_quote(ready) +
+                      " &) ; for i in $(seq 600); do grep -q locked " + shell_quote(ready) +
                       " 2>/dev/null && exit 0; sleep 0.05; done; exit 1")
               .exit_status == 0);
   const auto names_the_lock = Catch::Matchers::Predicate<StoreLocked>([&](const StoreLocked& e) {
