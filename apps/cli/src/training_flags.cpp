@@ -205,12 +205,13 @@ std::string adapt_recipe_to_run(const po::variables_map& vm, int64_t train_image
   }
   if (defaulted.empty() || (mode == "auto" && !short_run) || (mode == "paper" && !short_run)) return "";
   const std::string length = std::to_string(steps) + " steps";
+  const std::string why = mode == "short" ? "--recipe short"
+                                          : "a short run (" + length + " < " + std::to_string(kShortRunSteps) + ")";
   training.recipe.start_note =
       mode == "paper" ? "warning: a run of " + length + " is too short for the paper's recipe, which is tuned for 350 "
                         "epochs (its BN statistics, warmup, crops and optimizer leave a short run's evaluation near "
                         "chance); --recipe auto or --config experiments/presets/quick.ini adapts it"
-                      : std::string(mode == "short" ? "--recipe short" : "a short run (" + length + " < 10000)") +
-                            ": the settings not given take the short-run recipe: " + defaulted +
+                      : why + ": the settings not given take the short-run recipe: " + defaulted +
                             " (--recipe paper keeps the paper's)";
   return training.recipe.start_note;
 }
