@@ -128,14 +128,14 @@ int run(int argc, char** argv) {
   m::validate(tr::shrink_to_proxy(grid.baseline, job.training.proxy));
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
   const tr::ProxyData data = cli::load_data_from(vm);
-  const std::string adapted = cli::adapt_recipe_to_run(vm, int64_t(data.split.train.size()), job.training);
+  cli::adapt_recipe_to_run(vm, data, job.training);
   grid.trained_baseline = tr::trained_spec(grid.baseline, job.training, data.num_classes);
   if (sc::grid_points(grid).empty()) throw UsageError(sc::no_point_reason(grid));
 
   const std::string url = vm["storage"].as<std::string>();
   const st::SchemaRevision schema = cli::schema_from(vm);
   job.connect = [url, schema] { return st::open_storage(url, true, schema); };
-  auto storage = st::open_storage(url, true, schema);
+  auto storage = job.connect();
   const std::string study_name = vm["study"].as<std::string>();
   job.study_id = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "grid_alpha_beta_gamma").study_id;
   try {
@@ -148,7 +148,7 @@ int run(int argc, char** argv) {
   job.data = &data;
   job.out_dir = cli::output_dir_from(vm, "runs/grid-" + study_name);
   job.log = cli::stderr_log("grid_alpha_beta_gamma");
-  if (!adapted.empty()) job.log(adapted);  // once here; each point's train.log has it too
+  if (const std::string& note = job.training.recipe.start_note; !note.empty()) job.log(note);  // each train.log has it too
   tr::run_worker_threads(workers, threads, [&](int each) { sc::run_grid_worker(job, each); });
 
   const sc::GridOutcome outcome = sc::conclude_grid(*storage, job.study_id);

@@ -257,14 +257,14 @@ int run(int argc, char** argv) {
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
 
   const tr::ProxyData data = cli::load_data_from(vm);  // the run's length fits the recipe before the study records it
-  const std::string adapted = cli::adapt_recipe_to_run(vm, int64_t(data.split.train.size()), job.training);
-  auto storage = st::open_storage(vm["storage"].as<std::string>(), true, cli::schema_from(vm));
+  cli::adapt_recipe_to_run(vm, data, job.training);
+  auto storage = job.connect();
   const std::string study_name = vm["study"].as<std::string>();
   job.study_id = open_search_study(*storage, study_name, vm, job);
   job.data = &data;
   job.out_dir = cli::output_dir_from(vm, "runs/search-" + study_name);
   job.log = cli::stderr_log("nas_search");
-  if (!adapted.empty()) job.log(adapted);  // once here; each candidate's train.log has it too
+  if (const std::string& note = job.training.recipe.start_note; !note.empty()) job.log(note);  // each train.log has it too
   tr::run_worker_threads(workers, threads, [&](int each) { se::run_search_worker(job, each); });
 
   const std::vector<st::Trial> done =

@@ -146,7 +146,7 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
   const bool leader = !rendezvous || rendezvous->rank == 0;
   const int seeds = vm["seeds"].as<int>();
   tr::ProxyTraining training = cli::proxy_training_from(vm);
-  cli::adapt_recipe_to_run(vm, int64_t(data.split.train.size()), training);  // its note prints as each run starts
+  cli::adapt_recipe_to_run(vm, data, training);  // its note prints as each run starts
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
   const std::shared_ptr<tr::ProcessGroup> group = tr::join_data_parallel(rendezvous);
   std::unique_ptr<st::Storage> storage;

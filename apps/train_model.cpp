@@ -57,7 +57,7 @@ int run(int argc, char** argv) {
   const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
 
   const tr::ProxyData data = cli::load_data_from(vm);
-  cli::adapt_recipe_to_run(vm, int64_t(data.split.train.size()), training);  // its note prints as training starts
+  cli::adapt_recipe_to_run(vm, data, training);  // its note prints as training starts
   m::ArchSpec spec = m::spec_from_name_or_file(vm["model"].as<std::string>());
   if (vm.count("width-mult")) spec.width_mult = vm["width-mult"].as<double>();
   if (vm.count("depth-mult")) spec.depth_mult = vm["depth-mult"].as<double>();

@@ -23,9 +23,14 @@ function(effscale_public_headers target dir)
   install(DIRECTORY ${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
 
-# effscale_library(TARGET NAME): TARGET installs as a library exported as effscale::NAME.
+# effscale_library(TARGET NAME): TARGET installs as a library exported as effscale::NAME; a library with code also
+# goes into effscale.pc (declared after what it needs, so the reversed order links).
 function(effscale_library target name)
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  get_target_property(type ${target} TYPE)
+  if(NOT type STREQUAL "INTERFACE_LIBRARY")
+    set_property(GLOBAL PROPERTY EFFSCALE_PC_LIBS " -l${target}" APPEND_STRING)
+  endif()
   install(TARGETS ${target} EXPORT effscaleTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 endfunction()
@@ -64,6 +69,10 @@ function(effscale_install_pkg_config)
       string(APPEND torch_cflags " -I${d}")
     endif()
   endforeach()
+  get_property(declared GLOBAL PROPERTY EFFSCALE_PC_LIBS)
+  string(REGEX MATCHALL "-l[a-z_]+" declared "${declared}")
+  list(REVERSE declared)  # dependents before what they need
+  string(REPLACE ";" " " effscale_libs "${declared}")
   file(RELATIVE_PATH pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)  # relocatable: the prefix from the file
   string(REGEX REPLACE "/$" "" pc_to_prefix "${pc_to_prefix}")
   get_target_property(torch_options torch INTERFACE_COMPILE_OPTIONS)

@@ -192,9 +192,11 @@ const std::vector<ShortRunSetting>& short_run_recipe() {
 
 }  // namespace
 
-std::string adapt_recipe_to_run(const po::variables_map& vm, int64_t train_images, trainers::ProxyTraining& training) {
+void adapt_recipe_to_run(const po::variables_map& vm, const trainers::ProxyData& data,
+                         trainers::ProxyTraining& training) {
   const std::string mode = vm["recipe"].as<std::string>();
-  const int64_t steps = training.recipe.epochs * (train_images / std::max<int64_t>(1, training.recipe.batch_size));
+  const int64_t batches = data.split.train.size() / std::max<int64_t>(1, training.recipe.batch_size);
+  const int64_t steps = training.recipe.epochs * batches;
   const bool short_run = steps < kShortRunSteps;
   std::string defaulted;
   for (const ShortRunSetting& s : short_run_recipe()) {
@@ -203,7 +205,7 @@ std::string adapt_recipe_to_run(const po::variables_map& vm, int64_t train_image
     if (mode == "short" || (mode == "auto" && short_run)) s.apply(training);
     defaulted += std::string(defaulted.empty() ? "" : " ") + "--" + s.flag + " " + s.value;
   }
-  if (defaulted.empty() || (mode == "auto" && !short_run) || (mode == "paper" && !short_run)) return "";
+  if (defaulted.empty() || (mode != "short" && !short_run)) return;
   const std::string length = std::to_string(steps) + " steps";
   const std::string why = mode == "short" ? "--recipe short"
                                           : "a short run (" + length + " < " + std::to_string(kShortRunSteps) + ")";
@@ -213,7 +215,6 @@ std::string adapt_recipe_to_run(const po::variables_map& vm, int64_t train_image
                         "chance); --recipe auto or --config experiments/presets/quick.ini adapts it"
                       : why + ": the settings not given take the short-run recipe: " + defaulted +
                             " (--recipe paper keeps the paper's)";
-  return training.recipe.start_note;
 }
 
 }  // namespace effscale::cli

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "effscale/models/pickle_value.h"
 #include "effscale/models/weights_error.h"
@@ -70,6 +69,9 @@ std::string PickleValue::describe() const {
 
 namespace {
 
+// Values a walk from the result reached (true: everything below them walked too).
+using Reached = std::unordered_map<const PickleValue*, bool>;
+
 // The reader's state: the byte cursor, the stack with its marks, and the memo.
 class Machine {
  public:
@@ -81,7 +83,7 @@ class Machine {
   // Drops the stack and memo, then empties every value this reader made that is still alive and not in `keep`, so
   // values that hold each other (a list appended to itself) are freed rather than leaked through their shared
   // pointers.
-  void break_cycles(const std::unordered_set<const PickleValue*>& keep = {}) {
+  void break_cycles(const Reached& keep = {}) {
     stack_.clear();
     memo_.clear();
     for (const std::weak_ptr<PickleValue>& made : made_)
@@ -396,25 +398,24 @@ PickleRef Machine::run() {
 namespace {
 
 // Whether a value reaches itself through its items, entries or state (iterative: any depth); `reached` gets every
-// value it reaches.
-bool contains_itself(const PickleRef& root, std::unordered_set<const PickleValue*>& reached) {
-  enum class Mark { Open, Done };
-  std::unordered_map<const PickleValue*, Mark> marks;
+// value it reaches (true once all below it are walked).
+bool contains_itself(const PickleRef& root, Reached& reached) {
+  enum Mark : bool { Open = false, Done = true };
   std::vector<std::pair<const PickleValue*, bool>> todo = {{root.get(), false}};  // (value, children pushed)
   while (!todo.empty()) {
     auto [value, expanded] = todo.back();
     todo.pop_back();
     if (value == nullptr) continue;
     if (expanded) {
-      marks[value] = Mark::Done;
+      reached[value] = Done;
       continue;
     }
-    const auto seen = marks.find(value);
-    if (seen != marks.end()) {
-      if (seen->second == Mark::Open) return true;
+    const auto seen = reached.find(value);
+    if (seen != reached.end()) {
+      if (seen->second == Open) return true;
       continue;
     }
-    marks[value] = Mark::Open;
+    reached[value] = Open;
     todo.push_back({value, true});
     for (const PickleRef& item : value->items) todo.push_back({item.get(), false});
     for (const auto& [key, item] : value->entries) {
@@ -423,7 +424,6 @@ bool contains_itself(const PickleRef& root, std::unordered_set<const PickleValue
     }
     todo.push_back({value->state.get(), false});
   }
-  for (const auto& [value, mark] : marks) reached.insert(value);
   return false;
 }
 
@@ -438,7 +438,7 @@ PickleRef unpickle(std::string_view bytes, const PickleHooks& hooks, const std::
     machine.break_cycles();
     throw;
   }
-  std::unordered_set<const PickleValue*> reached;
+  Reached reached;
   if (contains_itself(root, reached)) {  // no state dict or checkpoint does; its values would never be freed
     root.reset();
     machine.break_cycles();

@@ -50,9 +50,9 @@ inline constexpr int64_t kShortRunSteps = 10000;
 // smoothing, no EMA, BN momentum 0.1 with statistics re-estimated from 10 batches before each evaluation, whole-image
 // crops). The line to print at start (the settings it changed; with paper and a short run, a warning that says why
 // the evaluation will be unreliable and what adapts it) becomes the recipe's start_note, printed when training
-// starts, and is returned ("" when there is nothing to say).
-std::string adapt_recipe_to_run(const boost::program_options::variables_map& vm, int64_t train_images,
-                                trainers::ProxyTraining& training);
+// starts (left empty when there is nothing to say).
+void adapt_recipe_to_run(const boost::program_options::variables_map& vm, const trainers::ProxyData& data,
+                         trainers::ProxyTraining& training);
 
 // Proxy architecture, --bn-momentum and the recipe together (the proxy flags must have been declared).
 trainers::ProxyTraining proxy_training_from(const boost::program_options::variables_map& vm);
