@@ -18,6 +18,7 @@
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/trainers/data_parallel_run.h"
 #include "effscale/trainers/recorded_training.h"
+#include "effscale/store/storage_location.h"
 #include "effscale/store/study_owner.h"
 
 namespace po = boost::program_options;
@@ -73,7 +74,7 @@ sc::Coefficients coefficients_from(const po::variables_map& vm) {
     if (const std::string warning = storage->open_warning(); !warning.empty()) std::cerr << "scale_models: warning: " << warning << "\n";
     const std::string name = vm["from-study"].as<std::string>();
     const auto study = storage->find_study(name);
-    if (!study) throw UsageError("no study named '" + name + "' in " + vm["storage"].as<std::string>());
+    if (!study) throw UsageError("no study named '" + name + "' in " + st::url_without_password(vm["storage"].as<std::string>()));
     const json attrs = storage->study_attrs(study->study_id, false);
     if (!attrs.contains("best_coefficients"))
       throw UsageError("study '" + name + "' has no best coefficients yet: run grid_alpha_beta_gamma to the end first");

@@ -4,9 +4,10 @@
 
 #include <cstdlib>
 #include <optional>
-#include <regex>
 
+#include "effscale/store/storage_location.h"
 #include "effscale/store/store_error.h"
+#include "one_line.h"
 
 namespace effscale::store {
 namespace {
@@ -14,15 +15,6 @@ namespace {
 constexpr Oid kTimestampOid = 1114;  // timestamp without time zone (pg_type.h)
 // pg_advisory_xact_lock key of every effscale writer: "effscale" in ASCII.
 constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(7306071563787881573)";
-
-// libpq's message on one line.
-std::string one_line(const char* message) {
-  std::string text = message != nullptr ? message : "unknown error";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  for (char& c : text)
-    if (c == '\n') c = ' ';
-  return text;
-}
 
 bool succeeded(const PGresult* result) {
   const ExecStatusType status = PQresultStatus(result);
@@ -105,14 +97,12 @@ class PostgresStatement : public SqlStatementBackend {
 
 }  // namespace
 
-std::string url_without_password(const std::string& url) {
-  return std::regex_replace(url, std::regex("^([a-z+]+://[^:/@]*):[^@/]*@"), "$1:***@");
-}
-
-PostgresDb::PostgresDb(const std::string& url) : name_(url_without_password(url)) {
-  // SQLAlchemy spells the driver into the scheme (postgresql+psycopg2://); libpq takes the plain scheme.
-  const std::string libpq_url = std::regex_replace(url, std::regex("^postgres(ql)?\\+[a-z0-9_]+://"), "postgresql://");
-  conn_ = PQconnectdb(libpq_url.c_str());
+PostgresDb::PostgresDb(const std::string& url) {
+  const StorageLocation location = parse_storage_url(url);
+  name_ = location.display;
+  if (location.kind != StorageLocation::Kind::Postgres)
+    throw StoreInputError("storage URL '" + name_ + "': not a postgresql:// URL");
+  conn_ = PQconnectdb(location.libpq_url.c_str());
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     const std::string message = one_line(conn_ ? PQerrorMessage(conn_) : "out of memory");
     PQfinish(conn_);

@@ -19,7 +19,8 @@ class PostgresDb : public SqlConnection {
  public:
   // Connects to `url`: a libpq URI, postgresql://[user[:password]@][host][:port][/dbname][?param=value&...]
   // (SQLAlchemy's postgresql+psycopg2:// is accepted too, so Optuna's URL works as is). Throws
-  // StoreInputError naming the URL, its password hidden, when the server cannot be reached or refuses.
+  // StoreInputError naming the URL, its password hidden, when the URL is malformed (parse_storage_url), or the
+  // server cannot be reached or refuses.
   explicit PostgresDb(const std::string& url);
   ~PostgresDb() override;
   PostgresDb(const PostgresDb&) = delete;
@@ -43,8 +44,5 @@ class PostgresDb : public SqlConnection {
   std::string name_;
   bool in_transaction_ = false;
 };
-
-// `url` with the password replaced by "***" (for messages).
-std::string url_without_password(const std::string& url);
 
 }  // namespace effscale::store
