@@ -55,8 +55,8 @@ SqlStorage::SqlStorage(std::unique_ptr<SqlConnection> db, bool create, SchemaRev
     : db_(std::move(db)) {
   try {
     open_warning_ = ensure_optuna_schema(*db_, create, revision);
-  } catch (const StoreLocked&) {
-    throw;  // the lock's message says what happened
+  } catch (const StoreEnvironmentFailure&) {
+    throw;  // a held lock or a full disk: its message says what happened
   } catch (const StoreFailure& e) {
     throw StoreInputError("cannot use '" + db_->name() + "' as a study database: " + e.what());
   }

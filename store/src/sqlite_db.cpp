@@ -5,8 +5,8 @@
 namespace effscale::store {
 namespace {
 
-// Throws StoreFailure with SQLite's message and the statement; a lock held past the busy timeout and a database
-// that cannot be written are named as such, with the file.
+// Throws StoreFailure with SQLite's message and the statement; a lock held past the busy timeout, a database
+// that cannot be written and a full or failing disk are named as such, with the file.
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   const int code = sqlite3_errcode(db) & 0xff;
   const char* file = sqlite3_db_filename(db, "main");
@@ -17,6 +17,13 @@ namespace {
   if (code == SQLITE_READONLY)
     throw StoreFailure("database '" + name + "' cannot be written (" + std::string(sqlite3_errmsg(db)) + ": " +
                        what.substr(0, 60) + ")");
+  if (code == SQLITE_FULL)
+    throw StoreDiskFailure("database '" + name + "' cannot grow: the disk is full (" + what.substr(0, 60) +
+                           "); it keeps its last committed state: free space and run the command again");
+  if (code == SQLITE_IOERR)
+    throw StoreDiskFailure("database '" + name + "' could not be read or written: " + std::string(sqlite3_errmsg(db)) +
+                           " (a full or failing disk?) (" + what.substr(0, 60) +
+                           "); it keeps its last committed state: free space and run the command again");
   throw StoreFailure("database error: " + std::string(sqlite3_errmsg(db)) + " (" + what.substr(0, 60) + ")");
 }
 
@@ -82,6 +89,7 @@ SqliteDb::SqliteDb(const std::string& path, int busy_timeout_ms, bool create) : 
   } catch (const StoreFailure& e) {
     sqlite3_close(db_);
     db_ = nullptr;
+    if (dynamic_cast<const StoreEnvironmentFailure*>(&e) != nullptr) throw;  // a held lock or a full disk: it says so
     throw StoreInputError("'" + path + "' is not a usable SQLite database: " + e.what());
   }
 }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -29,6 +30,14 @@ std::string tiny_args(const std::string& data, const std::string& out, const std
   return "--model b0 --width-mult 0.25 --depth-mult 0.25 --resolution 16 --in-channels 1 --dataset mnist --data-dir " +
          shell_quote(data) + " --epochs " + std::to_string(epochs) + " --batch-size 16 --warmup-epochs 1 --bn-recalibrate 2 " +
          "--threads 1 --output-dir " + shell_quote(out) + " --study tiny --storage " + shell_quote("sqlite:///" + db);
+}
+
+// A shell command that starts `command` (a run into `out`), SIGKILLs it once its first checkpoint exists, and exits 0
+// when the checkpoint is there.
+std::string killed_after_first_checkpoint(const std::string& command, const std::string& out) {
+  const std::string checkpoint = shell_quote(out + "/checkpoint.pt");
+  return command + " 2>/dev/null & pid=$!; for i in $(seq 600); do [ -f " + checkpoint +
+         " ] && break; sleep 0.05; done; kill -9 $pid; wait $pid; [ -f " + checkpoint + " ]";
 }
 
 }  // namespace
@@ -88,10 +97,7 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(rows[2].rfind("2,", 0) == 0);
 
   // Kill a 3-epoch run once its first checkpoint exists, then resume it.
-  const std::string kill = train_model(tiny_args(data, out, db, 3)) + " 2>/dev/null & pid=$!; " +
-                           "for i in $(seq 600); do [ -f " + shell_quote(out + "/checkpoint.pt") + " ] && break; sleep 0.05; done; " +
-                           "kill -9 $pid; wait $pid; [ -f " + shell_quote(out + "/checkpoint.pt") + " ]";
-  REQUIRE(run_command(kill).exit_status == 0);
+  REQUIRE(run_command(killed_after_first_checkpoint(train_model(tiny_args(data, out, db, 3)), out)).exit_status == 0);
   const auto resumed = run_command(train_model(tiny_args(data, out, db, 3) + " --resume --format json"));
   INFO(resumed.err);
   REQUIRE(resumed.exit_status == 0);
@@ -110,6 +116,36 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   }
   CHECK(trials[1].intermediate_values.size() == 3);
   CHECK(trials[1].values.size() == 1);
+}
+
+TEST_CASE("train_model on a full disk fails naming the file, keeps its checkpoint and study, and resumes to the same "
+          "weights",
+          "[apps][train_model][faults]") {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
+  const std::string whole = dir.file("whole");  // the uninterrupted run the resumed one must equal
+  REQUIRE(run_command(train_model(tiny_args(data, whole, dir.file("whole.db"), 3))).exit_status == 0);
+  REQUIRE(run_command(killed_after_first_checkpoint(train_model(tiny_args(data, out, db, 3)), out)).exit_status == 0);
+  const std::string checkpoint = read_file(out + "/checkpoint.pt");
+  // The disk fills: no file may grow past half the weights (the smallest large file the run writes).
+  const uint64_t limit_kib = std::min(fs::file_size(whole + "/weights.pth"), uint64_t(checkpoint.size())) / 2 / 1024;
+  const auto full = run_command("ulimit -f " + std::to_string(limit_kib) + "; trap '' XFSZ; " +
+                                train_model(tiny_args(data, out, db, 3) + " --resume"));
+  CHECK(full.exit_status == 1);
+  CHECK(full.err.find("train_model: error: cannot write '" + out + "/") != std::string::npos);
+  CHECK(full.err.find("File too large") != std::string::npos);
+  CHECK(read_file(out + "/checkpoint.pt") == checkpoint);  // the previous checkpoint is intact
+  for (const auto& entry : fs::directory_iterator(out))
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);  // no partial file is left
+  CHECK(run_command("sqlite3 " + shell_quote(db) + " 'PRAGMA integrity_check; SELECT state FROM trials'").out ==
+        "ok\nRUNNING\n");
+  // Room again: the run resumes from the kept checkpoint to the uninterrupted run's weights, one trial.
+  const auto resumed = run_command(train_model(tiny_args(data, out, db, 3) + " --resume"));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_status == 0);
+  CHECK(read_file(out + "/weights.pth") == read_file(whole + "/weights.pth"));
+  CHECK(run_command("sqlite3 " + shell_quote(db) + " 'SELECT state FROM trials'").out == "COMPLETE\n");
 }
 
 TEST_CASE("train_model rejects bad input with one line and exit status 2", "[apps][train_model]") {

@@ -1,9 +1,15 @@
-// A study database the environment gets in the way of: read-only files and locks held by another program.
+// A study database the environment gets in the way of: read-only files, locks held by another program, a full disk.
 
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
 #include "effscale/store/sqlite_storage.h"
 #include "effscale/store/store_error.h"
+#include "file_size_limit.h"
 #include "read_only_file.h"
 #include "run_command.h"
 #include "temp_dir.h"
@@ -62,4 +68,44 @@ c.execute("ROLLBACK")
   });
   CHECK_THROWS_MATCHES(storage.create_trial(study), StoreLocked, names_the_lock);  // a write of an open storage
   CHECK_THROWS_MATCHES(SqliteStorage(db, true, SchemaRevision::Optuna30, 300), StoreLocked, names_the_lock);  // an open
+}
+
+TEST_CASE("a database on a full disk fails naming the disk, keeps its committed state and takes writes once there is "
+          "room",
+          "[store][faults]") {
+  namespace fs = std::filesystem;
+  effscale::testing::TempDir dir;
+  const std::string db = dir.file("study.db");
+  SqliteStorage storage(db);
+  const int64_t study = storage.create_or_load_study("s", {StudyDirection::Maximize}).study_id;
+  const int64_t trial = storage.create_trial(study).trial_id;
+  storage.set_trial_attrs(trial, {{"small", 1}}, /*system=*/false);
+  const nlohmann::json large = {{"large", std::string(1 << 20, 'x')}};  // needs more pages than the disk has
+  {
+    uint64_t longest = 0;  // no file of the database may grow: the disk is full
+    for (const std::string& file : {db, db + "-wal", db + "-shm"})
+      if (fs::exists(file)) longest = std::max<uint64_t>(longest, fs::file_size(file));
+    const effscale::testing::FileSizeLimit full_disk(longest + 4096);
+    CHECK_THROWS_MATCHES(storage.set_trial_attrs(trial, large, false), StoreDiskFailure,
+                         Catch::Matchers::Predicate<StoreDiskFailure>([&](const StoreDiskFailure& e) {
+                           const std::string message = e.what();
+                           return message.rfind("database '" + db + "' ", 0) == 0 &&
+                                  message.find("disk") != std::string::npos &&
+                                  message.find("keeps its last committed state") != std::string::npos;
+                         }));
+    // Opening it again while the disk is full fails the same way, never as "not a study database".
+    try {
+      SqliteStorage again(db);
+    } catch (const StoreInputError& e) {
+      FAIL("a full disk was reported as bad input: " << e.what());
+    } catch (const StoreFailure&) {
+    }
+  }
+  CHECK(run_command("sqlite3 " + shell_quote(db) + " 'PRAGMA integrity_check'").out == "ok\n");
+  const Trial kept = storage.get_trial(trial);
+  CHECK(kept.user_attrs == nlohmann::json({{"small", 1}}));  // the failed write left nothing behind
+  CHECK(kept.state == TrialState::Running);
+  storage.set_trial_attrs(trial, large, false);  // room again: the same write succeeds
+  storage.finish_trial(trial, TrialState::Complete, {0.5});
+  CHECK(SqliteStorage(db).get_trial(trial).user_attrs["large"].get<std::string>().size() == size_t(1) << 20);
 }

@@ -20,11 +20,24 @@ class StoreFailure : public std::runtime_error {
   explicit StoreFailure(const std::string& message) : std::runtime_error(message) {}
 };
 
-// Another program held the database's lock for longer than the busy timeout: a failure of the moment (exit status
-// 1), never a sign that the database is not a study database.
-class StoreLocked : public StoreFailure {
+// The database is sound but what it lives on failed at this moment: its lock held past the busy timeout, the disk
+// full, an I/O error. Exit status 1; never a sign that the database is not a study database, so the checks that
+// turn other failures into "not a study database" (StoreInputError) let it through as it is.
+class StoreEnvironmentFailure : public StoreFailure {
  public:
-  explicit StoreLocked(const std::string& message) : StoreFailure(message) {}
+  explicit StoreEnvironmentFailure(const std::string& message) : StoreFailure(message) {}
+};
+
+// Another program held the database's lock for longer than the busy timeout.
+class StoreLocked : public StoreEnvironmentFailure {
+ public:
+  explicit StoreLocked(const std::string& message) : StoreEnvironmentFailure(message) {}
+};
+
+// The disk is full or failed (SQLite's SQLITE_FULL, SQLITE_IOERR): the database keeps its last committed state.
+class StoreDiskFailure : public StoreEnvironmentFailure {
+ public:
+  explicit StoreDiskFailure(const std::string& message) : StoreEnvironmentFailure(message) {}
 };
 
 }  // namespace effscale::store
