@@ -9,14 +9,21 @@
 using effscale::testing::run_command;
 using effscale::testing::shell_quote;
 
-TEST_CASE("the kill soak survives its kills with nothing lost or duplicated", "[apps][soak]") {
+TEST_CASE("the kill soak survives its kills with nothing lost or duplicated on SQLite and PostgreSQL",
+          "[apps][soak][postgres]") {
   effscale::testing::TempDir dir;
   const auto r = run_command(shell_quote(std::string(EFFSCALE_SOURCE_ROOT) + "/experiments/soak/run") +
                              " --kills 4 --seed 3 --build " + shell_quote(EFFSCALE_BUILD_ROOT) + " --output-dir " +
                              shell_quote(dir.file("soak")));
   INFO(r.out << r.err);
   CHECK(r.exit_status == 0);
-  CHECK_THAT(r.out, Catch::Contains("kills survived 4/4, lost 0, duplicated 0"));
+  CHECK_THAT(r.out, Catch::Contains("sqlite: kills survived 4/4, lost 0, duplicated 0") &&
+                        Catch::Contains("postgresql: kills survived 4/4, lost 0, duplicated 0"));
+  // A backend that is not one is refused: one line, status 2.
+  const auto unknown = run_command(shell_quote(std::string(EFFSCALE_SOURCE_ROOT) + "/experiments/soak/run") +
+                                   " --backends mysql --output-dir " + shell_quote(dir.file("other")));
+  CHECK(unknown.exit_status == 2);
+  CHECK(unknown.err == "soak: --backends mysql: expected sqlite, postgresql or both, comma-separated\n");
   // A second soak into a folder holding the first is refused: one line, status 2.
   const auto again = run_command(shell_quote(std::string(EFFSCALE_SOURCE_ROOT) + "/experiments/soak/run") +
                                  " --kills 1 --build " + shell_quote(EFFSCALE_BUILD_ROOT) + " --output-dir " +
