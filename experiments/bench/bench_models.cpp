@@ -35,6 +35,7 @@
 #include "effscale/trainers/mixed_precision.h"
 #include "effscale/trainers/model_ema.h"
 #include "effscale/trainers/train_optimizer.h"
+#include "bench_timing.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
@@ -42,23 +43,8 @@ namespace tr = effscale::trainers;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Runs `step` warmup + iters times; returns the median duration of the timed runs in seconds.
-template <typename Step>
-double median_seconds(int warmup, int iters, Step step) {
-  for (int i = 0; i < warmup; ++i) step();
-  std::vector<double> times;
-  for (int i = 0; i < iters; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    step();
-    times.push_back(seconds_since(start));
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+using effscale::bench::median_seconds;
+using effscale::bench::seconds_since;
 
 double bench_gemm(int warmup, int iters) {
   const torch::Tensor a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
@@ -94,7 +80,7 @@ TrainingSetup training_setup(bool channels_last) {
   spec.num_classes = 10;
   TrainingSetup s{m::EfficientNet(spec), torch::randn({32, 3, 64, 64}), torch::randint(0, 10, {32}, torch::kLong)};
   s.model->train();
-  if (channels_last) tr::to_channels_last(*s.model);
+  if (channels_last) s.model->set_layout(torch::MemoryFormat::ChannelsLast);
   s.x = tr::to_memory_format(s.x, channels_last);
   return s;
 }

@@ -279,3 +279,35 @@ TEST_CASE("a spec too large to build is refused by name before anything is alloc
   CHECK_THROWS_AS(EfficientNet(spec), SpecError);
   CHECK_THROWS_WITH(EfficientNet(spec), Catch::Contains("spec 'absurd'") && Catch::Contains("parameters, more than the 4294967296"));
 }
+
+TEST_CASE("set_layout gives a grey model's every weight and activation channels_last strides, values unchanged",
+          "[models][efficientnet][layout]") {
+  // A grey input, the depthwise weights [C, 1, k, k] and the 1x1 weights [O, I, 1, 1] are contiguous in both layouts
+  // at once; t.contiguous(ChannelsLast) keeps their NCHW strides, and oneDNN then ran them in NCHW (5x slower).
+  ArchSpec spec = official("b0");
+  spec.width_mult = 0.25;
+  spec.depth_mult = 0.25;
+  spec.in_channels = 1;
+  spec.num_classes = 10;
+  spec.resolution = 28;
+  EfficientNet model(spec, /*seed=*/3);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({4, 1, 28, 28});
+  const torch::Tensor before = model->forward(x);
+  model->set_layout(torch::MemoryFormat::ChannelsLast);
+  for (const auto& p : model->named_parameters()) {
+    if (p.value().dim() != 4) continue;
+    INFO(p.key() << " " << p.value().sizes() << " strides " << p.value().strides());
+    CHECK(p.value().strides() == torch::empty_like(p.value(), p.value().options(), torch::MemoryFormat::ChannelsLast).strides());
+    CHECK(p.value().stride(1) == 1);  // channels innermost, as channels_last is
+  }
+  const torch::Tensor features = model->forward_features(x);
+  CHECK(features.stride(1) == 1);
+  CHECK(torch::allclose(model->forward(x), before, 1e-5, 1e-6));
+  // in_layout copies only when the strides differ.
+  const torch::Tensor cl = in_layout(torch::randn({2, 3, 4, 4}), torch::MemoryFormat::ChannelsLast);
+  CHECK(in_layout(cl, torch::MemoryFormat::ChannelsLast).data_ptr() == cl.data_ptr());
+  CHECK(in_layout(cl, torch::MemoryFormat::Contiguous).is_contiguous());
+  CHECK(torch::equal(in_layout(cl, torch::MemoryFormat::Contiguous), cl));
+}

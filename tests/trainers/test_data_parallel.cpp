@@ -130,7 +130,7 @@ TEST_CASE("gradients averaged over shards equal the whole batch's gradient", "[t
   };
   const auto build = [&] {
     m::EfficientNet model(spec, 21);
-    if (channels_last) to_channels_last(*model);
+    if (channels_last) model->set_layout(torch::MemoryFormat::ChannelsLast);
     return model;
   };
   m::EfficientNet whole = build();

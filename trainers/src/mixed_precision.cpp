@@ -78,14 +78,6 @@ void LossScaler::update(bool finite) {
   }
 }
 
-void to_channels_last(torch::nn::Module& module) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : module.parameters())
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  for (auto& b : module.buffers())
-    if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
-}
-
 bool resolve_channels_last(const std::string& choice, const torch::Device& device) {
   if (choice == "on") return true;
   if (choice == "off") return false;

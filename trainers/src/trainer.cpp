@@ -217,7 +217,7 @@ TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, co
   check_precision(o.precision, o.device);
   if (o.group) check_ranks_agree(*o.group, o, train_set, validation, model);
   model->to(o.device);
-  if (o.channels_last) to_channels_last(*model);
+  if (o.channels_last) model->set_layout(torch::MemoryFormat::ChannelsLast);
   LossScaler scaler(o.precision == Precision::Fp16);
   TrainOptimizer optimizer(split_for_weight_decay(*model), o.optimizer);
   std::unique_ptr<ModelEma> ema = o.ema_decay > 0 ? std::make_unique<ModelEma>(model, o.ema_decay) : nullptr;

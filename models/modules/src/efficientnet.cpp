@@ -74,7 +74,7 @@ void EfficientNetImpl::init_weights() {
 }
 
 torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
-  torch::Tensor y = swish(bn1->forward(conv_stem->forward(x)));
+  torch::Tensor y = swish(bn1->forward(conv_stem->forward(x).contiguous(layout)));  // set_layout says why
   for (const auto& stage : *blocks)
     for (const auto& layer : *stage->as<torch::nn::ModuleList>()) y = layer->as<MBConvImpl>()->forward(y);
   return swish(bn2->forward(conv_head->forward(y)));
@@ -84,6 +84,20 @@ torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {
   torch::Tensor pooled = forward_features(x).mean({2, 3});
   if (is_training() && spec.dropout > 0) pooled = apply_keep_mask(pooled, pooled.sizes(), 1.0 - spec.dropout, noise);
   return classifier->forward(pooled);
+}
+
+void EfficientNetImpl::set_layout(torch::MemoryFormat format) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters())
+    if (p.dim() == 4) p.set_data(in_layout(p, format));
+  for (auto& b : buffers())
+    if (b.dim() == 4) b.set_data(in_layout(b, format));
+  layout = format;
+}
+
+torch::Tensor in_layout(const torch::Tensor& t, torch::MemoryFormat format) {
+  torch::Tensor out = torch::empty_like(t, t.options(), format);
+  return out.strides() == t.strides() ? t : out.copy_(t);
 }
 
 std::vector<MBConv> EfficientNetImpl::layers() const {

@@ -17,7 +17,7 @@ FoldedConv fold_batch_norm(const Conv2dPadImpl& conv, const torch::nn::BatchNorm
   const torch::Tensor scale = gamma / (bn.running_var.to(torch::kDouble) + bn.options.eps()).sqrt();
   torch::Tensor bias = conv.bias.defined() ? conv.bias.to(torch::kDouble) : torch::zeros_like(beta);
   FoldedConv folded;
-  folded.weight = (conv.weight.to(torch::kDouble) * scale.view({-1, 1, 1, 1})).to(dtype).contiguous(layout);
+  folded.weight = in_layout((conv.weight.to(torch::kDouble) * scale.view({-1, 1, 1, 1})).to(dtype), layout);
   folded.bias = ((bias - bn.running_mean.to(torch::kDouble)) * scale + beta).to(dtype);
   folded.stride = conv.options.stride();
   folded.groups = conv.options.groups();
@@ -84,7 +84,8 @@ torch::Tensor InferenceNet::Block::forward(const torch::Tensor& x) const {
 
 torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   c10::InferenceMode guard;
-  torch::Tensor y = stem_.forward(x.contiguous(layout_));
+  // A grey input is in both layouts at once, and so may be the stem's output (in_layout says why that matters).
+  torch::Tensor y = in_layout(stem_.forward(in_layout(x, layout_)), layout_);
   for (const Block& block : blocks_) y = block.forward(y);
   return classifier_.forward(head_.forward(y).mean({2, 3}));
 }

@@ -50,10 +50,6 @@ class LossScaler {
   int64_t growth_interval_, clean_steps_ = 0;
 };
 
-// Converts every 4-D parameter and buffer of `module` to channels_last memory format in place (values
-// unchanged); inputs are converted with to_memory_format.
-void to_channels_last(torch::nn::Module& module);
-
 // Whether a run trains in channels_last: `choice` "on", "off", or "auto": on for the CPU (LibTorch's oneDNN
 // kernels train EfficientNets 1.3-2.2x faster in it, docs/benchmarks.md), off elsewhere until measured.
 // Throws std::invalid_argument naming a bad choice.
