@@ -8,13 +8,15 @@
 
 #include <iostream>
 
+#include "effscale/cli/command_line.h"
+
 namespace effscale::cli {
 
 int run_app(const std::string& command, const std::function<int()>& body) {
   try {
     return body();
-  } catch (const boost::program_options::error& e) {
-    std::cerr << command << ": error: " << e.what() << " (see --help)\n";
+  } catch (boost::program_options::error& e) {
+    std::cerr << command << ": error: " << program_options_message(e) << " (see --help)\n";
     return 2;
   } catch (const std::invalid_argument& e) {
     std::cerr << command << ": error: " << e.what() << "\n";

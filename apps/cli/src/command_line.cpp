@@ -7,6 +7,7 @@
 #include <boost/program_options/parsers.hpp>
 
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "effscale/base/atomic_file.h"
@@ -39,12 +40,34 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
     }
     try {
       po::store(po::parse_config_file(file, options), parsed.values);
-    } catch (const po::error& e) {
-      throw UsageError("config file '" + path + "': " + e.what());
+    } catch (po::error& e) {
+      throw UsageError("config file '" + path + "': " + program_options_message(e));
     }
   }
   po::notify(parsed.values);
   return parsed;
+}
+
+namespace {
+
+// Reaches the substitutions Boost keeps protected (a member pointer taken through a derived class).
+struct ErrorSubstitutions : po::error_with_option_name {
+  static std::map<std::string, std::string>& of(po::error_with_option_name& e) {
+    return e.*(&ErrorSubstitutions::m_substitutions);
+  }
+};
+
+}  // namespace
+
+std::string program_options_message(po::error& e) {
+  if (auto* named = dynamic_cast<po::error_with_option_name*>(&e)) {
+    for (auto& [placeholder, text] : ErrorSubstitutions::of(*named)) {
+      std::string safe;
+      for (const char c : text) safe += c == '%' ? std::string("\xEF\xBC\x85") : std::string(1, c);  // U+FF05
+      text = safe;
+    }
+  }
+  return e.what();
 }
 
 po::options_description output_dir_options(const std::string& help) {

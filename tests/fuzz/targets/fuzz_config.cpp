@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char* argv[] = {"fuzz_config", "--config", path.c_str()};
   try {
     cli::parse_command_line(3, argv, options, "usage");
-  } catch (const po::error&) {
+  } catch (po::error& e) {
+    cli::program_options_message(e);  // the message the commands print (Boost's own what() could loop forever)
   } catch (const std::invalid_argument&) {
   }
   return 0;

@@ -1,6 +1,7 @@
 #pragma once
 // Command-line parsing shared by every command: --help, --config FILE.ini, flags override the file.
 
+#include <boost/program_options/errors.hpp>
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/variables_map.hpp>
@@ -36,6 +37,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[],
                                      const std::string& usage,
                                      const boost::program_options::positional_options_description* positional = nullptr);
 
+
+// The message of a Boost.Program_options error (what()), made safe first: Boost 1.74 fills a message's placeholders
+// (%value%, %canonical_option%, ...) by replacing each until none is left, so a value or token holding one itself
+// (`--seed 'x%value%'`) made what() loop forever. Every '%' the user wrote shows as '％' (U+FF05) instead.
+std::string program_options_message(boost::program_options::error& e);
 
 // --output-dir DIR, with --out-dir as its alias (the spelling of earlier versions); `help` says what goes there.
 boost::program_options::options_description output_dir_options(const std::string& help);
