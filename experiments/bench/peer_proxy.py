@@ -17,11 +17,11 @@ usage: peer_proxy.py --preset FILE.ini --case train|eval|params [--threads N] [-
 import argparse
 import configparser
 import math
-import statistics
-import time
 
 import torch
 from torchvision.models import efficientnet as tv_efficientnet
+
+from peer_torchvision import median_seconds  # the timing every peer line uses
 
 CLASSES, SOURCE = 10, 28
 
@@ -70,17 +70,6 @@ def learning_rate(preset, step, steps_per_epoch):
     if preset.get("schedule", "") == "cosine":
         return base * 0.5 * (1 + math.cos(math.pi * min(1.0, step / steps_per_epoch)))
     return base
-
-
-def median_seconds(warmup, iters, step):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_train(preset, args, memory_format):

@@ -1,5 +1,8 @@
 #include "effscale/models/efficientnet.h"
 
+#include <optional>
+#include <vector>
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -95,7 +98,25 @@ void EfficientNetImpl::set_layout(torch::MemoryFormat format) {
   layout = format;
 }
 
+namespace {
+
+// The strides `format` gives a fresh tensor of t's shape, computed without allocating one (the inference form calls
+// in_layout on every batch); nullopt for formats other than contiguous and 4-D channels_last.
+std::optional<std::vector<int64_t>> fresh_strides(const torch::Tensor& t, torch::MemoryFormat format) {
+  if (format == torch::MemoryFormat::ChannelsLast && t.dim() == 4) return c10::get_channels_last_strides_2d(t.sizes());
+  if (format != torch::MemoryFormat::Contiguous) return std::nullopt;
+  std::vector<int64_t> strides(t.dim(), 1);
+  for (int64_t d = t.dim() - 2; d >= 0; --d) strides[d] = strides[d + 1] * t.size(d + 1);
+  return strides;
+}
+
+}  // namespace
+
 torch::Tensor in_layout(const torch::Tensor& t, torch::MemoryFormat format) {
+  if (const auto strides = fresh_strides(t, format)) {
+    if (t.strides() == torch::IntArrayRef(*strides)) return t;
+    return torch::empty_like(t, t.options(), format).copy_(t);
+  }
   torch::Tensor out = torch::empty_like(t, t.options(), format);
   return out.strides() == t.strides() ? t : out.copy_(t);
 }
