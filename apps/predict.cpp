@@ -129,7 +129,7 @@ int run(int argc, char** argv) {
       ("resolution", po::value<int>(), "image input resolution (default: the model's)")
       ("class-map", po::value<std::string>(),
        "class names: a JSON array or one name per line (default: classes.json beside the weights, when there)")
-      ("threads", po::value<int>()->default_value(0)->notifier(cli::at_least("--threads", 0)), "CPU threads (0: all cores)")
+      ("threads", po::value<int>()->default_value(0)->notifier(cli::at_least("--threads", 0)), "CPU threads (0: the cores divided among the effscale processes running, following them as they come and go)")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
   po::positional_options_description positional;
   positional.add("input", -1);

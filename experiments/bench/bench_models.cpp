@@ -99,6 +99,7 @@ double bench_train(int warmup, int iters, bool channels_last, tr::ProcessGroup* 
   if (group != nullptr) gradients.emplace(parameters);
   torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(0.01).momentum(0.9));
   const double step = median_seconds(warmup, iters, [&] {
+    effscale::base::follow_core_share();  // as the trainers do between steps (a no-op under --threads N)
     if (gradients) {
       for (const torch::Tensor& p : parameters) p.grad().zero_();  // in place: they are views of the buffer
     } else {
@@ -154,7 +155,7 @@ int run(int argc, char** argv) {
       ("resolution", po::value<int>()->default_value(224), "infer: image size")
       ("batch", po::value<int>()->default_value(1), "infer: batch size")
       ("unfused", po::bool_switch(), "infer: the training module in eval mode instead of the inference form")
-      ("threads", po::value<int>()->default_value(0), "intra-op threads (0: all cores)")
+      ("threads", po::value<int>()->default_value(0), "intra-op threads (0: the share of the cores among effscale processes)")
       ("warmup", po::value<int>()->default_value(5), "untimed iterations")
       ("iters", po::value<int>()->default_value(20), "timed iterations (load_folder: timed passes)")
       ("data-dir", po::value<std::string>()->default_value(""), "load_folder: a folder of class folders of JPEGs")

@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "effscale/models/counts.h"
-#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
 #include "effscale/models/random_streams.h"
@@ -201,26 +200,6 @@ TEST_CASE("an invalid spec is rejected when the module is built", "[models][effi
   ArchSpec spec = official("b0");
   spec.stages[3].input_filters = 41;
   CHECK_THROWS_AS(EfficientNet(spec), SpecError);
-}
-
-TEST_CASE("configure_cpu_runtime sets the thread count, all cores by default", "[models][runtime]") {
-  CHECK(effscale::base::configure_cpu_runtime(1) == 1);
-  CHECK(effscale::base::configure_cpu_runtime(0) == static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-}
-
-TEST_CASE("limit_thread_intra_op holds in a new thread after its first torch op", "[models][runtime]") {
-  effscale::base::configure_cpu_runtime(4);  // the process-wide count ATen gives each new thread when it first asks
-  int before_op = 0, after_op = 0;
-  std::thread worker([&] {
-    effscale::base::limit_thread_intra_op(1);
-    before_op = at::get_num_threads();
-    torch::randn({256, 256}).mm(torch::randn({256, 256}));  // ATen's lazy per-thread set-up runs here at the latest
-    after_op = at::get_num_threads();
-  });
-  worker.join();
-  effscale::base::configure_cpu_runtime(0);
-  CHECK(before_op == 1);
-  CHECK(after_op == 1);
 }
 
 TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts", "[models][mbconv]") {

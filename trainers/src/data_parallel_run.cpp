@@ -5,14 +5,14 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
-#include <thread>
+
+#include "effscale/base/core_share.h"
 
 namespace effscale::trainers {
 
 int threads_for_process(int requested, const std::optional<Rendezvous>& rendezvous) {
   if (requested > 0) return requested;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return rendezvous ? std::max(1, cores / rendezvous->local_world_size) : cores;
+  return rendezvous ? std::max(1, effscale::base::usable_cores() / rendezvous->local_world_size) : 0;
 }
 
 std::shared_ptr<ProcessGroup> join_data_parallel(const std::optional<Rendezvous>& rendezvous) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/inference_net.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/batch_norm_recalibration.h"
@@ -122,6 +123,7 @@ std::pair<double, double> run_epoch(const EpochContext& c, int64_t epoch, int64_
   const auto start = Clock::now();
   int64_t done = first_batch, images = 0;
   while (auto batch = loader.next()) {
+    effscale::base::follow_core_share();
     if (o.group)  // each rank draws its own dropout and drop-connect masks, from a stream seeded per step
       c.model->noise.set_current_seed(mix_seed(o.seed, static_cast<uint64_t>(step), 0x0d90 + static_cast<uint64_t>(o.group->rank())));
     const double lr = learning_rate(c.schedule, step);
@@ -188,6 +190,7 @@ EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const
   double loss_sum = 0;
   int64_t top1 = 0, top5 = 0;
   while (auto batch = loader.next()) {
+    effscale::base::follow_core_share();
     if (batch->labels.size(0) == 0) continue;  // this rank's share of a short last batch
     const torch::Tensor y = batch->labels.to(device);
     const torch::Tensor logits = folded.forward(batch->images.to(device)).to(torch::kFloat);

@@ -57,7 +57,7 @@ po::options_description training_options() {
        }), "Optuna revision of a study database this command creates: 3.0 "
        "(v3.0.0.d, Optuna 3.0-3.1) or latest (v3.2.0.a, Optuna 3.2 on); an existing database keeps its own")
       ("seed", with_default(t.seed), "seed for weights, data order and augmentation")
-      ("threads", with_default(0)->notifier(at_least("--threads", 0)), "CPU threads (0: all cores)")
+      ("threads", with_default(0)->notifier(at_least("--threads", 0)), "CPU threads (0: the cores divided among the effscale processes running, following them as they come and go)")
       ("device", with_default(std::string("auto")), "auto, cpu, cuda or cuda:N");
   return o;
 }

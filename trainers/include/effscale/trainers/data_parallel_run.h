@@ -9,8 +9,9 @@
 
 namespace effscale::trainers {
 
-// The CPU threads this process should use when `requested` threads are asked for: that number when above 0; otherwise all
-// cores, shared evenly by the `rendezvous`'s processes on this host (LOCAL_WORLD_SIZE) when there is one.
+// The CPU threads this process should use when `requested` threads are asked for: that number when above 0; otherwise,
+// with a `rendezvous`, the usable cores shared evenly by its processes on this host (LOCAL_WORLD_SIZE), fixed so that
+// the ranks keep step; without one, 0: configure_cpu_runtime's share of the cores among effscale's processes.
 int threads_for_process(int requested, const std::optional<Rendezvous>& rendezvous);
 
 // Joins the group `rendezvous` describes, blocking until every rank has; null when there is none (one
