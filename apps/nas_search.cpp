@@ -157,12 +157,16 @@ int64_t open_search_study(st::Storage& storage, const std::string& study_name, c
   json settings = {{"controller", vm["controller"].as<std::string>()}, {"seed", vm["seed"].as<uint64_t>()},
                          {"counts", choice_counts(*job.space)}, {"reference", m::spec_to_json_value(job.space->reference())},
                          {"target_macs", job.reward.target_macs}, {"exponent", job.reward.exponent},
-                         {"hard", job.reward.hard}, {"batch", job.batch}};
+                         {"hard", job.reward.hard}, {"batch", job.batch},
+                         {"conv_op", "one kxk conv, input to output (c2)"}};
   const EvolutionSize evolution = evolution_from(vm);
   if (vm["controller"].as<std::string>() == "evolution" &&
       (evolution.population != EvolutionSize{}.population || evolution.sample != EvolutionSize{}.sample))
     settings["evolution"] = {{"population", evolution.population}, {"tournament", evolution.sample}};  // defaults: as before
   const json attrs = storage.study_attrs(study, true);
+  if (attrs.contains("search_settings") && !attrs["search_settings"].contains("conv_op"))
+    throw UsageError("study '" + study_name + "' holds a search of an earlier effscale, whose `conv` op was a regular conv and a " +
+                     "1x1 projection (now `fused`); its candidates would decode to other networks: use another --study");
   if (attrs.contains("search_settings") && attrs["search_settings"] != settings)
     throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space, reward or batch; use another --study");
   storage.set_study_attr(study, "search_settings", settings, true);

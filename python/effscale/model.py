@@ -2,7 +2,8 @@
 
 Blocks follow timm: InvertedResidual (conv_pw, bn1, conv_dw, bn2, se, conv_pwl, bn3) when the block expands,
 DepthwiseSeparable (conv_dw, bn1, se, conv_pw, bn2) when it does not, EdgeResidual (conv_exp, bn1, se,
-conv_pwl, bn2) for a fused block (a regular kxk conv in place of expand + depthwise). Scripts with
+conv_pwl, bn2) for a fused block (a regular kxk conv in place of expand + depthwise), ConvBnAct (conv, bn1, se)
+for a plain block (one regular kxk conv from input to output, MnasNet's ConvOp). Scripts with
 torch.jit.script and exports to ONNX.
 """
 from typing import List
@@ -139,7 +140,21 @@ class EdgeResidual(_Block):
         return self.shortcut(x, self.bn2(self.conv_pwl(y)))
 
 
+class ConvBnAct(_Block):
+    def __init__(self, plan: LayerPlan, spec: Spec):
+        super().__init__(plan)
+        tf = spec.padding == "tf_same"
+        self.conv = Conv2dPad(plan.input_filters, plan.output_filters, plan.kernel_size, plan.strides, tf_same=tf)
+        self.bn1 = _bn(plan.output_filters, spec)
+        self.se = _se(plan, plan.output_filters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x, self.se(F.silu(self.bn1(self.conv(x)))))
+
+
 def make_block(plan: LayerPlan, spec: Spec) -> nn.Module:
+    if plan.plain:
+        return ConvBnAct(plan, spec)
     if plan.fused:
         return EdgeResidual(plan, spec)
     if plan.expand_ratio != 1:

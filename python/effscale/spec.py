@@ -81,6 +81,7 @@ class LayerPlan:
     residual: bool
     pool_shortcut: bool
     fused: bool
+    plain: bool
     drop_connect_rate: float
 
 
@@ -123,9 +124,10 @@ class Spec:
                 strides = b.strides if j == 0 else (1, 1)
                 residual = b.id_skip and strides == (1, 1) and inp == out
                 se = max(1, int(inp * b.se_ratio)) if b.se_ratio > 0 else 0
-                plans.append(LayerPlan(s, j, inp, out, inp * b.expand_ratio, se, b.kernel_size, strides,
-                                       b.expand_ratio, residual, b.pool_skip and not residual, b.conv_type == 1,
-                                       self.drop_connect * len(plans) / total))
+                plain = b.conv_type == 2
+                plans.append(LayerPlan(s, j, inp, out, out if plain else inp * b.expand_ratio, se, b.kernel_size,
+                                       strides, b.expand_ratio, residual, b.pool_skip and not residual,
+                                       b.conv_type == 1, plain, self.drop_connect * len(plans) / total))
         return plans
 
 

@@ -16,16 +16,16 @@ namespace effscale::search {
 using nlohmann::json;
 
 const std::vector<std::string>& known_ops() {
-  static const std::vector<std::string> ops{"dsconv", "mbconv3", "mbconv6", "conv"};
+  static const std::vector<std::string> ops{"dsconv", "mbconv3", "mbconv6", "conv", "fused"};
   return ops;
 }
 
 namespace {
 
-int expand_of(const std::string& op) { return op == "dsconv" || op == "conv" ? 1 : op == "mbconv3" ? 3 : 6; }
+int expand_of(const std::string& op) { return op == "mbconv3" ? 3 : op == "mbconv6" ? 6 : 1; }
 
-// conv_type of an op: 1 for the regular conv, 0 for the depthwise ops.
-int conv_type_of(const std::string& op) { return op == "conv" ? 1 : 0; }
+// conv_type of an op: 2 for the regular conv (one kxk conv in -> out), 1 for the fused one, 0 for the depthwise ops.
+int conv_type_of(const std::string& op) { return op == "conv" ? 2 : op == "fused" ? 1 : 0; }
 
 // The skip choice a stage's BlockArgs encodes.
 std::string skip_of(const models::BlockArgs& b) { return b.pool_skip ? "pool" : b.id_skip ? "identity" : "none"; }

@@ -22,7 +22,7 @@ std::pair<std::string, int> realised_stage(const models::ArchSpec& realised, con
     width = l.output_filters;
     key += std::to_string(l.kernel_size) + "," + std::to_string(l.strides[0]) + std::to_string(l.strides[1]) + "," +
            std::to_string(l.input_filters) + "," + std::to_string(l.output_filters) + "," +
-           std::to_string(l.expanded_filters) + "," + std::to_string(l.se_filters) + "," + (l.fused ? "f" : "d") +
+           std::to_string(l.expanded_filters) + "," + std::to_string(l.se_filters) + "," + (l.plain ? "c" : l.fused ? "f" : "d") +
            (l.residual ? "r" : "") + (l.pool_shortcut ? "p" : "") + ";";
   }
   return {key, width};

@@ -12,6 +12,7 @@
 
 #include "dataset_files.h"
 #include "effscale/store/sqlite_storage.h"
+#include "effscale/store/study_owner.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -174,4 +175,19 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
     CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: ") && Catch::Contains(c.message));
   }
   CHECK_FALSE(std::filesystem::exists(dir.file("x.db")));  // refused before any study was touched
+}
+
+TEST_CASE("nas_search refuses a study of an earlier effscale, whose conv op built other networks", "[apps][nas_search]") {
+  TempDir dir;
+  const std::string data = write_mnist_folder(dir.file("mnist"), 96, 32, false, true);
+  {
+    SqliteStorage storage(dir.file("search.db"));
+    const int64_t study = open_study_for(storage, "s", {StudyDirection::Maximize}, "nas_search").study_id;
+    storage.set_study_attr(study, "search_settings", json{{"controller", "evolution"}, {"seed", 3}}, true);  // no conv_op
+  }
+  const auto r = run_command(search_command(dir, data, 2));
+  CHECK(r.exit_status == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: study 's' holds a search of an earlier effscale") &&
+                        Catch::Contains("now `fused`"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("runs/0")));  // nothing trained
 }

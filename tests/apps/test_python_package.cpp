@@ -48,7 +48,8 @@ TEST_CASE("Python loads B0 and a searched spec as predict runs them, scripts and
       {"b0-97-tf", std::string(R"({"name": "b0", "padding": "tf_same", "stages": )") + kB0Stages + "}", 97},
       {"searched", R"({"name": "searched", "num_classes": 10, "in_channels": 1, "head_filters": 64, "padding": "tf_same",
           "stages": ["r1_k3_s11_e1_i32_o16_c1", "r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip",
-                     "r1_k3_s22_e6_i24_o40_poolskip", "r2_k7_s11_e3_i40_o40_noskip"]})", 45},
+                     "r1_k3_s22_e6_i24_o40_poolskip", "r2_k7_s11_e3_i40_o40_noskip", "r2_k3_s21_e1_i40_o48_se0.25_c2_poolskip",
+                     "r1_k5_s11_e1_i48_o48_c2"]})", 45},
   };
   for (const Case& c : cases) {
     INFO(c.name);

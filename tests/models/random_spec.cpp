@@ -27,7 +27,9 @@ models::ArchSpec random_valid_spec(std::mt19937& rng) {
     b.se_ratio = pick(0, 1) ? 0.0 : 0.25 * pick(1, 4);
     b.id_skip = pick(0, 3) != 0;
     b.pool_skip = b.id_skip && pick(0, 2) == 0;
-    b.conv_type = pick(0, 3) == 0 ? 1 : 0;
+    const int conv = pick(0, 5);  // 1 in 6 fused (c1), 1 in 6 one plain conv (c2, which has no expansion)
+    b.conv_type = conv == 0 ? 1 : conv == 1 ? 2 : 0;
+    if (b.conv_type == 2) b.expand_ratio = 1;
     s.stages.push_back(b);
     previous = b.output_filters;
   }

@@ -13,7 +13,8 @@ TEST_CASE("B0 block strings round trip exactly", "[models][block_args]") {
                            "r3_k5_s11_e6_i80_o112_se0.25", "r4_k5_s22_e6_i112_o192_se0.25",
                            "r1_k3_s11_e6_i192_o320_se0.25", "r1_k3_s12_e3_i8_o8_noskip",
                            "r2_k5_s21_e1_i8_o16_se0.125_noskip", "r2_k3_s22_e1_i16_o24_c1_poolskip",
-                           "r1_k5_s11_e4_i24_o24_se0.25_c1_noskip", "r3_k3_s22_e6_i40_o80_poolskip"};
+                           "r1_k5_s11_e4_i24_o24_se0.25_c1_noskip", "r3_k3_s22_e6_i40_o80_poolskip",
+                           "r2_k5_s22_e1_i16_o24_se0.25_c2_poolskip"};
   for (const char* s : strings) {
     INFO(s);
     CHECK(format_block_string(parse_block_string(s)) == s);
@@ -74,7 +75,8 @@ TEST_CASE("malformed block strings name the token and what was expected", "[mode
       {"r1_k3_s11_e1_i32_o16_se0", "token 'se0'"},
       {"r1_k3_s11_e1_i32_o16_junk", "token 'junk': expected one of r, k, s, e, i, o, se, c followed by its value"},
       {"r1_k3_s11_e1_i32_o16_noskip_poolskip", "duplicate 'skip'"},
-      {"r1_k3_s11_e1_i32_o16_c2", "token 'c2': expected a conv type: c0 (depthwise) or c1 (regular conv)"},
+      {"r1_k3_s11_e1_i32_o16_c3", "token 'c3': expected a conv type: c0 (depthwise), c1 (fused: regular conv + projection) or c2 (one regular conv)"},
+      {"r1_k3_s11_e6_i32_o16_c2", "c2 (one regular conv from input to output) has no expansion: e must be 1, got 6"},
       {"r1_k3_s11_e1_i32", "missing the required 'o' token"},
       {"r1_k3_s11_e1_i32_o16_k5", "duplicate 'k'"},
       {"r1__k3_s11_e1_i32_o16", "no empty token"},

@@ -227,6 +227,40 @@ TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts
   CHECK(model->forward(torch::randn({2, 3, 32, 32})).sizes() == std::vector<int64_t>{2, 1000});
 }
 
+TEST_CASE("plain blocks (c2) are one regular conv from input to output: names and counts by hand", "[models][mbconv]") {
+  ArchSpec spec = official("b0");
+  spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c2"), parse_block_string("r2_k5_s22_e1_i16_o24_se0.25_c2_poolskip")};
+  spec.head_filters = 64;
+  EfficientNet model(spec);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& p : model->named_parameters()) shapes[p.key()] = p.value().sizes().vec();
+  CHECK(shapes["blocks.0.0.conv.weight"] == std::vector<int64_t>{16, 32, 3, 3});
+  CHECK(shapes["blocks.0.0.bn1.weight"] == std::vector<int64_t>{16});
+  CHECK(shapes["blocks.1.0.conv.weight"] == std::vector<int64_t>{24, 16, 5, 5});
+  CHECK(shapes["blocks.1.0.se.conv_reduce.weight"] == std::vector<int64_t>{4, 24, 1, 1});  // squeeze: 0.25 of the input
+  CHECK(shapes["blocks.1.1.conv.weight"] == std::vector<int64_t>{24, 24, 5, 5});
+  for (const auto& [name, shape] : shapes) {
+    if (name.rfind("blocks.", 0) != 0) continue;  // the stem and head keep their bn1 / bn2
+    INFO(name);
+    CHECK(name.find("conv_pw") == std::string::npos);  // no projection, no expansion
+    CHECK(name.find("bn2") == std::string::npos);
+  }
+  // Parameters by hand: stem 3*9*32 + 2*32; block 0: 32*16*9 + 2*16; block 1.0: 16*24*25 + 2*24, SE 2*24*4 + 4 + 24;
+  // block 1.1: 24*24*25 + 2*24, SE 2*24*6 + 6 + 24; head 24*64 + 2*64; classifier 65*1000.
+  const int64_t params = 3 * 9 * 32 + 64 + 32 * 16 * 9 + 32 + 16 * 24 * 25 + 48 + 2 * 24 * 4 + 28 + 24 * 24 * 25 + 48 +
+                         2 * 24 * 6 + 30 + 24 * 64 + 128 + 65 * 1000;
+  CHECK(count_params(spec) == params);
+  CHECK(count_module_params(*model) == params);
+  // MACs at 32 px: stem 16x16x(3*9*32); block 0 at 16x16: 3x3 32->16; block 1.0 at 8x8: 5x5 16->24, SE 2*24*4;
+  // block 1.1: 5x5 24->24, SE 2*24*6; head 8x8 24->64; classifier 64*1000.
+  const int64_t macs = 256 * 27 * 32 + 256 * 32 * 16 * 9 + 64 * 16 * 24 * 25 + 2 * 24 * 4 + 64 * 24 * 24 * 25 + 2 * 24 * 6 +
+                       64 * 24 * 64 + 64 * 1000;
+  CHECK(count_macs(spec, 32) == macs);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  CHECK(model->forward(torch::randn({2, 3, 32, 32})).sizes() == std::vector<int64_t>{2, 1000});
+}
+
 TEST_CASE("the pooling shortcut averages by the stride and pads or cuts channels", "[models][mbconv]") {
   const torch::Tensor x = torch::arange(1, 10, torch::kFloat).reshape({1, 1, 3, 3}).repeat({1, 2, 1, 1});
   const torch::Tensor padded = pool_shortcut(x, {2, 2}, 3);

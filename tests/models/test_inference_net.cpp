@@ -68,7 +68,8 @@ TEST_CASE("the inference form handles searched blocks: regular convs, pooling sh
           "[models][inference]") {
   ArchSpec spec = official("b0");
   spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c1"), parse_block_string("r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip"),
-                 parse_block_string("r1_k3_s22_e6_i24_o40_poolskip"), parse_block_string("r2_k7_s11_e3_i40_o40_noskip")};
+                 parse_block_string("r1_k3_s22_e6_i24_o40_poolskip"), parse_block_string("r2_k7_s11_e3_i40_o40_noskip"),
+                 parse_block_string("r2_k3_s21_e1_i40_o48_se0.25_c2_poolskip"), parse_block_string("r2_k5_s11_e1_i48_o48_c2")};
   spec.head_filters = 64;
   spec.num_classes = 10;
   for (Padding padding : {Padding::Symmetric, Padding::TfSame}) {

@@ -86,12 +86,19 @@ TEST_CASE("the default space holds MnasNet-A1's block strings", "[search][space]
 TEST_CASE("regular-conv and pooling-skip choices decode to their block-string tokens", "[search][space]") {
   const SearchSpace space = SearchSpace::efficientnet_default();
   m::ArchSpec spec = m::official("b0");
-  spec.stages[1] = m::parse_block_string("r2_k3_s22_e1_i16_o24_c1_poolskip");
+  spec.stages[1] = m::parse_block_string("r2_k3_s22_e1_i16_o24_c2_poolskip");  // MnasNet's ConvOp: one kxk conv
   const auto encoded = space.encode(spec);
   REQUIRE(encoded);
   CHECK(space.decisions()[6].choices[size_t((*encoded)[6])] == "conv");
   CHECK(space.decisions()[9].choices[size_t((*encoded)[9])] == "pool");
-  CHECK(m::format_block_string(space.decode(*encoded).stages[1]) == "r2_k3_s22_e1_i16_o24_c1_poolskip");
+  CHECK(m::format_block_string(space.decode(*encoded).stages[1]) == "r2_k3_s22_e1_i16_o24_c2_poolskip");
+  // The fused op (earlier versions' `conv`) is not a default choice; a space file may offer it.
+  spec.stages[1] = m::parse_block_string("r2_k3_s22_e1_i16_o24_c1_poolskip");
+  CHECK_FALSE(space.encode(spec));
+  const SearchSpace with_fused = SearchSpace::from_json(R"({"reference": "b0", "blocks": {"ops": ["dsconv", "mbconv6", "fused"]}})", "space.json");
+  const auto fused = with_fused.encode(spec);
+  REQUIRE(fused);
+  CHECK(with_fused.decisions()[6].choices[size_t((*fused)[6])] == "fused");
 }
 
 TEST_CASE("every candidate decodes to a valid, buildable spec", "[search][space]") {

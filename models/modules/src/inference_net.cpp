@@ -58,7 +58,8 @@ InferenceNet::InferenceNet(const EfficientNetImpl& model, std::optional<torch::M
       b.se_reduce = dense_of(*layer->se->conv_reduce);
       b.se_expand = dense_of(*layer->se->conv_expand);
     }
-    b.project = fold_batch_norm(*layer->project_conv, *layer->project_bn, false, layout);
+    b.projects = static_cast<bool>(layer->project_conv);
+    if (b.projects) b.project = fold_batch_norm(*layer->project_conv, *layer->project_bn, false, layout);
     b.residual = layer->plan.residual;
     b.pool_shortcut = layer->plan.pool_shortcut;
     b.strides = layer->plan.strides;
@@ -76,7 +77,7 @@ torch::Tensor InferenceNet::Block::forward(const torch::Tensor& x) const {
     s = se_expand.forward(s).sigmoid_();
     y.mul_(s.view({s.size(0), s.size(1), 1, 1}));
   }
-  y = project.forward(y);
+  if (projects) y = project.forward(y);
   if (residual) y.add_(x);
   if (pool_shortcut) y.add_(models::pool_shortcut(x, strides, output_filters));
   return y;

@@ -26,10 +26,12 @@ MBConvImpl::MBConvImpl(LayerPlan plan_, BatchNormConfig bn_, Padding padding_, a
 
 void MBConvImpl::reset() {
   const int64_t in = plan.input_filters, mid = plan.expanded_filters, out = plan.output_filters;
-  const bool expands = plan.expand_ratio != 1 && !plan.fused;
+  const bool expands = plan.expand_ratio != 1 && !plan.fused && !plan.plain;
+  const bool regular = plan.fused || plan.plain;
   // timm's names: InvertedResidual (conv_pw, bn1, conv_dw, bn2, se, conv_pwl, bn3), DepthwiseSeparableConv
-  // (conv_dw, bn1, se, conv_pw, bn2) and, for the fused block, EdgeResidual (conv_exp, bn1, se, conv_pwl, bn2).
-  const std::string kxk_name = plan.fused ? "conv_exp" : "conv_dw";
+  // (conv_dw, bn1, se, conv_pw, bn2), for the fused block EdgeResidual (conv_exp, bn1, se, conv_pwl, bn2) and for
+  // the plain conv ConvBnAct (conv, bn1; then se).
+  const std::string kxk_name = plan.plain ? "conv" : plan.fused ? "conv_exp" : "conv_dw";
   const std::string kxk_bn = expands ? "bn2" : "bn1";
   const std::string pw_name = expands || plan.fused ? "conv_pwl" : "conv_pw";
   const std::string pw_bn = expands ? "bn3" : "bn2";
@@ -38,12 +40,13 @@ void MBConvImpl::reset() {
     expand_bn = register_module("bn1", make_batch_norm(mid, bn));
   }
   depthwise_conv = register_module(
-      kxk_name, Conv2dPad(Conv2dPadOptions(plan.fused ? in : mid, mid, plan.kernel_size)
+      kxk_name, Conv2dPad(Conv2dPadOptions(regular ? in : mid, mid, plan.kernel_size)
                               .stride({plan.strides[0], plan.strides[1]})
-                              .groups(plan.fused ? 1 : mid)
+                              .groups(regular ? 1 : mid)
                               .padding(padding)));
   depthwise_bn = register_module(kxk_bn, make_batch_norm(mid, bn));
   if (plan.se_filters > 0) se = register_module("se", SqueezeExcite(mid, plan.se_filters));
+  if (plan.plain) return;  // mid == out: nothing to project
   project_conv = register_module(pw_name, Conv2dPad(Conv2dPadOptions(mid, out, 1).padding(padding)));
   project_bn = register_module(pw_bn, make_batch_norm(out, bn));
 }
@@ -63,7 +66,7 @@ torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
   if (expand_conv) y = swish(expand_bn->forward(expand_conv->forward(y)));
   y = swish(depthwise_bn->forward(depthwise_conv->forward(y)));
   if (se) y = se->forward(y);
-  y = project_bn->forward(project_conv->forward(y));
+  if (project_conv) y = project_bn->forward(project_conv->forward(y));
   // The add can be in place: neither batch norm's nor drop-connect's backward reads this tensor.
   if (plan.residual) y = drop_connect(y, plan.drop_connect_rate, is_training(), noise).add_(x);
   if (plan.pool_shortcut)

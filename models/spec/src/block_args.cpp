@@ -66,7 +66,8 @@ void parse_token(std::string_view text, std::string_view token, BlockArgs& args,
   }
   if (token.size() == 2 && token[0] == 'c') {
     mark("c");
-    if (token[1] != '0' && token[1] != '1') fail(text, token, "a conv type: c0 (depthwise) or c1 (regular conv)");
+    if (token[1] < '0' || token[1] > '2')
+      fail(text, token, "a conv type: c0 (depthwise), c1 (fused: regular conv + projection) or c2 (one regular conv)");
     args.conv_type = token[1] - '0';
     return;
   }
@@ -125,7 +126,9 @@ void validate_block_args(const BlockArgs& a, std::string_view context) {
         "i must be from 1 to " + std::to_string(kMaxFilters) + ", got " + std::to_string(a.input_filters));
   check(a.output_filters >= 1 && a.output_filters <= kMaxFilters,
         "o must be from 1 to " + std::to_string(kMaxFilters) + ", got " + std::to_string(a.output_filters));
-  check(a.conv_type == 0 || a.conv_type == 1, "c must be 0 or 1, got " + std::to_string(a.conv_type));
+  check(a.conv_type >= 0 && a.conv_type <= 2, "c must be 0, 1 or 2, got " + std::to_string(a.conv_type));
+  check(a.conv_type != 2 || a.expand_ratio == 1,
+        "c2 (one regular conv from input to output) has no expansion: e must be 1, got " + std::to_string(a.expand_ratio));
   check(!a.pool_skip || a.id_skip, "a pooling skip is a kind of skip: it cannot go with noskip");
   check(a.se_ratio >= 0.0 && a.se_ratio <= 1.0,
         "se must be a ratio in (0, 1] (leave it out for no SE), got " + format_double(a.se_ratio));

@@ -44,7 +44,7 @@ int64_t count_params(const ArchSpec& spec) {
   t.add({2, stem});  // batch norm weight and bias
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
-    if (l.fused) {  // one regular kxk conv in -> e replaces expand + depthwise
+    if (l.fused || l.plain) {  // one regular kxk conv in -> e replaces expand + depthwise (plain: e = out)
       t.add({l.input_filters, e, l.kernel_size, l.kernel_size});
       t.add({2, e});
     } else {
@@ -59,6 +59,7 @@ int64_t count_params(const ArchSpec& spec) {
       t.add({2, e, l.se_filters});  // reduce and expand weights
       t.add({l.se_filters + e});    // their biases
     }
+    if (l.plain) continue;  // no projection
     t.add({e, l.output_filters});
     t.add({2, l.output_filters});
   }
@@ -80,13 +81,13 @@ int64_t count_macs(const ArchSpec& spec, int resolution) {
     if (l.expand_ratio != 1 && !l.fused) t.add({h, w, l.input_filters, e});
     h = out_size(h, l.strides[0]);
     w = out_size(w, l.strides[1]);
-    if (l.fused) {
+    if (l.fused || l.plain) {
       t.add({h, w, l.input_filters, e, l.kernel_size, l.kernel_size});
     } else {
       t.add({h, w, e, l.kernel_size, l.kernel_size});
     }
     if (l.se_filters > 0) t.add({2, e, l.se_filters});
-    t.add({h, w, e, l.output_filters});
+    if (!l.plain) t.add({h, w, e, l.output_filters});
   }
   const int64_t head = realized_head_filters(spec);
   t.add({h, w, layers.back().output_filters, head});

@@ -21,7 +21,8 @@ std::vector<LayerPlan> plan_layers(const ArchSpec& spec) {
       l.input_filters = j == 0 ? b.input_filters : b.output_filters;
       l.output_filters = b.output_filters;
       l.expand_ratio = b.expand_ratio;
-      l.expanded_filters = l.input_filters * b.expand_ratio;
+      l.plain = b.conv_type == 2;
+      l.expanded_filters = l.plain ? l.output_filters : l.input_filters * b.expand_ratio;
       l.se_filters = b.has_se() ? std::max(1, static_cast<int>(l.input_filters * b.se_ratio)) : 0;
       l.kernel_size = b.kernel_size;
       l.strides = j == 0 ? b.strides : std::array<int, 2>{1, 1};

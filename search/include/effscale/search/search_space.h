@@ -15,8 +15,10 @@
 namespace effscale::search {
 
 // The ops a block can use. `dsconv` is a depthwise-separable conv (MBConv with expand 1); `mbconv3` and
-// `mbconv6` are inverted bottlenecks with expand 3 and 6; `conv` is a regular kxk conv followed by the 1x1
-// projection (block-string token `c1` with expand 1: dsconv with a full conv in place of the depthwise).
+// `mbconv6` are inverted bottlenecks with expand 3 and 6; `conv` is MnasNet's ConvOp, one regular kxk conv from
+// the block's input to its output filters with batch norm and swish (block-string token `c2`); `fused` (not in
+// the default choices; earlier versions' `conv`) is a regular kxk conv followed by the 1x1 projection (`c1` with
+// expand 1: dsconv with a full conv in place of the depthwise).
 const std::vector<std::string>& known_ops();
 
 // The choices of one block.

@@ -65,10 +65,11 @@ class InferenceNet {
   struct Block {
     bool expands = false;
     FoldedConv expand;  // 1x1, when expands
-    FoldedConv kxk;     // depthwise, or the regular conv of a fused block
+    FoldedConv kxk;     // depthwise, or the regular conv of a fused or plain block
     bool has_se = false;
     Dense se_reduce, se_expand;
-    FoldedConv project;  // no activation
+    bool projects = true;  // false for a plain block
+    FoldedConv project;    // no activation
     bool residual = false, pool_shortcut = false;
     std::array<int, 2> strides{1, 1};
     int64_t output_filters = 0;

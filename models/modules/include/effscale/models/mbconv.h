@@ -16,10 +16,12 @@ namespace effscale::models {
 // expand 1x1 conv + BN + swish (only when expand_ratio != 1), depthwise kxk conv carrying the stride
 // + BN + swish, squeeze-excitation (when se_filters > 0), project 1x1 conv + BN; a residual add with
 // drop-connect when the plan says `residual`, or an add of pool_shortcut(x) when it says `pool_shortcut`.
-// A fused plan (conv type 1) replaces expand + depthwise by one regular kxk conv input -> expanded.
+// A fused plan (conv type 1) replaces expand + depthwise by one regular kxk conv input -> expanded; a plain plan
+// (conv type 2) is that regular conv input -> output + BN + swish and SE, without a projection.
 // Parameter names follow timm: with expansion conv_pw, bn1, conv_dw, bn2, se.*, conv_pwl, bn3; without
 // it (timm's DepthwiseSeparableConv) conv_dw, bn1, se.*, conv_pw, bn2; fused (timm's EdgeResidual) conv_exp,
-// bn1, se.*, conv_pwl, bn2. For a fused block `depthwise_conv` holds the regular conv.
+// bn1, se.*, conv_pwl, bn2; plain (timm's ConvBnAct) conv, bn1, se.*. For a fused or plain block
+// `depthwise_conv` holds the regular conv.
 class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
  public:
   // `noise`: the generator drop-connect draws from (the owning EfficientNet's); a block of its own when
@@ -40,7 +42,7 @@ class MBConvImpl : public torch::nn::Cloneable<MBConvImpl> {
   Conv2dPad depthwise_conv{nullptr};
   torch::nn::BatchNorm2d depthwise_bn{nullptr};
   SqueezeExcite se{nullptr};        // null when se_filters == 0
-  Conv2dPad project_conv{nullptr};
+  Conv2dPad project_conv{nullptr};  // null for a plain block
   torch::nn::BatchNorm2d project_bn{nullptr};
 };
 TORCH_MODULE(MBConv);

@@ -26,7 +26,9 @@ struct BlockArgs {
   double se_ratio = 0.0;            // `se`: squeeze ratio in (0, 1] relative to the block input; 0 = no SE
   bool id_skip = true;              // false when the string carries `noskip`
   int conv_type = 0;                // `c`: 0 depthwise kxk (MBConv), 1 regular kxk conv in its place (fused
-                                    // MBConv: kxk conv in -> in*e, then the 1x1 projection; `c1`)
+                                    // MBConv: kxk conv in -> in*e, then the 1x1 projection; `c1`), 2 one regular
+                                    // kxk conv in -> out with batch norm and swish, nothing else (MnasNet's
+                                    // ConvOp; `c2`, e must be 1; SE, when asked, on its output)
   bool pool_skip = false;           // `poolskip`: layers that change resolution or width keep a shortcut,
                                     // average-pooled by the stride and zero-padded / cut to the output width
 

@@ -15,7 +15,7 @@ struct LayerPlan {
   int index_in_stage = 0;            // layer index within the stage (0-based)
   int input_filters = 0;             // channels in
   int output_filters = 0;            // channels out
-  int expanded_filters = 0;          // input_filters * expand_ratio
+  int expanded_filters = 0;          // input_filters * expand_ratio; a plain layer: output_filters
   int se_filters = 0;                // squeeze channels: max(1, int(input_filters * se_ratio)); 0 = no SE
   int kernel_size = 3;
   std::array<int, 2> strides{1, 1};  // only the first layer of a stage strides
@@ -24,6 +24,7 @@ struct LayerPlan {
   bool pool_shortcut = false;        // pool_skip where the identity does not fit: the shortcut is average-pooled
                                      // by the stride (kernel = stride, ceil mode) and zero-padded / cut to out
   bool fused = false;                // conv_type 1: a regular kxk conv in -> expanded replaces expand + depthwise
+  bool plain = false;                // conv_type 2: one regular kxk conv in -> out (+ BN, swish, SE); no projection
   double drop_connect_rate = 0.0;    // drop_connect * layer_index / layer_count (all layers, 0-based)
 };
 
