@@ -99,10 +99,11 @@ TEST_CASE("the CPU share register counts another process while it lives and forg
   TempDir dir;
   const std::filesystem::path folder = dir.path() / "register";
   base::CoreShareRegistry ours(folder);
-  // A process holding an entry's lock, as an effscale process does: the shell opens and locks it, then becomes sleep.
-  const auto started = run_command("sh -c 'exec 9>\"$1\"; flock -x 9; exec sleep 60' sh " +
-                                   shell_quote((folder / "cpu-ffffffffffffffff").string()) +
-                                   " </dev/null >/dev/null 2>&1 & echo $!");
+  // A process holding an entry's lock, as an effscale process does: the shell opens and locks a file under a name
+  // the census ignores, gives it the entry's name only once locked (a census in between would take an unlocked
+  // entry for a dead one), then becomes sleep.
+  const auto started = run_command("sh -c 'exec 9>\"$1/.making\"; flock -x 9; mv \"$1/.making\" \"$1/cpu-ffffffffffffffff\"; "
+                                   "exec sleep 60' sh " + shell_quote(folder.string()) + " </dev/null >/dev/null 2>&1 & echo $!");
   REQUIRE(started.exit_status == 0);
   CHECK(wait_for_census(ours, 2) == 2);
   CHECK(std::filesystem::exists(folder / "cpu-ffffffffffffffff"));
