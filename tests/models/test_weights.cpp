@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "effscale/models/block_args.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
 #include "effscale/models/pickle_value.h"
@@ -14,6 +15,7 @@
 #include "effscale/models/state_dict_file.h"
 #include "effscale/models/torch_archive.h"
 #include "effscale/models/weight_loading.h"
+#include "effscale/models/weight_naming.h"
 #include "effscale/models/weights_error.h"
 #include "peer_cache.h"
 #include "run_command.h"
@@ -233,4 +235,18 @@ TEST_CASE("a pickle whose value contains itself is refused and freed (found by f
   const PickleRef shared = unpickle(std::string("\x80\x02]q\x00(]q\x01h\x01" "e.", 13), PickleHooks{}, "shared.pkl");
   REQUIRE(shared->items.size() == 2);
   CHECK(shared->items[0] == shared->items[1]);
+}
+
+TEST_CASE("torchvision has no name for a fused or plain block's tensors, and says so", "[models][weights]") {
+  effscale::models::ArchSpec spec = effscale::models::official("b0");
+  spec.stages[0] = effscale::models::parse_block_string("r1_k3_s11_e1_i32_o16_se0.25_c2");
+  spec.stages[1] = effscale::models::parse_block_string("r2_k3_s22_e4_i16_o24_c1");
+  const effscale::models::WeightNaming names(spec, effscale::models::WeightFormat::Torchvision);
+  CHECK(names.external("conv_stem.weight") == "features.0.0.weight");
+  CHECK(names.external("blocks.2.0.conv_dw.weight") == "features.3.0.block.1.0.weight");
+  for (const char* name : {"blocks.0.0.conv.weight", "blocks.0.0.bn1.weight", "blocks.0.0.se.conv_reduce.weight",
+                           "blocks.1.0.conv_exp.weight", "blocks.1.0.bn1.weight"}) {
+    INFO(name);
+    CHECK_THROWS_WITH(names.external(name), Catch::Contains("no torchvision name for tensor"));
+  }
 }

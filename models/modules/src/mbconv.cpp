@@ -26,8 +26,7 @@ MBConvImpl::MBConvImpl(LayerPlan plan_, BatchNormConfig bn_, Padding padding_, a
 
 void MBConvImpl::reset() {
   const int64_t in = plan.input_filters, mid = plan.expanded_filters, out = plan.output_filters;
-  const bool expands = plan.expand_ratio != 1 && !plan.fused && !plan.plain;
-  const bool regular = plan.fused || plan.plain;
+  const bool expands = plan.has_expand_conv(), regular = plan.has_regular_kxk();
   // timm's names: InvertedResidual (conv_pw, bn1, conv_dw, bn2, se, conv_pwl, bn3), DepthwiseSeparableConv
   // (conv_dw, bn1, se, conv_pw, bn2), for the fused block EdgeResidual (conv_exp, bn1, se, conv_pwl, bn2) and for
   // the plain conv ConvBnAct (conv, bn1; then se).
@@ -46,7 +45,7 @@ void MBConvImpl::reset() {
                               .padding(padding)));
   depthwise_bn = register_module(kxk_bn, make_batch_norm(mid, bn));
   if (plan.se_filters > 0) se = register_module("se", SqueezeExcite(mid, plan.se_filters));
-  if (plan.plain) return;  // mid == out: nothing to project
+  if (!plan.has_projection()) return;  // plain: mid == out
   project_conv = register_module(pw_name, Conv2dPad(Conv2dPadOptions(mid, out, 1).padding(padding)));
   project_bn = register_module(pw_bn, make_batch_norm(out, bn));
 }

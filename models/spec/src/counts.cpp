@@ -44,11 +44,11 @@ int64_t count_params(const ArchSpec& spec) {
   t.add({2, stem});  // batch norm weight and bias
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
-    if (l.fused || l.plain) {  // one regular kxk conv in -> e replaces expand + depthwise (plain: e = out)
+    if (l.has_regular_kxk()) {  // one regular kxk conv in -> e replaces expand + depthwise (plain: e = out)
       t.add({l.input_filters, e, l.kernel_size, l.kernel_size});
       t.add({2, e});
     } else {
-      if (l.expand_ratio != 1) {
+      if (l.has_expand_conv()) {
         t.add({l.input_filters, e});
         t.add({2, e});
       }
@@ -59,7 +59,7 @@ int64_t count_params(const ArchSpec& spec) {
       t.add({2, e, l.se_filters});  // reduce and expand weights
       t.add({l.se_filters + e});    // their biases
     }
-    if (l.plain) continue;  // no projection
+    if (!l.has_projection()) continue;
     t.add({e, l.output_filters});
     t.add({2, l.output_filters});
   }
@@ -78,16 +78,16 @@ int64_t count_macs(const ArchSpec& spec, int resolution) {
   t.add({h, w, spec.in_channels, stem, 3, 3});
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
-    if (l.expand_ratio != 1 && !l.fused) t.add({h, w, l.input_filters, e});
+    if (l.has_expand_conv()) t.add({h, w, l.input_filters, e});
     h = out_size(h, l.strides[0]);
     w = out_size(w, l.strides[1]);
-    if (l.fused || l.plain) {
+    if (l.has_regular_kxk()) {
       t.add({h, w, l.input_filters, e, l.kernel_size, l.kernel_size});
     } else {
       t.add({h, w, e, l.kernel_size, l.kernel_size});
     }
     if (l.se_filters > 0) t.add({2, e, l.se_filters});
-    if (!l.plain) t.add({h, w, e, l.output_filters});
+    if (l.has_projection()) t.add({h, w, e, l.output_filters});
   }
   const int64_t head = realized_head_filters(spec);
   t.add({h, w, layers.back().output_filters, head});

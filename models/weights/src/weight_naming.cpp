@@ -75,8 +75,8 @@ std::string WeightNaming::torchvision(const std::string& name) const {
   const LayerPlan* layer = nullptr;
   for (const LayerPlan& l : plan_)
     if (l.stage == stage && l.index_in_stage == index) layer = &l;
-  if (!layer || layer->fused) return "";  // torchvision's EfficientNet (v1) has no fused block
-  const bool expand = layer->expand_ratio != 1;
+  if (!layer || layer->has_regular_kxk()) return "";  // torchvision's EfficientNet (v1) has no fused or plain block
+  const bool expand = layer->has_expand_conv();
   const int dw = expand ? 1 : 0;
   const int se = dw + 1;
   const int project = layer->se_filters > 0 ? se + 1 : se;

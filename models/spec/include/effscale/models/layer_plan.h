@@ -26,6 +26,13 @@ struct LayerPlan {
   bool fused = false;                // conv_type 1: a regular kxk conv in -> expanded replaces expand + depthwise
   bool plain = false;                // conv_type 2: one regular kxk conv in -> out (+ BN, swish, SE); no projection
   double drop_connect_rate = 0.0;    // drop_connect * layer_index / layer_count (all layers, 0-based)
+
+  // What the layer builds, for the module builder and the counts alike: a 1x1 expand conv (expand_ratio != 1 on
+  // the depthwise path); a regular kxk conv (fused or plain) instead of the depthwise one; the 1x1 projection
+  // (every layer but a plain one).
+  bool has_expand_conv() const { return expand_ratio != 1 && !fused && !plain; }
+  bool has_regular_kxk() const { return fused || plain; }
+  bool has_projection() const { return !plain; }
 };
 
 // Expands the spec's stages into layers (realized filters and repeats). Throws SpecError when the
