@@ -53,6 +53,12 @@ bool join_register(CoreShareState& state, const std::filesystem::path& folder, s
   }
 }
 
+// Counts the register again (state.mutex held, registry set): the share, and when to count next.
+void recount(CoreShareState& state, int64_t now) {
+  state.share = share_of_cores(usable_cores(), state.registry->census());
+  state.next_census = now + std::chrono::nanoseconds(kCensusInterval).count();
+}
+
 void keep_freed_memory() {
 #if defined(__GLIBC__)
   // 32 MiB is glibc's largest mmap threshold; fixing it also stops its dynamic adjustment.
@@ -82,11 +88,12 @@ int configure_cpu_runtime(int threads, const std::filesystem::path& share_folder
     std::string why;
     const bool registered = join_register(state, share_folder, why);
     state.adaptive = threads <= 0 && registered;
-    if (threads <= 0) {
-      threads = registered ? share_of_cores(usable_cores(), state.registry->census()) : usable_cores();
-      if (!registered) std::fprintf(stderr, "warning: %s; each process takes all %d cores\n", why.c_str(), threads);
-      state.share = threads;
-      state.next_census = steady_now() + std::chrono::nanoseconds(kCensusInterval).count();
+    if (threads <= 0 && registered) {
+      recount(state, steady_now());
+      threads = state.share;
+    } else if (threads <= 0) {
+      threads = usable_cores();
+      std::fprintf(stderr, "warning: %s; each process takes all %d cores\n", why.c_str(), threads);
     }
   }
   at::set_num_threads(threads);
@@ -101,10 +108,7 @@ void follow_core_share() {
   const int64_t now = steady_now();
   if (now >= state.next_census.load(std::memory_order_relaxed)) {
     const std::unique_lock<std::mutex> lock(state.mutex, std::try_to_lock);  // another thread counting is enough
-    if (lock.owns_lock() && state.registry && now >= state.next_census) {
-      state.share = share_of_cores(usable_cores(), state.registry->census());
-      state.next_census = now + std::chrono::nanoseconds(kCensusInterval).count();
-    }
+    if (lock.owns_lock() && state.registry && now >= state.next_census) recount(state, now);
   }
   const int wanted = std::max(1, state.share / std::max(1, state.workers.load()));
   if (wanted != applied_threads) limit_thread_intra_op(wanted);
