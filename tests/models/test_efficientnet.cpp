@@ -202,13 +202,29 @@ TEST_CASE("an invalid spec is rejected when the module is built", "[models][effi
   CHECK_THROWS_AS(EfficientNet(spec), SpecError);
 }
 
-TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts", "[models][mbconv]") {
+namespace {
+
+// B0's stem and classifier around two given stages and a 64-filter head: a small network of searched blocks.
+ArchSpec two_stage_spec(const char* first, const char* second) {
   ArchSpec spec = official("b0");
-  spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c1"), parse_block_string("r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip")};
+  spec.stages = {parse_block_string(first), parse_block_string(second)};
   spec.head_filters = 64;
-  EfficientNet model(spec);
+  return spec;
+}
+
+// Every parameter's shape by name.
+std::map<std::string, std::vector<int64_t>> parameter_shapes(const EfficientNet& model) {
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& p : model->named_parameters()) shapes[p.key()] = p.value().sizes().vec();
+  return shapes;
+}
+
+}  // namespace
+
+TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts", "[models][mbconv]") {
+  const ArchSpec spec = two_stage_spec("r1_k3_s11_e1_i32_o16_c1", "r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip");
+  EfficientNet model(spec);
+  std::map<std::string, std::vector<int64_t>> shapes = parameter_shapes(model);
   CHECK(shapes["blocks.0.0.conv_exp.weight"] == std::vector<int64_t>{32, 32, 3, 3});
   CHECK(shapes["blocks.0.0.conv_pwl.weight"] == std::vector<int64_t>{16, 32, 1, 1});
   CHECK(shapes["blocks.1.0.conv_exp.weight"] == std::vector<int64_t>{64, 16, 5, 5});
@@ -228,12 +244,9 @@ TEST_CASE("fused blocks follow timm's EdgeResidual names and the analytic counts
 }
 
 TEST_CASE("plain blocks (c2) are one regular conv from input to output: names and counts by hand", "[models][mbconv]") {
-  ArchSpec spec = official("b0");
-  spec.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c2"), parse_block_string("r2_k5_s22_e1_i16_o24_se0.25_c2_poolskip")};
-  spec.head_filters = 64;
+  const ArchSpec spec = two_stage_spec("r1_k3_s11_e1_i32_o16_c2", "r2_k5_s22_e1_i16_o24_se0.25_c2_poolskip");
   EfficientNet model(spec);
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& p : model->named_parameters()) shapes[p.key()] = p.value().sizes().vec();
+  std::map<std::string, std::vector<int64_t>> shapes = parameter_shapes(model);
   CHECK(shapes["blocks.0.0.conv.weight"] == std::vector<int64_t>{16, 32, 3, 3});
   CHECK(shapes["blocks.0.0.bn1.weight"] == std::vector<int64_t>{16});
   CHECK(shapes["blocks.1.0.conv.weight"] == std::vector<int64_t>{24, 16, 5, 5});

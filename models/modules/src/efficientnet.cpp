@@ -1,11 +1,10 @@
 #include "effscale/models/efficientnet.h"
 
-#include <optional>
-#include <vector>
-
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "effscale/models/counts.h"
 #include "effscale/models/random_streams.h"
