@@ -35,9 +35,9 @@ const char* const kUsage =
     "       query_results [--storage URL] best|best-trial|pareto|best-trials --study S\n"
     "       query_results [--storage URL] export --study S [--state S1,S2]   (Optuna's trials_dataframe columns)\n"
     "       query_results [--storage URL] curves --study S --trial N\n"
-    "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid|family --output FILE.svg\n"
-    "       query_results [--storage URL] report [--search-study S] [--grid-study G] [--scaled-study C]\n"
-    "                     --output-dir DIR [--title T] [--wall-time SECONDS] [--command TEXT]\n"
+    "       query_results [--storage URL] plot --study S --kind pareto|history|curves|grid|family|models --output FILE.svg\n"
+    "       query_results [--storage URL] report [--search-study S] [--compare-study R] [--grid-study G]\n"
+    "                     [--scaled-study C] --output-dir DIR [--title T] [--wall-time SECONDS] [--command TEXT]\n"
     "Every form takes -f/--format table|csv|json; --study-name is --study (Optuna's spelling), best-trial is best\n"
     "and best-trials is pareto. The storage defaults to $EFFSCALE_STORAGE, then $OPTUNA_STORAGE, then\n"
     "sqlite:///effscale.db. The database is opened as it is; it is never created.";
@@ -173,9 +173,11 @@ po::options_description query_flags() {
       ("sort", po::value<std::string>()->default_value("number"), "trials: value, number, a user attribute or a param")
       ("top", po::value<int>(), "trials: only the first K after sorting (value: best first)")
       ("trial", po::value<int>(), "curves: trial number")
-      ("kind", po::value<std::string>(), "plot: pareto, history, curves, grid or family")
+      ("kind", po::value<std::string>(), "plot: pareto, history, curves, grid, family or models")
       ("output", po::value<std::string>(), "plot: the SVG file to write")
       ("search-study", po::value<std::string>()->default_value(""), "report: the nas_search study")
+      ("compare-study", po::value<std::string>()->default_value(""),
+       "report: a train_model study of networks retrained with several seeds (the found baseline beside others)")
       ("grid-study", po::value<std::string>()->default_value(""), "report: the grid_alpha_beta_gamma study")
       ("scaled-study", po::value<std::string>()->default_value(""), "report: the scale_models --train study")
       ("output-dir", po::value<std::string>(), "report: where report.md and its charts go")
@@ -191,6 +193,7 @@ void write_report(st::Storage& storage, const po::variables_map& vm) {
   if (!vm.count("output-dir")) throw UsageError("report needs --output-dir DIR");
   effscale::report::ReportOptions report;
   report.search_study = vm["search-study"].as<std::string>();
+  report.compare_study = vm["compare-study"].as<std::string>();
   report.grid_study = vm["grid-study"].as<std::string>();
   report.scaled_study = vm["scaled-study"].as<std::string>();
   report.output_dir = vm["output-dir"].as<std::string>();
@@ -224,7 +227,7 @@ void write_plot(st::Storage& storage, const st::Study& study, const po::variable
   const std::string kind = vm["kind"].as<std::string>();
   const auto& kinds = effscale::report::chart_kinds();
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
-    throw UsageError("--kind '" + kind + "': expected pareto, history, curves, grid or family");
+    throw UsageError("--kind '" + kind + "': expected pareto, history, curves, grid, family or models");
   const std::string svg = effscale::report::study_chart_svg(study, storage.get_trials(study.study_id, {}), kind);
   effscale::base::write_file_atomically(vm["output"].as<std::string>(), svg);
   std::cerr << "query_results: wrote " << vm["output"].as<std::string>() << "\n";

@@ -8,6 +8,7 @@
 
 #include "effscale/report/svg_plot.h"
 #include "effscale/report/study_analysis.h"
+#include "effscale/report/trial_groups.h"
 
 namespace effscale::report {
 namespace st = effscale::store;
@@ -15,7 +16,7 @@ using effscale::report::PlotSeries;
 using effscale::report::SvgPlot;
 
 const std::vector<std::string>& chart_kinds() {
-  static const std::vector<std::string> kKinds = {"pareto", "history", "curves", "grid", "family"};
+  static const std::vector<std::string> kKinds = {"pareto", "history", "curves", "grid", "family", "models"};
   return kKinds;
 }
 
@@ -82,28 +83,43 @@ void add_curves(SvgPlot& plot, const std::vector<st::Trial>& trials) {
   }
 }
 
-void add_grid(SvgPlot& plot, const std::vector<st::Trial>& complete) {
+// A point per group at its mean with the 95% interval of its seeds as an error bar (none for one seed).
+void add_mean(PlotSeries& series, double x, const TrialGroup& g) {
+  series.x.push_back(x);
+  series.y.push_back(g.value.mean);
+  series.y_low.push_back(g.value.n >= 2 ? g.value.ci_low : NAN);
+  series.y_high.push_back(g.value.n >= 2 ? g.value.ci_high : NAN);
+}
+
+void add_grid(SvgPlot& plot, const std::vector<st::Trial>& trials) {
+  const std::vector<TrialGroup> points = group_trials(trials, [](const st::Trial& t) { return group_key(t, "grid_id"); });
   int n = 0;
   for (const char* name : {"alpha", "beta", "gamma"}) {
     PlotSeries series{name, {}, {}, effscale::report::series_color(n++)};
-    for (const st::Trial& t : complete)
-      if (t.params.count(name)) {
-        series.x.push_back(t.params.at(name).internal);
-        series.y.push_back(t.values[0]);
-      }
+    for (const TrialGroup& g : points)
+      if (g.trials[0].params.count(name)) add_mean(series, g.trials[0].params.at(name).internal, g);
     plot.add(series);
   }
 }
 
-void add_family(SvgPlot& plot, std::vector<st::Trial> complete) {
-  std::sort(complete.begin(), complete.end(),
-            [](const st::Trial& a, const st::Trial& b) { return user_number(a, "phi") < user_number(b, "phi"); });
+void add_family(SvgPlot& plot, const std::vector<st::Trial>& trials) {
+  std::vector<TrialGroup> models = group_trials(trials, [](const st::Trial& t) { return group_key(t, "model"); });
+  std::stable_sort(models.begin(), models.end(), [](const TrialGroup& a, const TrialGroup& b) {
+    return user_number(a.trials[0], "phi") < user_number(b.trials[0], "phi");
+  });
   PlotSeries family{"scaled family (phi order)", {}, {}, "#1f77b4", true, true};
-  for (const st::Trial& t : complete) {
-    family.x.push_back(trial_macs(t));
-    family.y.push_back(t.values[0]);
-  }
+  for (const TrialGroup& g : models) add_mean(family, g.macs, g);
   plot.add(family);
+}
+
+// One series per model (its own colour and legend entry): nominal MACs against mean value.
+void add_models(SvgPlot& plot, const std::vector<st::Trial>& trials) {
+  int n = 0;
+  for (const TrialGroup& g : group_trials(trials, [](const st::Trial& t) { return group_key(t, "model"); })) {
+    PlotSeries series{g.key, {}, {}, effscale::report::series_color(n++)};
+    add_mean(series, g.macs, g);
+    plot.add(series);
+  }
 }
 
 }  // namespace
@@ -123,13 +139,16 @@ std::string study_chart_svg(const st::Study& study, const std::vector<st::Trial>
     plot.emplace(title + ": learning curves", "epoch", "validation value");
     add_curves(*plot, trials);
   } else if (kind == "grid") {
-    plot.emplace(title + ": value vs coefficient", "coefficient value", "value");
-    add_grid(*plot, complete);
+    plot.emplace(title + ": value vs coefficient (mean and 95% interval over seeds)", "coefficient value", "value");
+    add_grid(*plot, trials);
   } else if (kind == "family") {
-    plot.emplace(title + ": value vs MACs", "multiply-adds", "value", true);
-    add_family(*plot, complete);
+    plot.emplace(title + ": value vs MACs (mean and 95% interval over seeds)", "multiply-adds", "value", true);
+    add_family(*plot, trials);
+  } else if (kind == "models") {
+    plot.emplace(title + ": value vs nominal MACs (mean and 95% interval over seeds)", "multiply-adds", "value", true);
+    add_models(*plot, trials);
   } else {
-    throw std::invalid_argument("chart kind '" + kind + "': expected pareto, history, curves, grid or family");
+    throw std::invalid_argument("chart kind '" + kind + "': expected pareto, history, curves, grid, family or models");
   }
   if (kind == "pareto" || kind == "family") {
     PlotSeries mark = marked_series(complete, marked, marked_label);

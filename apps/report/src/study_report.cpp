@@ -18,6 +18,7 @@
 #include "effscale/report/machine_info.h"
 #include "effscale/report/study_analysis.h"
 #include "effscale/report/study_charts.h"
+#include "effscale/report/trial_groups.h"
 
 namespace effscale::report {
 namespace st = effscale::store;
@@ -162,7 +163,20 @@ std::string settings_block(const Loaded& s) {
                      settings_bullets(s.attrs), proxy);
 }
 
-std::string search_section(const Loaded& s, const std::string& dir) {
+// The pooled seed-to-seed standard deviation of the groups with two seeds or more; NaN when none has.
+double pooled_sd(const std::vector<TrialGroup>& groups) {
+  double sum = 0;
+  int df = 0;
+  for (const TrialGroup& g : groups)
+    if (g.value.n >= 2) {
+      sum += g.value.sd * g.value.sd * (g.value.n - 1);
+      df += g.value.n - 1;
+    }
+  return df > 0 ? std::sqrt(sum / df) : NAN;
+}
+
+// `noise_sd`: the seed-to-seed sd of one run on this proxy (from the retrained models), or NaN when unknown.
+std::string search_section(const Loaded& s, const std::string& dir, double noise_sd) {
   std::string out = "## 1. Baseline search\n\n" + settings_block(s);
   const auto best = st::best_trial(s.study, s.trials);
   if (!best) return out + "No candidate has finished yet.\n\n";
@@ -175,28 +189,73 @@ std::string search_section(const Loaded& s, const std::string& dir) {
   std::vector<st::Trial> top = complete_trials(s.trials);
   std::sort(top.begin(), top.end(), [](const st::Trial& a, const st::Trial& b) { return a.values[0] > b.values[0]; });
   if (top.size() > 10) top.resize(10);
+  // Two single runs differ by more than 1.96 * sqrt(2) * sd with 5% chance when their networks are equally good.
+  const double margin = 1.96 * std::sqrt(2.0) * noise_sd;
+  const double chosen_val = attr(*best, "val_top1").is_number() ? attr(*best, "val_top1").get<double>() : NAN;
   std::vector<std::vector<std::string>> rows;
-  for (const st::Trial& t : top)
+  for (const st::Trial& t : top) {
+    const double val = attr(t, "val_top1").is_number() ? attr(t, "val_top1").get<double>() : NAN;
+    std::string versus = t.number == best->number ? "chosen" : "–";
+    if (t.number != best->number && std::isfinite(margin) && std::isfinite(val))
+      versus = std::abs(val - chosen_val) <= margin ? "inside the noise" : (val > chosen_val ? "more accurate" : "less accurate");
     rows.push_back({std::to_string(t.number), fmt::format("{:.4f}", t.values[0]), number(attr(t, "val_top1")),
-                    millions(trial_macs(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN)});
-  return out + "Top candidates (params are of the proxy-sized model trained):\n\n" +
-         md_table({"trial", "reward", "val top-1", "target MACs", "proxy params"}, rows) + "\n";
+                    millions(trial_macs(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+                    versus});
+  }
+  out += "Top candidates (each trained once on the proxy; params are of the proxy-sized model trained):\n\n" +
+         md_table({"trial", "reward", "val top-1", "target MACs", "proxy params", "val top-1 vs chosen"}, rows) + "\n";
+  if (std::isfinite(margin))
+    return out + fmt::format("One run's seed-to-seed sd on this proxy is {:.4f} (pooled over the retrained models of "
+                             "section 2), so single runs within {:.4f} of each other (1.96 x sqrt(2) x sd) are inside "
+                             "the noise.\n\n", noise_sd, margin);
+  return out + "Each candidate ran once: the seed-to-seed noise of this proxy is not measured in this report "
+               "(experiments/proxy_noise/run measures it), so small differences between candidates are not established.\n\n";
+}
+
+// The found baseline retrained beside other networks with several seeds on the same proxy.
+std::string compare_section(const Loaded& s, const std::string& dir, const std::vector<TrialGroup>& models) {
+  std::string out = "## 2. The found baseline beside the reference and B0\n\n" + settings_block(s);
+  if (models.empty()) return out + "No retraining run has finished yet.\n\n";
+  std::vector<TrialGroup> ranked = models;
+  std::stable_sort(ranked.begin(), ranked.end(), [](const TrialGroup& a, const TrialGroup& b) { return a.value.mean > b.value.mean; });
+  std::vector<std::vector<std::string>> rows;
+  for (const TrialGroup& g : ranked) {
+    const st::Trial& t = g.trials[0];
+    rows.push_back({g.key, millions(g.macs), millions(attr(t, "macs").is_number() ? attr(t, "macs").get<double>() : NAN),
+                    millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+                    std::to_string(g.value.n), interval_text(g.value), interval_text(g.test_top1)});
+  }
+  out += "Each network trained on the proxy with every seed (the same data split; val and test top-1 as mean and 95% "
+         "interval over the seeds):\n\n" +
+         md_table({"model", "nominal MACs", "proxy MACs", "proxy params", "seeds", "val top-1", "test top-1"}, rows) + "\n";
+  for (size_t i = 0; i < ranked.size(); ++i)
+    for (size_t j = i + 1; j < ranked.size(); ++j)
+      out += fmt::format("- {} leads {} by {:.4f} in mean val top-1: {}.\n", ranked[i].key, ranked[j].key,
+                         ranked[i].value.mean - ranked[j].value.mean, separation_text(ranked[i], ranked[j]));
+  out += "\n(\"separated\": Welch's t test tells the seeds apart at 5%; \"inside the noise\": it does not.)\n\n";
+  return out + chart(s, "models", "compare.svg", dir);
 }
 
 std::string grid_section(const Loaded& s, const std::string& dir) {
-  std::string out = "## 2. Compound-coefficient grid\n\n" + settings_block(s);
-  std::vector<st::Trial> done = complete_trials(s.trials);
-  std::sort(done.begin(), done.end(), [](const st::Trial& a, const st::Trial& b) { return a.values[0] > b.values[0]; });
+  std::string out = "## 3. Compound-coefficient grid\n\n" + settings_block(s);
+  std::vector<TrialGroup> points = group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "grid_id"); });
+  if (points.empty()) return out + "No grid point has finished yet.\n\n";
+  std::stable_sort(points.begin(), points.end(), [](const TrialGroup& a, const TrialGroup& b) { return a.value.mean > b.value.mean; });
   std::vector<std::vector<std::string>> rows;
-  for (const st::Trial& t : done) {
+  for (const TrialGroup& g : points) {
+    const st::Trial& t = g.trials[0];
     auto p = [&](const char* name) { return t.params.count(name) ? t.params.at(name).internal : NAN; };
     const double product = p("alpha") * p("beta") * p("beta") * p("gamma") * p("gamma");
-    rows.push_back({std::to_string(t.number), fmt::format("{:.2f}", p("alpha")), fmt::format("{:.2f}", p("beta")),
-                    fmt::format("{:.2f}", p("gamma")), fmt::format("{:.3f}", product), fmt::format("{:.4f}", t.values[0]),
-                    millions(trial_macs(t))});
+    rows.push_back({g.key, fmt::format("{:.2f}", p("alpha")), fmt::format("{:.2f}", p("beta")), fmt::format("{:.2f}", p("gamma")),
+                    fmt::format("{:.3f}", product), number(attr(t, "macs_ratio"), "{:.2f}"), millions(g.macs),
+                    std::to_string(g.value.n), interval_text(g.value),
+                    &g == &points[0] ? "best" : separation_text(points[0], g)});
   }
-  if (rows.empty()) return out + "No grid point has finished yet.\n\n";
-  out += md_table({"trial", "alpha", "beta", "gamma", "alpha·beta²·gamma²", "val top-1", "MACs"}, rows) + "\n";
+  out += "Each point's phi = 1 network as trained on the proxy (MACs ratio: its multiply-adds over the trained "
+         "baseline's, after rounding; target MACs: at full size), val top-1 as mean and 95% interval over its seeds, "
+         "and whether it is told apart from the best (Welch's t test, 5%):\n\n" +
+         md_table({"point", "alpha", "beta", "gamma", "alpha·beta²·gamma²", "MACs ratio", "target MACs", "seeds",
+                   "val top-1", "vs best"}, rows) + "\n";
   if (s.attrs.contains("best_coefficients")) {
     const nlohmann::json& best = s.attrs["best_coefficients"];
     out += "Best coefficients: `" + best.dump() + "`\n\n";
@@ -213,36 +272,40 @@ std::string grid_section(const Loaded& s, const std::string& dir) {
 }
 
 std::string scaled_section(const Loaded& s, const std::string& dir) {
-  std::string out = "## 3. The scaled family\n\n" + settings_block(s);
-  std::vector<st::Trial> done = complete_trials(s.trials);
-  auto phi = [](const st::Trial& t) { return attr(t, "phi").is_number() ? attr(t, "phi").get<double>() : NAN; };
-  std::sort(done.begin(), done.end(), [&](const st::Trial& a, const st::Trial& b) { return phi(a) < phi(b); });
+  std::string out = "## 4. The scaled family\n\n" + settings_block(s);
+  std::vector<TrialGroup> models = group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "model"); });
+  auto phi = [](const TrialGroup& g) { return attr(g.trials[0], "phi").is_number() ? attr(g.trials[0], "phi").get<double>() : NAN; };
+  std::stable_sort(models.begin(), models.end(), [&](const TrialGroup& a, const TrialGroup& b) { return phi(a) < phi(b); });
+  if (models.empty()) return out + "No scaled model has finished training yet.\n\n";
   std::vector<std::vector<std::string>> rows, paper_rows;
-  bool rising = done.size() >= 2;
-  for (size_t i = 0; i < done.size(); ++i) {
-    const st::Trial& t = done[i];
-    if (i > 0) rising = rising && t.values[0] >= done[i - 1].values[0];
-    rows.push_back({attr(t, "model").is_string() ? attr(t, "model").get<std::string>() : std::to_string(t.number),
-                    fmt::format("{:g}", phi(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
-                    millions(trial_macs(t)), number(attr(t, "macs_ratio"), "{:.2f}"), fmt::format("{:g}", std::pow(2.0, phi(t))),
-                    number(attr(t, "val_top1")), number(attr(t, "test_top1"))});
-    if (std::isfinite(phi(t)) && phi(t) >= 0 && phi(t) <= 7 && phi(t) == std::floor(phi(t))) {
-      const PaperRow& paper = kPaperTable[size_t(phi(t))];
-      paper_rows.push_back({fmt::format("{:g}", phi(t)), paper.model, paper.params, paper.flops, paper.top1});
+  std::string steps;
+  bool rising = models.size() >= 2;
+  for (size_t i = 0; i < models.size(); ++i) {
+    const TrialGroup& g = models[i];
+    const st::Trial& t = g.trials[0];
+    if (i > 0) {
+      rising = rising && g.value.mean >= models[i - 1].value.mean;
+      steps += fmt::format("- phi {:g} -> {:g}: {:+.4f} in mean val top-1, {}.\n", phi(models[i - 1]), phi(g),
+                           g.value.mean - models[i - 1].value.mean, separation_text(g, models[i - 1]));
+    }
+    rows.push_back({g.key, fmt::format("{:g}", phi(g)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+                    millions(g.macs), number(attr(t, "macs_ratio"), "{:.2f}"), fmt::format("{:g}", std::pow(2.0, phi(g))),
+                    std::to_string(g.value.n), interval_text(g.value), interval_text(g.test_top1)});
+    if (std::isfinite(phi(g)) && phi(g) >= 0 && phi(g) <= 7 && phi(g) == std::floor(phi(g))) {
+      const PaperRow& paper = kPaperTable[size_t(phi(g))];
+      paper_rows.push_back({fmt::format("{:g}", phi(g)), paper.model, paper.params, paper.flops, paper.top1});
     }
   }
-  if (rows.empty()) return out + "No scaled model has finished training yet.\n\n";
-  out += "Proxy models (scaled from the proxy baseline and trained on the proxy task; one seed each):\n\n";
-  out += md_table({"proxy model", "phi", "params", "MACs", "MACs ratio", "2^phi", "val top-1", "test top-1"}, rows) + "\n";
+  out += "Proxy models (scaled from the proxy-sized baseline and trained on the proxy task; accuracies as mean and 95% "
+         "interval over their seeds):\n\n";
+  out += md_table({"proxy model", "phi", "params", "MACs", "MACs ratio", "2^phi", "seeds", "val top-1", "test top-1"}, rows) + "\n";
   if (!paper_rows.empty())
     out += "For orientation only, the paper's Table 1 at the same phi (EfficientNets trained fully on ImageNet at 224-600 px; "
            "not comparable with the proxy's numbers):\n\n" +
            md_table({"phi", "paper", "paper params", "paper FLOPs", "paper top-1"}, paper_rows) + "\n";
-  out += rising ? "Accuracy rises with phi on this proxy, as in the paper"
-                : "Unlike the paper's Table 1, accuracy does not rise monotonically with phi on this proxy (short "
-                  "training on a small dataset favours small models; see the learning curves)";
-  out += ". With one seed per model, differences smaller than the proxy's seed-to-seed spread (experiments/proxy_noise/run "
-         "measures it; docs/evidence.md) are not established.\n\n";
+  out += rising ? "Mean accuracy rises with phi on this proxy, as in the paper's Table 1"
+                : "Unlike the paper's Table 1, mean accuracy does not rise monotonically with phi on this proxy";
+  out += ". Step by step (\"separated\": Welch's t test tells the seeds apart at 5%):\n\n" + steps + "\n";
   out += chart(s, "family", "scaled_family.svg", dir);
   return out + "### Learning curves\n\n" + chart(s, "curves", "scaled_curves.svg", dir);
 }
@@ -258,20 +321,25 @@ std::string utc_now() {
 
 void write_study_report(st::Storage& storage, const ReportOptions& options) {
   const auto search = load(storage, options.search_study);
+  const auto compare = load(storage, options.compare_study);
   const auto grid = load(storage, options.grid_study);
   const auto scaled = load(storage, options.scaled_study);
-  if (!search && !grid && !scaled) throw std::invalid_argument("report needs at least one of --search-study, --grid-study, --scaled-study");
+  if (!search && !compare && !grid && !scaled)
+    throw std::invalid_argument("report needs at least one of --search-study, --compare-study, --grid-study, --scaled-study");
   std::filesystem::create_directories(options.output_dir);
   std::string md = "# " + options.title + "\n\n";
   md += "- Generated: " + utc_now() + "\n- Machine: " + describe_machine() + "\n";
   std::vector<st::Trial> all;
-  for (const auto* s : {&search, &grid, &scaled})
+  for (const auto* s : {&search, &compare, &grid, &scaled})
     if (*s) all.insert(all.end(), (*s)->trials.begin(), (*s)->trials.end());
   md += "- Trials recorded: " + study_time(all) + "\n";
   if (options.wall_seconds) md += "- Wall time of the invocation that wrote this report: " + duration_text(*options.wall_seconds) + "\n";
   if (!options.command.empty()) md += "- Command: `" + options.command + "`\n";
   md += "\n";
-  if (search) md += search_section(*search, options.output_dir);
+  std::vector<TrialGroup> retrained;
+  if (compare) retrained = group_trials(compare->trials, [](const st::Trial& t) { return group_key(t, "model"); });
+  if (search) md += search_section(*search, options.output_dir, pooled_sd(retrained));
+  if (compare) md += compare_section(*compare, options.output_dir, retrained);
   if (grid) md += grid_section(*grid, options.output_dir);
   if (scaled) md += scaled_section(*scaled, options.output_dir);
   effscale::base::write_file_atomically((std::filesystem::path(options.output_dir) / "report.md").string(), md);

@@ -35,7 +35,50 @@ bool has_bar(const PlotSeries& s, size_t i) {
   return i < s.y_low.size() && i < s.y_high.size() && std::isfinite(s.y_low[i]) && std::isfinite(s.y_high[i]);
 }
 
+// units x 10^k, divided rather than multiplied for negative k so that 14 x 5 x 10^-2 is the double nearest 0.7.
+double times_power_of_ten(double units, int k) { return k >= 0 ? units * std::pow(10.0, k) : units / std::pow(10.0, -k); }
+
+// Multiples of the first step of 1, 2 or 5 x 10^k that puts at most 7 ticks in [low, high].
+std::vector<double> linear_ticks(double low, double high) {
+  const int top = int(std::ceil(std::log10(high - low)));
+  for (int k = top - 3; k <= top + 1; ++k)
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double step = m * std::pow(10.0, k);
+      const double first = std::ceil(low / step - 1e-9), last = std::floor(high / step + 1e-9);
+      if (last - first + 1 > 7) continue;
+      std::vector<double> ticks;
+      for (double i = first; i <= last; ++i) ticks.push_back(times_power_of_ten(i * m, k));
+      return ticks;
+    }
+  return {};
+}
+
+// The values m x 10^k inside [low, high] for the given mantissas m.
+std::vector<double> log_ticks(double low, double high, std::initializer_list<double> mantissas) {
+  std::vector<double> ticks;
+  for (int k = int(std::floor(std::log10(low))); k <= int(std::ceil(std::log10(high))); ++k)
+    for (double m : mantissas) {
+      const double v = times_power_of_ten(m, k);
+      if (v >= low * (1 - 1e-9) && v <= high * (1 + 1e-9)) ticks.push_back(v);
+    }
+  return ticks;
+}
+
 }  // namespace
+
+std::vector<double> tick_values(double low, double high, bool log_axis) {
+  std::vector<double> ticks;
+  if (log_axis && low > 0 && high / low >= 2.5) {
+    const double decades = std::log10(high / low);
+    if (decades > 3) ticks = log_ticks(low, high, {1});
+    else if (decades > 1.5) ticks = log_ticks(low, high, {1, 3});
+    else ticks = log_ticks(low, high, {1, 2, 5});
+    if (ticks.size() < 4 && decades <= 1.5) ticks = log_ticks(low, high, {1, 2, 3, 5});
+  }
+  if (ticks.size() < 2) ticks = linear_ticks(low, high);
+  if (ticks.empty()) ticks = {low, high};
+  return ticks;
+}
 
 const char* series_color(size_t i) {
   static const char* const colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
@@ -86,15 +129,13 @@ std::string SvgPlot::render() const {
   const double bottom = kHeight - kBottom, right = kWidth - kRight;
   svg << "<line x1=\"" << kLeft << "\" y1=\"" << bottom << "\" x2=\"" << right << "\" y2=\"" << bottom << "\" stroke=\"black\"/>\n"
       << "<line x1=\"" << kLeft << "\" y1=\"" << kTop << "\" x2=\"" << kLeft << "\" y2=\"" << bottom << "\" stroke=\"black\"/>\n";
-  for (int i = 0; i <= 4; ++i) {
-    const double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
-    const double xpos = kLeft + (kWidth - kLeft - kRight) * i / 4, ypos = bottom - (kHeight - kTop - kBottom) * i / 4;
-    svg << "<text x=\"" << xpos << "\" y=\"" << bottom + 18 << "\" text-anchor=\"middle\">"
-        << tick_text(log_x_ ? std::pow(10.0, xv) : xv) << "</text>\n"
-        << "<text x=\"" << kLeft - 8 << "\" y=\"" << ypos + 4 << "\" text-anchor=\"end\">" << tick_text(yv) << "</text>\n"
-        << "<line x1=\"" << kLeft << "\" y1=\"" << ypos << "\" x2=\"" << right << "\" y2=\"" << ypos
-        << "\" stroke=\"#ddd\"/>\n";
-  }
+  for (double xv : tick_values(log_x_ ? std::pow(10.0, x0) : x0, log_x_ ? std::pow(10.0, x1) : x1, log_x_))
+    svg << "<text x=\"" << number(sx(xv)) << "\" y=\"" << bottom + 18
+        << "\" text-anchor=\"middle\">" << tick_text(xv) << "</text>\n";
+  for (double yv : tick_values(y0, y1, false))
+    svg << "<text x=\"" << kLeft - 8 << "\" y=\"" << number(sy(yv) + 4) << "\" text-anchor=\"end\">" << tick_text(yv)
+        << "</text>\n<line x1=\"" << kLeft << "\" y1=\"" << number(sy(yv)) << "\" x2=\"" << right << "\" y2=\""
+        << number(sy(yv)) << "\" stroke=\"#ddd\"/>\n";
   svg << "<text x=\"" << (kLeft + right) / 2 << "\" y=\"" << kHeight - 15 << "\" text-anchor=\"middle\">" << escape(x_label_)
       << (log_x_ ? " (log)" : "") << "</text>\n"
       << "<text transform=\"translate(20," << (kTop + bottom) / 2 << ") rotate(-90)\" text-anchor=\"middle\">"

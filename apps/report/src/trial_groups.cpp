@@ -1,0 +1,63 @@
+// Grouping trials by configuration and summarising their seeds.
+
+#include "effscale/report/trial_groups.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+
+#include "effscale/report/study_analysis.h"
+
+namespace effscale::report {
+namespace st = effscale::store;
+
+std::vector<TrialGroup> group_trials(const std::vector<st::Trial>& trials,
+                                     const std::function<std::string(const st::Trial&)>& key_of) {
+  std::vector<TrialGroup> groups;
+  std::map<std::string, size_t> index;
+  std::map<std::string, std::vector<double>> tests;
+  for (const st::Trial& t : complete_trials(trials)) {
+    const std::string key = key_of(t);
+    const auto [at, fresh] = index.emplace(key, groups.size());
+    if (fresh) groups.push_back({key, {}, {}, {}, {}, trial_macs(t)});
+    TrialGroup& g = groups[at->second];
+    g.trials.push_back(t);
+    g.values.push_back(t.values[0]);
+    if (t.user_attrs.contains("test_top1") && t.user_attrs["test_top1"].is_number())
+      tests[key].push_back(t.user_attrs["test_top1"].get<double>());
+  }
+  for (TrialGroup& g : groups) {
+    g.value = st::summarize(g.values);
+    g.test_top1 = st::summarize(tests[g.key]);
+  }
+  return groups;
+}
+
+std::string trial_text(const st::Trial& trial, const std::string& name) {
+  for (const nlohmann::json* attrs : {&trial.user_attrs, &trial.system_attrs}) {
+    if (!attrs->contains(name)) continue;
+    const nlohmann::json& v = (*attrs)[name];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number()) return fmt::format("{:g}", v.get<double>());
+  }
+  return "";
+}
+
+std::string group_key(const st::Trial& trial, const std::string& name) {
+  const std::string text = trial_text(trial, name);
+  return text.empty() ? "trial " + std::to_string(trial.number) : text;
+}
+
+std::string interval_text(const st::SampleSummary& s, int decimals) {
+  if (s.n == 0) return "–";
+  if (s.n == 1 || !std::isfinite(s.ci_low)) return fmt::format("{:.{}f}", s.mean, decimals);
+  return fmt::format("{:.{}f} [{:.{}f}, {:.{}f}]", s.mean, decimals, s.ci_low, decimals, s.ci_high, decimals);
+}
+
+std::string separation_text(const TrialGroup& a, const TrialGroup& b) {
+  if (a.values.size() < 2 || b.values.size() < 2) return "one seed: unknown";
+  return st::distinguishable(a.values, b.values) ? "separated" : "inside the noise";
+}
+
+}  // namespace effscale::report
