@@ -3,10 +3,13 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -18,6 +21,7 @@
 #include "effscale/scaling/scaled_model.h"
 #include "effscale/trainers/data_parallel_run.h"
 #include "effscale/trainers/recorded_training.h"
+#include "effscale/trainers/worker_threads.h"
 #include "effscale/store/storage_location.h"
 #include "effscale/store/study_owner.h"
 
@@ -37,7 +41,7 @@ const char* const kUsage =
     "                    [--phi 1..7 | --phi 1,2,3] [--output-dir DIR] [--format table|csv|json]\n"
     "                    [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C]\n"
     "                    [--method compound|width|depth|resolution [--macs-tolerance T]]\n"
-    "                    [--train [--seeds N] [training options]] [--study S] [--storage URL]\n"
+    "                    [--train [--seeds N] [--workers N] [training options]] [--study S] [--storage URL]\n"
     "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"
     "--method: at equal cost instead, each model realising 2^phi times the baseline's multiply-adds after\n"
     "rounding (within --macs-tolerance), by compound scaling or by width, depth or resolution alone.\n"
@@ -140,44 +144,94 @@ std::string run_dir_of(const std::string& out_dir, const std::string& model, int
   return dir.string();
 }
 
+// One training run of --train: a model of the family and its seed index.
+struct FamilyRun {
+  const sc::ScaledModel* model;
+  int seed_index;
+};
+
+// The runs of `family` x `seeds`, in the order workers take them: with one worker the family's order, model by
+// model; with several the largest first, so that the runs that start last are the shortest.
+std::vector<FamilyRun> family_runs(const std::vector<sc::ScaledModel>& family, int seeds, int workers) {
+  std::vector<FamilyRun> runs;
+  for (const sc::ScaledModel& s : family)
+    for (int k = 0; k < seeds; ++k) runs.push_back({&s, k});
+  if (workers > 1)
+    std::stable_sort(runs.begin(), runs.end(), [](const FamilyRun& a, const FamilyRun& b) { return a.model->macs > b.model->macs; });
+  return runs;
+}
+
 // --train: trains every model of `family` (`--seeds` times each: seeds --seed + 0, 1, ... on the same data) as
-// trials of the study (rank 0 records and prints under torchrun).
+// trials of the study, `--workers` runs at a time (each on its own database connection; with several, each run's
+// log goes to its train.log); rank 0 records and prints under torchrun. After a run fails, no worker starts another.
 void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel>& family, const FamilyRecipe& how,
-                  const tr::ProxyData& data, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous) {
+                  const tr::ProxyData& data, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous,
+                  int threads) {
   const bool leader = !rendezvous || rendezvous->rank == 0;
-  const int seeds = vm["seeds"].as<int>();
+  const int seeds = vm["seeds"].as<int>(), workers = vm["workers"].as<int>();
   tr::ProxyTraining training = cli::proxy_training_from(vm);
   cli::adapt_recipe_to_run(vm, data, training);  // its note prints as each run starts
-  const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
   const std::shared_ptr<tr::ProcessGroup> group = tr::join_data_parallel(rendezvous);
-  std::unique_ptr<st::Storage> storage;
+  const std::string url = vm["storage"].as<std::string>();
+  const st::SchemaRevision schema = cli::schema_from(vm);
   int64_t study = 0;
   if (leader) {
-    storage = st::open_storage(vm["storage"].as<std::string>(), true, cli::schema_from(vm));
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
-    study = st::open_study_for(*storage, study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
+    study = st::open_study_for(*st::open_storage(url, true, schema), study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }
-  effscale::cli::OutputTable trained({"model", "phi", "seed", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
-  for (const sc::ScaledModel& s : family)
-  for (int k = 0; k < seeds; ++k) {
-    const m::ArchSpec spec = tr::adapt_spec(s.spec, training.bn_momentum, data.num_classes);
-    const std::string run_dir = run_dir_of(out_dir, s.name, k, seeds);
-    tr::TrainerOptions trainer = tr::options_for_run(training.recipe, spec, run_dir);
-    trainer.seed += uint64_t(k);  // weights and data order; the split stays
-    trainer.resume = true;  // a rerun continues every model where it stopped
-    tr::use_data_parallel(group, trainer);
-    std::optional<st::Trial> trial;
-    if (leader) {
-      trial = tr::open_run_trial(*storage, study, run_dir, true);
-      std::cerr << "scale_models: training " << s.name << " (trial " << trial->number << ")\n";
+  const std::vector<FamilyRun> runs = family_runs(family, seeds, workers);
+  std::vector<std::vector<json>> rows(runs.size());
+  std::mutex lock;
+  size_t next = 0;
+  bool failed = false;
+  tr::run_worker_threads(workers, threads, [&](int each) {
+    effscale::base::limit_thread_intra_op(each);
+    const std::unique_ptr<st::Storage> storage = leader ? st::open_storage(url, true, schema) : nullptr;
+    const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
+    while (true) {
+      size_t i;
+      {
+        const std::lock_guard<std::mutex> hold(lock);
+        if (failed || next == runs.size()) return;
+        i = next++;
+      }
+      const sc::ScaledModel& s = *runs[i].model;
+      const int k = runs[i].seed_index;
+      const m::ArchSpec spec = tr::adapt_spec(s.spec, training.bn_momentum, data.num_classes);
+      const std::string run_dir = run_dir_of(out_dir, s.name, k, seeds);
+      tr::TrainerOptions trainer = tr::options_for_run(training.recipe, spec, run_dir);
+      trainer.seed += uint64_t(k);  // weights and data order; the split stays
+      trainer.resume = true;  // a rerun continues every model where it stopped
+      tr::use_data_parallel(group, trainer);
+      std::optional<st::Trial> trial;
+      if (leader) {
+        const std::lock_guard<std::mutex> hold(lock);
+        trial = tr::open_run_trial(*storage, study, run_dir, true);
+        std::cerr << "scale_models: training " << s.name << (seeds > 1 ? " seed " + std::to_string(k + 1) : std::string())
+                  << " (trial " << trial->number << ")\n";
+      }
+      json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", how.c.alpha}, {"beta", how.c.beta}, {"gamma", how.c.gamma},
+                    {"official", how.official}, {"macs_ratio", s.macs_ratio}, {"seed_index", k}};
+      if (how.method) attrs["method"] = sc::scaling_method_name(*how.method);
+      std::filesystem::create_directories(run_dir);
+      std::ofstream file_log;
+      if (workers > 1) file_log.open((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
+      try {
+        const json row = tr::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs,
+                                                   workers > 1 ? static_cast<std::ostream&>(file_log) : std::cerr, nullptr,
+                                                   pruner.get());
+        rows[i] = {s.name, s.phi, k + 1, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]};
+      } catch (...) {
+        const std::lock_guard<std::mutex> hold(lock);
+        failed = true;
+        throw;
+      }
     }
-    json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", how.c.alpha}, {"beta", how.c.beta}, {"gamma", how.c.gamma},
-                  {"official", how.official}, {"macs_ratio", s.macs_ratio}, {"seed_index", k}};
-    if (how.method) attrs["method"] = sc::scaling_method_name(*how.method);
-    const json row = tr::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs, std::cerr,
-                                               nullptr, pruner.get());
-    trained.add_row({s.name, s.phi, k + 1, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]});
-  }
+  });
+  effscale::cli::OutputTable trained({"model", "phi", "seed", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
+  for (const FamilyRun& r : family_runs(family, seeds, 1))  // the family's order, whatever order they trained in
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (runs[i].model == r.model && runs[i].seed_index == r.seed_index) trained.add_row(rows[i]);
   if (leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
 }
 
@@ -195,6 +249,8 @@ int run(int argc, char** argv) {
       ("macs-tolerance", cli::with_default(0.1)->notifier(cli::positive("--macs-tolerance")),
        "--method: refuse a model whose realised multiply-adds miss 2^phi x the baseline's by more than this fraction")
       ("seeds", cli::with_default(1)->notifier(cli::at_least("--seeds", 1)), "--train: train each model this many times")
+      ("workers", cli::with_default(1)->notifier(cli::at_least("--workers", 1)),
+       "--train: runs trained at once in this process (largest first; each run's log then goes to its train.log)")
       ("resolution-divisor", po::value<int>()->default_value(8), "derived resolutions round to multiples of this")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json")
       ("train", po::bool_switch(), "train every model (resumable; one trial each)")
@@ -224,7 +280,9 @@ int run(int argc, char** argv) {
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   const bool train = vm["train"].as<bool>();
-  if (train) effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous));
+  if (const int workers = vm["workers"].as<int>(); workers > 64 || (workers > 1 && rendezvous))
+    throw UsageError("--workers " + std::to_string(workers) + ": expected 1 to 64, and 1 under torchrun (each rank trains one run at a time)");
+  const int threads = train ? effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous)) : 0;
   std::optional<tr::ProxyData> data;
   if (train) {
     data = cli::load_data_from(vm);
@@ -245,7 +303,7 @@ int run(int argc, char** argv) {
                    s.channels, s.params, s.macs, std::round(s.macs_ratio * 1000) / 1000, std::pow(2.0, s.phi), off[0], off[1], off[2]});
   }
   if (leader) std::cout << table.render(format);
-  if (train) train_family(vm, family, how, *data, out_dir, rendezvous);
+  if (train) train_family(vm, family, how, *data, out_dir, rendezvous, threads);
   return 0;
 }
 

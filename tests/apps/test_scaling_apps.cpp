@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <set>
 
 #include "dataset_files.h"
 #include "effscale/store/sqlite_storage.h"
@@ -130,6 +131,8 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi x", "--phi 'x'"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --from-study nope --storage " + storage, "cannot open database"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --output-dir elsewhere", "--output-dir and --out-dir"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 0", "--workers"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 65", "--workers 65: expected 1 to 64"},
   };
   for (const Case& c : cases) {
     INFO(c.command);
@@ -181,7 +184,7 @@ TEST_CASE("grid_alpha_beta_gamma --seeds ranks points by their mean with 95% int
   CHECK(r.err.find("seed-to-seed noise (Welch's t test, 5%)") != std::string::npos);
 }
 
-TEST_CASE("scale_models --method scales at equal realised cost and --seeds trains each model several times",
+TEST_CASE("scale_models --method scales at equal realised cost, --seeds trains each model several times, --workers side by side",
           "[apps][scaling][equal_cost]") {
   TempDir dir;
   for (const char* method : {"width", "depth", "resolution"}) {
@@ -217,19 +220,28 @@ TEST_CASE("scale_models --method scales at equal realised cost and --seeds train
   spec["in_channels"] = 1;
   dir.write("tiny.json", spec.dump());
   const std::string train = std::string(EFFSCALE_SCALE_MODELS) + " --baseline " + shell_quote(dir.file("tiny.json")) +
-                            " --method width --phi 1 --resolution-divisor 1 --train --seeds 2 --study fam --storage " + storage +
+                            " --method width --phi 0,1 --resolution-divisor 1 --train --seeds 2 --workers 2 --study fam --storage " + storage +
                             " --dataset mnist --data-dir " + shell_quote(data) + " --epochs 1 --batch-size 16 --threads 1 "
                             "--bn-momentum 0.1 --out-dir " + shell_quote(dir.file("t"));
   const auto trained = run_command(train);
   INFO(trained.err);
   REQUIRE(trained.exit_status == 0);
-  for (const char* seed : {"seed1", "seed2"})
-    CHECK(std::filesystem::exists(dir.file(std::string("t/runs/b0-width-phi1/") + seed + "/result.json")));
+  for (const char* model : {"b0-width-phi0", "b0-width-phi1"})
+    for (const char* seed : {"seed1", "seed2"}) {
+      const std::string run = dir.file(std::string("t/runs/") + model + "/" + seed);
+      CHECK(std::filesystem::exists(run + "/result.json"));
+      CHECK(std::filesystem::file_size(run + "/train.log") > 0);  // two workers: each run's log in its folder
+    }
   SqliteStorage store(dir.file("s.db"));
   const auto trials = store.get_trials(store.find_study("fam")->study_id, {});
-  REQUIRE(trials.size() == 2);
-  CHECK(trials[1].user_attrs["method"] == "width");
-  CHECK(trials[1].user_attrs["seed_index"] == 1);
-  CHECK(run_command(train).exit_status == 0);  // a rerun finds both done
-  CHECK(store.get_trials(store.find_study("fam")->study_id, {}).size() == 2);
+  REQUIRE(trials.size() == 4);
+  std::multiset<std::string> runs;
+  for (const auto& t : trials) {
+    CHECK(t.state == TrialState::Complete);
+    CHECK(t.user_attrs["method"] == "width");
+    runs.insert(t.user_attrs["model"].get<std::string>() + "/" + t.user_attrs["seed_index"].dump());
+  }
+  CHECK(runs == std::multiset<std::string>{"b0-width-phi0/0", "b0-width-phi0/1", "b0-width-phi1/0", "b0-width-phi1/1"});
+  CHECK(run_command(train).exit_status == 0);  // a rerun finds all four done
+  CHECK(store.get_trials(store.find_study("fam")->study_id, {}).size() == 4);
 }
