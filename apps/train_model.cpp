@@ -11,6 +11,7 @@
 #include "effscale/cli/output_table.h"
 #include "effscale/cli/training_flags.h"
 #include "effscale/base/cpu_runtime.h"
+#include "effscale/models/counts.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/trainers/data_parallel_run.h"
 #include "effscale/trainers/recorded_training.h"
@@ -62,7 +63,13 @@ int run(int argc, char** argv) {
   if (vm.count("width-mult")) spec.width_mult = vm["width-mult"].as<double>();
   if (vm.count("depth-mult")) spec.depth_mult = vm["depth-mult"].as<double>();
   if (vm.count("resolution")) spec.resolution = vm["resolution"].as<int>();
+  const m::ArchSpec nominal = spec;
   spec = tr::shrink_to_proxy(spec, training.proxy);  // --in-channels, --proxy-*
+  // A proxy run also records the nominal network's size, as the search records its candidates': reports compare
+  // networks by what they cost at full size.
+  nlohmann::json attrs = nlohmann::json::object();
+  if (m::spec_to_json_value(spec) != m::spec_to_json_value(nominal))
+    attrs = {{"target_macs", m::count_macs(nominal)}, {"target_params", m::count_params(nominal)}};
   spec = tr::adapt_spec(spec, training.bn_momentum, data.num_classes);
   const std::string out_dir =
       vm.count("output-dir") ? vm["output-dir"].as<std::string>() : "runs/" + spec.name + "-" + data.dataset;
@@ -83,7 +90,7 @@ int run(int argc, char** argv) {
     trial = tr::open_run_trial(*storage, study, out_dir, trainer.resume);
   }
   const nlohmann::json row =
-      tr::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, nlohmann::json::object(), std::cerr,
+      tr::run_recorded_training(storage.get(), trial, spec, data, trainer, out_dir, attrs, std::cerr,
                                  nullptr, pruner.get());
   if (!leader) return 0;  // rank 0 prints the summary
   effscale::cli::OutputTable table({"model", "dataset", "epochs", "val_top1", "val_top5", "test_top1", "test_top5",

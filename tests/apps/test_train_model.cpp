@@ -113,6 +113,9 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
     CHECK(t.state == TrialState::Complete);
     CHECK(t.user_attrs["macs"].is_number_integer());
     CHECK(t.user_attrs["dataset"] == "mnist");
+    // --in-channels 1 shrank it: the nominal network (3 input channels, 1000 classes) is recorded too, and costs more.
+    CHECK(t.user_attrs["target_macs"].get<int64_t>() > t.user_attrs["macs"].get<int64_t>());
+    CHECK(t.user_attrs["target_params"].get<int64_t>() > t.user_attrs["params"].get<int64_t>());
   }
   CHECK(trials[1].intermediate_values.size() == 3);
   CHECK(trials[1].values.size() == 1);
