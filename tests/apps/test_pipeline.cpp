@@ -1,5 +1,5 @@
-// The main job end to end on a tiny preset: scripts/demo runs search -> grid -> scaled family -> report
-// on an MNIST folder the test writes, is killed part-way and run again, and must finish with every study
+// The main job end to end on a tiny preset: scripts/demo runs search -> retraining with seeds -> grid -> scaled
+// family -> report on an MNIST folder the test writes, is killed part-way and run again, and must finish with every study
 // complete once (nothing lost, nothing repeated), a report with its charts, and a database Optuna reads.
 
 #include <catch2/catch.hpp>
@@ -18,17 +18,19 @@ using namespace effscale::testing;
 
 namespace {
 
-// A preset a few seconds long: a few hundred images, one epoch per run, the quick preset's proxy network.
+// A preset a few seconds long: a few hundred images, one epoch per run, the quick preset's proxy network with the
+// evidence preset's channel divisor (2), so that grid points realise their cost.
 std::string tiny_preset(const TempDir& dir, const std::string& data) {
   return dir.write("tiny.ini", "dataset = mnist\ndata-dir = " + data +
                                    "\ntrain-limit = 192\nval-fraction = 0.25\nepochs = 1\nbatch-size = 32\n"
                                    "optimizer = sgd\nlr = 0.2\nlabel-smoothing = 0\nwarmup-epochs = 0\nema-decay = 0\n"
                                    "bn-recalibrate = 2\nbn-momentum = 0.1\ncrop-min-area = 1.0\neval-crop = 1.0\nthreads = 2\n"
-                                   "proxy-resolution = 28\nproxy-width = 0.25\nproxy-depth = 0.25\nin-channels = 1\n");
+                                   "proxy-resolution = 28\nproxy-width = 0.25\nproxy-depth = 0.25\nproxy-divisor = 2\nin-channels = 1\n");
 }
 
 std::string demo_command(const TempDir& dir, const std::string& preset) {
-  return "EFFSCALE_DEMO_SKIP_SETUP=1 EFFSCALE_BUILD_DIR=" + shell_quote(EFFSCALE_BUILD_ROOT) + " EFFSCALE_DEMO_TRIALS=3" +
+  return "EFFSCALE_DEMO_SKIP_SETUP=1 EFFSCALE_BUILD_DIR=" + shell_quote(EFFSCALE_BUILD_ROOT) + " EFFSCALE_DEMO_TRIALS=3 EFFSCALE_DEMO_SEEDS=2 EFFSCALE_DEMO_GRID_SEEDS=2 EFFSCALE_DEMO_FAMILY_SEEDS=2"
+         " EFFSCALE_DEMO_PHI=2" +
          " EFFSCALE_DEMO_PRESET=" + shell_quote(preset) + " EFFSCALE_DEMO_DIR=" + shell_quote(dir.file("demo")) + " " +
          shell_quote(std::string(EFFSCALE_SOURCE_ROOT) + "/scripts/demo");
 }
@@ -65,34 +67,38 @@ TEST_CASE("the main job runs end to end, survives a kill, and writes its report"
   auto search = states_of(storage, "demo-search");
   CHECK(search[TrialState::Complete] == 3);
   CHECK(search[TrialState::Running] == 0);
+  auto compare = states_of(storage, "demo-compare");  // the found baseline, MobileNetV2 and B0, two seeds each
+  CHECK(compare[TrialState::Complete] == 6);
+  CHECK(compare[TrialState::Running] == 0);
   auto grid = states_of(storage, "demo-grid");
-  CHECK(grid[TrialState::Complete] >= 1);  // as many as the found baseline's realised costs admit
+  CHECK(grid[TrialState::Complete] >= 2);  // as many points as the found baseline's realised costs admit, two seeds each
   CHECK(grid[TrialState::Running] + grid[TrialState::Waiting] == 0);
   std::multiset<double> phis;
   for (const Trial& t : storage.get_trials(storage.find_study("demo-scaled")->study_id, {TrialState::Complete}))
     phis.insert(t.user_attrs["phi"].get<double>());
-  CHECK(phis == std::multiset<double>{0, 1, 2, 3});
+  CHECK(phis == std::multiset<double>{0, 0, 1, 1, 2, 2});
   CHECK(states_of(storage, "demo-scaled")[TrialState::Running] == 0);
 
-  // Grid points are distinct: nothing ran twice.
+  // Grid runs are distinct: no point trained twice with the same seed.
   std::set<std::string> points;
   for (const Trial& t : storage.get_trials(storage.find_study("demo-grid")->study_id, {TrialState::Complete}))
     points.insert(std::to_string(t.params.at("alpha").internal) + "/" + std::to_string(t.params.at("beta").internal) +
-                  "/" + std::to_string(t.params.at("gamma").internal));
+                  "/" + std::to_string(t.params.at("gamma").internal) + "/" + std::to_string(t.system_attrs.value("seed_index", 0)));
   CHECK(int(points.size()) == grid[TrialState::Complete]);
 
   const std::string report = read_file(dir.file("demo/report/report.md"));
-  for (const char* part : {"## 1. Baseline search", "Chosen baseline: trial", "## 2. Compound-coefficient grid",
-                           "## 3. The scaled family", "paper top-1", "Machine:", "Trials recorded:", "`seed`: `0`",
-                           "search_pareto.svg", "search_history.svg", "grid.svg", "scaled_family.svg", "scaled_curves.svg"})
+  for (const char* part : {"## 1. Baseline search", "Chosen baseline: trial", "## 2. The found baseline beside the reference",
+                           "## 3. Compound-coefficient grid", "## 4. The scaled family", "paper top-1", "Machine:",
+                           "Trials recorded:", "`seed`: `0`", "val top-1 vs chosen", "search_pareto.svg", "search_history.svg",
+                           "compare.svg", "grid.svg", "scaled_family.svg", "scaled_curves.svg"})
     CHECK(report.find(part) != std::string::npos);
-  for (const char* svg : {"search_pareto.svg", "search_history.svg", "grid.svg", "scaled_family.svg", "scaled_curves.svg"})
+  for (const char* svg : {"search_pareto.svg", "search_history.svg", "compare.svg", "grid.svg", "scaled_family.svg", "scaled_curves.svg"})
     CHECK(read_file(dir.file(std::string("demo/report/") + svg)).rfind("<svg", 0) == 0);
 
   // The same database in Optuna.
   const auto optuna = run_command("/usr/bin/python3 -c " +
                                   shell_quote("import sys, optuna; optuna.logging.set_verbosity(optuna.logging.WARNING); "
-                                              "s = optuna.load_study(study_name='demo-grid', storage='sqlite:///' + sys.argv[1]); "
+                                              "s = optuna.load_study(study_name='demo-compare', storage='sqlite:///' + sys.argv[1]); "
                                               "print(len([t for t in s.trials if t.state.name == 'COMPLETE']))") +
                                   " " + db);
   INFO(optuna.err);
