@@ -10,9 +10,13 @@
 namespace effscale::report {
 namespace st = effscale::store;
 
+double user_number(const st::Trial& t, const char* key) {
+  return t.user_attrs.contains(key) && t.user_attrs[key].is_number() ? t.user_attrs[key].get<double>() : NAN;
+}
+
 double trial_macs(const st::Trial& t) {
   for (const char* key : {"target_macs", "macs"})
-    if (t.user_attrs.contains(key) && t.user_attrs[key].is_number()) return t.user_attrs[key].get<double>();
+    if (const double v = user_number(t, key); !std::isnan(v)) return v;
   return NAN;
 }
 

@@ -22,10 +22,6 @@ const std::vector<std::string>& chart_kinds() {
 
 namespace {
 
-double user_number(const st::Trial& t, const char* key) {
-  return t.user_attrs.contains(key) && t.user_attrs[key].is_number() ? t.user_attrs[key].get<double>() : NAN;
-}
-
 // The marked trial as its own series (empty when absent).
 PlotSeries marked_series(const std::vector<st::Trial>& complete, std::optional<int64_t> marked, const std::string& label) {
   PlotSeries series{label, {}, {}, "#2ca02c"};

@@ -66,6 +66,12 @@ std::string millions(double v) {
 
 json attr(const st::Trial& t, const char* key) { return t.user_attrs.contains(key) ? t.user_attrs[key] : json(nullptr); }
 
+// `groups` ranked by their mean value, highest first (ties keep their order).
+std::vector<TrialGroup> by_mean_descending(std::vector<TrialGroup> groups) {
+  std::stable_sort(groups.begin(), groups.end(), [](const TrialGroup& a, const TrialGroup& b) { return a.value.mean > b.value.mean; });
+  return groups;
+}
+
 std::string duration_text(double seconds) {
   const int s = int(std::lround(seconds));
   return s >= 60 ? fmt::format("{}m{:02d}s", s / 60, s % 60) : fmt::format("{}s", s);
@@ -191,15 +197,15 @@ std::string search_section(const Loaded& s, const std::string& dir, double noise
   if (top.size() > 10) top.resize(10);
   // Two single runs differ by more than 1.96 * sqrt(2) * sd with 5% chance when their networks are equally good.
   const double margin = 1.96 * std::sqrt(2.0) * noise_sd;
-  const double chosen_val = attr(*best, "val_top1").is_number() ? attr(*best, "val_top1").get<double>() : NAN;
+  const double chosen_val = user_number(*best, "val_top1");
   std::vector<std::vector<std::string>> rows;
   for (const st::Trial& t : top) {
-    const double val = attr(t, "val_top1").is_number() ? attr(t, "val_top1").get<double>() : NAN;
+    const double val = user_number(t, "val_top1");
     std::string versus = t.number == best->number ? "chosen" : "–";
     if (t.number != best->number && std::isfinite(margin) && std::isfinite(val))
       versus = std::abs(val - chosen_val) <= margin ? "inside the noise" : (val > chosen_val ? "more accurate" : "less accurate");
     rows.push_back({std::to_string(t.number), fmt::format("{:.4f}", t.values[0]), number(attr(t, "val_top1")),
-                    millions(trial_macs(t)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+                    millions(trial_macs(t)), millions(user_number(t, "params")),
                     versus});
   }
   out += "Top candidates (each trained once on the proxy; params are of the proxy-sized model trained):\n\n" +
@@ -216,13 +222,12 @@ std::string search_section(const Loaded& s, const std::string& dir, double noise
 std::string compare_section(const Loaded& s, const std::string& dir, const std::vector<TrialGroup>& models) {
   std::string out = "## 2. The found baseline beside the reference and B0\n\n" + settings_block(s);
   if (models.empty()) return out + "No retraining run has finished yet.\n\n";
-  std::vector<TrialGroup> ranked = models;
-  std::stable_sort(ranked.begin(), ranked.end(), [](const TrialGroup& a, const TrialGroup& b) { return a.value.mean > b.value.mean; });
+  const std::vector<TrialGroup> ranked = by_mean_descending(models);
   std::vector<std::vector<std::string>> rows;
   for (const TrialGroup& g : ranked) {
     const st::Trial& t = g.trials[0];
-    rows.push_back({g.key, millions(g.macs), millions(attr(t, "macs").is_number() ? attr(t, "macs").get<double>() : NAN),
-                    millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+    rows.push_back({g.key, millions(g.macs), millions(user_number(t, "macs")),
+                    millions(user_number(t, "params")),
                     std::to_string(g.value.n), interval_text(g.value), interval_text(g.test_top1)});
   }
   out += "Each network trained on the proxy with every seed (the same data split; val and test top-1 as mean and 95% "
@@ -238,9 +243,9 @@ std::string compare_section(const Loaded& s, const std::string& dir, const std::
 
 std::string grid_section(const Loaded& s, const std::string& dir) {
   std::string out = "## 3. Compound-coefficient grid\n\n" + settings_block(s);
-  std::vector<TrialGroup> points = group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "grid_id"); });
+  const std::vector<TrialGroup> points =
+      by_mean_descending(group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "grid_id"); }));
   if (points.empty()) return out + "No grid point has finished yet.\n\n";
-  std::stable_sort(points.begin(), points.end(), [](const TrialGroup& a, const TrialGroup& b) { return a.value.mean > b.value.mean; });
   std::vector<std::vector<std::string>> rows;
   for (const TrialGroup& g : points) {
     const st::Trial& t = g.trials[0];
@@ -274,7 +279,7 @@ std::string grid_section(const Loaded& s, const std::string& dir) {
 std::string scaled_section(const Loaded& s, const std::string& dir) {
   std::string out = "## 4. The scaled family\n\n" + settings_block(s);
   std::vector<TrialGroup> models = group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "model"); });
-  auto phi = [](const TrialGroup& g) { return attr(g.trials[0], "phi").is_number() ? attr(g.trials[0], "phi").get<double>() : NAN; };
+  auto phi = [](const TrialGroup& g) { return user_number(g.trials[0], "phi"); };
   std::stable_sort(models.begin(), models.end(), [&](const TrialGroup& a, const TrialGroup& b) { return phi(a) < phi(b); });
   if (models.empty()) return out + "No scaled model has finished training yet.\n\n";
   std::vector<std::vector<std::string>> rows, paper_rows;
@@ -288,7 +293,7 @@ std::string scaled_section(const Loaded& s, const std::string& dir) {
       steps += fmt::format("- phi {:g} -> {:g}: {:+.4f} in mean val top-1, {}.\n", phi(models[i - 1]), phi(g),
                            g.value.mean - models[i - 1].value.mean, separation_text(g, models[i - 1]));
     }
-    rows.push_back({g.key, fmt::format("{:g}", phi(g)), millions(attr(t, "params").is_number() ? attr(t, "params").get<double>() : NAN),
+    rows.push_back({g.key, fmt::format("{:g}", phi(g)), millions(user_number(t, "params")),
                     millions(g.macs), number(attr(t, "macs_ratio"), "{:.2f}"), fmt::format("{:g}", std::pow(2.0, phi(g))),
                     std::to_string(g.value.n), interval_text(g.value), interval_text(g.test_top1)});
     if (std::isfinite(phi(g)) && phi(g) >= 0 && phi(g) <= 7 && phi(g) == std::floor(phi(g))) {

@@ -24,8 +24,7 @@ std::vector<TrialGroup> group_trials(const std::vector<st::Trial>& trials,
     TrialGroup& g = groups[at->second];
     g.trials.push_back(t);
     g.values.push_back(t.values[0]);
-    if (t.user_attrs.contains("test_top1") && t.user_attrs["test_top1"].is_number())
-      tests[key].push_back(t.user_attrs["test_top1"].get<double>());
+    if (const double test = user_number(t, "test_top1"); !std::isnan(test)) tests[key].push_back(test);
   }
   for (TrialGroup& g : groups) {
     g.value = st::summarize(g.values);

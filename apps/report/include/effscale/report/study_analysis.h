@@ -10,6 +10,9 @@
 
 namespace effscale::report {
 
+// The user attribute `key` of a trial as a number; NaN when absent or not a number.
+double user_number(const store::Trial& trial, const char* key);
+
 // The MACs a trial is judged by: `target_macs` (the full-size model of a proxy run) when recorded, else
 // `macs`; NaN when neither is a number.
 double trial_macs(const store::Trial& trial);
