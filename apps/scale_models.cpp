@@ -161,32 +161,71 @@ std::vector<FamilyRun> family_runs(const std::vector<sc::ScaledModel>& family, i
   return runs;
 }
 
+// What every run of --train shares.
+struct FamilyTraining {
+  const FamilyRecipe& how;
+  const tr::ProxyData& data;
+  tr::ProxyTraining training;
+  std::shared_ptr<tr::ProcessGroup> group;  // data-parallel ranks, or null
+  std::string out_dir;
+  int seeds = 1, workers = 1;
+  bool leader = true;  // rank 0 (or the only process): records and prints
+  int64_t study = 0;
+};
+
+// Trains one run (model and seed) of the family, recorded as its trial when `storage` is given (the leader), and
+// returns its row of the summary table. `lock` serialises the trial's creation and the progress line.
+std::vector<json> train_family_run(const FamilyTraining& f, const FamilyRun& run, st::Storage* storage, st::Pruner* pruner,
+                                   std::mutex& lock) {
+  const sc::ScaledModel& s = *run.model;
+  const int k = run.seed_index;
+  const m::ArchSpec spec = tr::adapt_spec(s.spec, f.training.bn_momentum, f.data.num_classes);
+  const std::string run_dir = run_dir_of(f.out_dir, s.name, k, f.seeds);
+  tr::TrainerOptions trainer = tr::options_for_run(f.training.recipe, spec, run_dir);
+  trainer.seed += uint64_t(k);  // weights and data order; the split stays
+  trainer.resume = true;  // a rerun continues every model where it stopped
+  tr::use_data_parallel(f.group, trainer);
+  std::optional<st::Trial> trial;
+  if (storage) {
+    const std::lock_guard<std::mutex> hold(lock);
+    trial = tr::open_run_trial(*storage, f.study, run_dir, true);
+    std::cerr << "scale_models: training " << s.name << (f.seeds > 1 ? " seed " + std::to_string(k + 1) : std::string())
+              << " (trial " << trial->number << ")\n";
+  }
+  json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", f.how.c.alpha}, {"beta", f.how.c.beta}, {"gamma", f.how.c.gamma},
+                {"official", f.how.official}, {"macs_ratio", s.macs_ratio}, {"seed_index", k}};
+  if (f.how.method) attrs["method"] = sc::scaling_method_name(*f.how.method);
+  std::filesystem::create_directories(run_dir);
+  std::ofstream file_log;
+  if (f.workers > 1) file_log.open((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
+  const json row = tr::run_recorded_training(storage, trial, spec, f.data, trainer, run_dir, attrs,
+                                             f.workers > 1 ? static_cast<std::ostream&>(file_log) : std::cerr, nullptr, pruner);
+  return {s.name, s.phi, k + 1, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]};
+}
+
 // --train: trains every model of `family` (`--seeds` times each: seeds --seed + 0, 1, ... on the same data) as
 // trials of the study, `--workers` runs at a time (each on its own database connection; with several, each run's
 // log goes to its train.log); rank 0 records and prints under torchrun. After a run fails, no worker starts another.
 void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel>& family, const FamilyRecipe& how,
                   const tr::ProxyData& data, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous,
                   int threads) {
-  const bool leader = !rendezvous || rendezvous->rank == 0;
-  const int seeds = vm["seeds"].as<int>(), workers = vm["workers"].as<int>();
-  tr::ProxyTraining training = cli::proxy_training_from(vm);
-  cli::adapt_recipe_to_run(vm, data, training);  // its note prints as each run starts
-  const std::shared_ptr<tr::ProcessGroup> group = tr::join_data_parallel(rendezvous);
+  FamilyTraining f{how, data, cli::proxy_training_from(vm), tr::join_data_parallel(rendezvous), out_dir,
+                   vm["seeds"].as<int>(), vm["workers"].as<int>(), !rendezvous || rendezvous->rank == 0};
+  cli::adapt_recipe_to_run(vm, data, f.training);  // its note prints as each run starts
   const std::string url = vm["storage"].as<std::string>();
   const st::SchemaRevision schema = cli::schema_from(vm);
-  int64_t study = 0;
-  if (leader) {
+  if (f.leader) {
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
-    study = st::open_study_for(*st::open_storage(url, true, schema), study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
+    f.study = st::open_study_for(*st::open_storage(url, true, schema), study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }
-  const std::vector<FamilyRun> runs = family_runs(family, seeds, workers);
+  const std::vector<FamilyRun> runs = family_runs(family, f.seeds, f.workers);
   std::vector<std::vector<json>> rows(runs.size());
   std::mutex lock;
   size_t next = 0;
   bool failed = false;
-  tr::run_worker_threads(workers, threads, [&](int each) {
+  tr::run_worker_threads(f.workers, threads, [&](int each) {
     effscale::base::limit_thread_intra_op(each);
-    const std::unique_ptr<st::Storage> storage = leader ? st::open_storage(url, true, schema) : nullptr;
+    const std::unique_ptr<st::Storage> storage = f.leader ? st::open_storage(url, true, schema) : nullptr;
     const std::unique_ptr<st::Pruner> pruner = st::make_pruner(cli::pruner_from(vm));
     while (true) {
       size_t i;
@@ -195,32 +234,8 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
         if (failed || next == runs.size()) return;
         i = next++;
       }
-      const sc::ScaledModel& s = *runs[i].model;
-      const int k = runs[i].seed_index;
-      const m::ArchSpec spec = tr::adapt_spec(s.spec, training.bn_momentum, data.num_classes);
-      const std::string run_dir = run_dir_of(out_dir, s.name, k, seeds);
-      tr::TrainerOptions trainer = tr::options_for_run(training.recipe, spec, run_dir);
-      trainer.seed += uint64_t(k);  // weights and data order; the split stays
-      trainer.resume = true;  // a rerun continues every model where it stopped
-      tr::use_data_parallel(group, trainer);
-      std::optional<st::Trial> trial;
-      if (leader) {
-        const std::lock_guard<std::mutex> hold(lock);
-        trial = tr::open_run_trial(*storage, study, run_dir, true);
-        std::cerr << "scale_models: training " << s.name << (seeds > 1 ? " seed " + std::to_string(k + 1) : std::string())
-                  << " (trial " << trial->number << ")\n";
-      }
-      json attrs = {{"model", s.name}, {"phi", s.phi}, {"alpha", how.c.alpha}, {"beta", how.c.beta}, {"gamma", how.c.gamma},
-                    {"official", how.official}, {"macs_ratio", s.macs_ratio}, {"seed_index", k}};
-      if (how.method) attrs["method"] = sc::scaling_method_name(*how.method);
-      std::filesystem::create_directories(run_dir);
-      std::ofstream file_log;
-      if (workers > 1) file_log.open((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
       try {
-        const json row = tr::run_recorded_training(storage.get(), trial, spec, data, trainer, run_dir, attrs,
-                                                   workers > 1 ? static_cast<std::ostream&>(file_log) : std::cerr, nullptr,
-                                                   pruner.get());
-        rows[i] = {s.name, s.phi, k + 1, row["val_top1"], row["test_top1"], row["params"], row["macs"], row["resolution"], row["wall_s"]};
+        rows[i] = train_family_run(f, runs[i], storage.get(), pruner.get(), lock);
       } catch (...) {
         const std::lock_guard<std::mutex> hold(lock);
         failed = true;
@@ -229,10 +244,10 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
     }
   });
   effscale::cli::OutputTable trained({"model", "phi", "seed", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
-  for (const FamilyRun& r : family_runs(family, seeds, 1))  // the family's order, whatever order they trained in
+  for (const FamilyRun& r : family_runs(family, f.seeds, 1))  // the family's order, whatever order they trained in
     for (size_t i = 0; i < runs.size(); ++i)
       if (runs[i].model == r.model && runs[i].seed_index == r.seed_index) trained.add_row(rows[i]);
-  if (leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
+  if (f.leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
 }
 
 int run(int argc, char** argv) {
