@@ -88,7 +88,7 @@ void add_mean(PlotSeries& series, double x, const TrialGroup& g) {
 }
 
 void add_grid(SvgPlot& plot, const std::vector<st::Trial>& trials) {
-  const std::vector<TrialGroup> points = group_trials(trials, [](const st::Trial& t) { return group_key(t, "grid_id"); });
+  const std::vector<TrialGroup> points = grid_point_groups(trials);
   int n = 0;
   for (const char* name : {"alpha", "beta", "gamma"}) {
     PlotSeries series{name, {}, {}, effscale::report::series_color(n++)};
@@ -99,19 +99,15 @@ void add_grid(SvgPlot& plot, const std::vector<st::Trial>& trials) {
 }
 
 void add_family(SvgPlot& plot, const std::vector<st::Trial>& trials) {
-  std::vector<TrialGroup> models = group_trials(trials, [](const st::Trial& t) { return group_key(t, "model"); });
-  std::stable_sort(models.begin(), models.end(), [](const TrialGroup& a, const TrialGroup& b) {
-    return user_number(a.trials[0], "phi") < user_number(b.trials[0], "phi");
-  });
   PlotSeries family{"scaled family (phi order)", {}, {}, "#1f77b4", true, true};
-  for (const TrialGroup& g : models) add_mean(family, g.macs, g);
+  for (const TrialGroup& g : family_groups(trials)) add_mean(family, g.macs, g);
   plot.add(family);
 }
 
 // One series per model (its own colour and legend entry): nominal MACs against mean value.
 void add_models(SvgPlot& plot, const std::vector<st::Trial>& trials) {
   int n = 0;
-  for (const TrialGroup& g : group_trials(trials, [](const st::Trial& t) { return group_key(t, "model"); })) {
+  for (const TrialGroup& g : model_groups(trials)) {
     PlotSeries series{g.key, {}, {}, effscale::report::series_color(n++)};
     add_mean(series, g.macs, g);
     plot.add(series);

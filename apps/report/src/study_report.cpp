@@ -244,7 +244,7 @@ std::string compare_section(const Loaded& s, const std::string& dir, const std::
 std::string grid_section(const Loaded& s, const std::string& dir) {
   std::string out = "## 3. Compound-coefficient grid\n\n" + settings_block(s);
   const std::vector<TrialGroup> points =
-      by_mean_descending(group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "grid_id"); }));
+      by_mean_descending(grid_point_groups(s.trials));
   if (points.empty()) return out + "No grid point has finished yet.\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const TrialGroup& g : points) {
@@ -278,9 +278,8 @@ std::string grid_section(const Loaded& s, const std::string& dir) {
 
 std::string scaled_section(const Loaded& s, const std::string& dir) {
   std::string out = "## 4. The scaled family\n\n" + settings_block(s);
-  std::vector<TrialGroup> models = group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "model"); });
+  const std::vector<TrialGroup> models = family_groups(s.trials);
   auto phi = [](const TrialGroup& g) { return user_number(g.trials[0], "phi"); };
-  std::stable_sort(models.begin(), models.end(), [&](const TrialGroup& a, const TrialGroup& b) { return phi(a) < phi(b); });
   if (models.empty()) return out + "No scaled model has finished training yet.\n\n";
   std::vector<std::vector<std::string>> rows, paper_rows;
   std::string steps;
@@ -342,7 +341,7 @@ void write_study_report(st::Storage& storage, const ReportOptions& options) {
   if (!options.command.empty()) md += "- Command: `" + options.command + "`\n";
   md += "\n";
   std::vector<TrialGroup> retrained;
-  if (compare) retrained = group_trials(compare->trials, [](const st::Trial& t) { return group_key(t, "model"); });
+  if (compare) retrained = model_groups(compare->trials);
   if (search) md += search_section(*search, options.output_dir, pooled_sd(retrained));
   if (compare) md += compare_section(*compare, options.output_dir, retrained);
   if (grid) md += grid_section(*grid, options.output_dir);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -16,21 +17,37 @@ std::vector<TrialGroup> group_trials(const std::vector<st::Trial>& trials,
                                      const std::function<std::string(const st::Trial&)>& key_of) {
   std::vector<TrialGroup> groups;
   std::map<std::string, size_t> index;
-  std::map<std::string, std::vector<double>> tests;
   for (const st::Trial& t : complete_trials(trials)) {
     const std::string key = key_of(t);
     const auto [at, fresh] = index.emplace(key, groups.size());
     if (fresh) groups.push_back({key, {}, {}, {}, {}, trial_macs(t)});
-    TrialGroup& g = groups[at->second];
-    g.trials.push_back(t);
-    g.values.push_back(t.values[0]);
-    if (const double test = user_number(t, "test_top1"); !std::isnan(test)) tests[key].push_back(test);
+    groups[at->second].trials.push_back(t);
+    groups[at->second].values.push_back(t.values[0]);
   }
   for (TrialGroup& g : groups) {
+    std::vector<double> tests;
+    for (const st::Trial& t : g.trials)
+      if (const double test = user_number(t, "test_top1"); !std::isnan(test)) tests.push_back(test);
     g.value = st::summarize(g.values);
-    g.test_top1 = st::summarize(tests[g.key]);
+    g.test_top1 = st::summarize(tests);
   }
   return groups;
+}
+
+std::vector<TrialGroup> grid_point_groups(const std::vector<st::Trial>& trials) {
+  return group_trials(trials, [](const st::Trial& t) { return group_key(t, "grid_id"); });
+}
+
+std::vector<TrialGroup> model_groups(const std::vector<st::Trial>& trials) {
+  return group_trials(trials, [](const st::Trial& t) { return group_key(t, "model"); });
+}
+
+std::vector<TrialGroup> family_groups(const std::vector<st::Trial>& trials) {
+  std::vector<TrialGroup> models = model_groups(trials);
+  std::stable_sort(models.begin(), models.end(), [](const TrialGroup& a, const TrialGroup& b) {
+    return user_number(a.trials[0], "phi") < user_number(b.trials[0], "phi");
+  });
+  return models;
 }
 
 std::string trial_text(const st::Trial& trial, const std::string& name) {

@@ -26,6 +26,13 @@ struct TrialGroup {
 std::vector<TrialGroup> group_trials(const std::vector<store::Trial>& trials,
                                      const std::function<std::string(const store::Trial&)>& key_of);
 
+// What the report and the charts group by: the seeds of each grid point (attribute `grid_id`), of each model
+// (attribute `model`), and the members of a scaled family (model groups in order of the `phi` user attribute).
+// Each is group_trials with group_key of that attribute.
+std::vector<TrialGroup> grid_point_groups(const std::vector<store::Trial>& trials);
+std::vector<TrialGroup> model_groups(const std::vector<store::Trial>& trials);
+std::vector<TrialGroup> family_groups(const std::vector<store::Trial>& trials);
+
 // The user attribute (else the system attribute) `name` of a trial as text: a string as it is, a number as %g, "" when
 // absent. Handy as a key.
 std::string trial_text(const store::Trial& trial, const std::string& name);
