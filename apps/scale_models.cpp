@@ -150,15 +150,22 @@ struct FamilyRun {
   int seed_index;
 };
 
-// The runs of `family` x `seeds`, in the order workers take them: with one worker the family's order, model by
-// model; with several the largest first, so that the runs that start last are the shortest.
-std::vector<FamilyRun> family_runs(const std::vector<sc::ScaledModel>& family, int seeds, int workers) {
+// The runs of `family` x `seeds`, model by model (the summary table's order).
+std::vector<FamilyRun> family_runs(const std::vector<sc::ScaledModel>& family, int seeds) {
   std::vector<FamilyRun> runs;
   for (const sc::ScaledModel& s : family)
     for (int k = 0; k < seeds; ++k) runs.push_back({&s, k});
-  if (workers > 1)
-    std::stable_sort(runs.begin(), runs.end(), [](const FamilyRun& a, const FamilyRun& b) { return a.model->macs > b.model->macs; });
   return runs;
+}
+
+// The order in which workers take `runs` (indices): with one worker as they come; with several the largest first,
+// so that the runs that start last are the shortest.
+std::vector<size_t> schedule(const std::vector<FamilyRun>& runs, int workers) {
+  std::vector<size_t> order(runs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (workers > 1)
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return runs[a].model->macs > runs[b].model->macs; });
+  return order;
 }
 
 // What every run of --train shares.
@@ -218,7 +225,8 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
     f.study = st::open_study_for(*st::open_storage(url, true, schema), study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }
-  const std::vector<FamilyRun> runs = family_runs(family, f.seeds, f.workers);
+  const std::vector<FamilyRun> runs = family_runs(family, f.seeds);
+  const std::vector<size_t> order = schedule(runs, f.workers);
   std::vector<std::vector<json>> rows(runs.size());
   std::mutex lock;
   size_t next = 0;
@@ -231,8 +239,8 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
       size_t i;
       {
         const std::lock_guard<std::mutex> hold(lock);
-        if (failed || next == runs.size()) return;
-        i = next++;
+        if (failed || next == order.size()) return;
+        i = order[next++];
       }
       try {
         rows[i] = train_family_run(f, runs[i], storage.get(), pruner.get(), lock);
@@ -244,9 +252,7 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
     }
   });
   effscale::cli::OutputTable trained({"model", "phi", "seed", "val_top1", "test_top1", "params", "macs", "resolution", "wall_s"});
-  for (const FamilyRun& r : family_runs(family, f.seeds, 1))  // the family's order, whatever order they trained in
-    for (size_t i = 0; i < runs.size(); ++i)
-      if (runs[i].model == r.model && runs[i].seed_index == r.seed_index) trained.add_row(rows[i]);
+  for (const std::vector<json>& row : rows) trained.add_row(row);  // the family's order, whatever order they trained in
   if (f.leader) std::cerr << trained.render(effscale::cli::OutputFormat::Table);
 }
 
