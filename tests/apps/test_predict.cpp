@@ -98,7 +98,7 @@ TEST_CASE("predict rejects bad input with one line and no output file", "[apps][
                          "mis-shaped");
   }
   SECTION("an image that does not decode") {
-    const auto path = dir.write("broken.jpg", std::string("\xff\xd8\xff\xe0 not really a jpeg", 24));
+    const auto path = dir.write("broken.jpg", std::string("\xff\xd8\xff\xe0") + " not really a jpeg");
     check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + path + " --output " + out)),
                          "broken.jpg");
   }
