@@ -1,5 +1,7 @@
 #include "random_spec.h"
 
+#include "effscale/models/official.h"
+
 namespace effscale::testing {
 
 models::ArchSpec random_valid_spec(std::mt19937& rng) {
@@ -34,6 +36,16 @@ models::ArchSpec random_valid_spec(std::mt19937& rng) {
     previous = b.output_filters;
   }
   return s;
+}
+
+models::ArchSpec grey_proxy_b0(double width_mult, double depth_mult) {
+  models::ArchSpec spec = models::official("b0");
+  spec.width_mult = width_mult;
+  spec.depth_mult = depth_mult;
+  spec.in_channels = 1;
+  spec.num_classes = 10;
+  spec.resolution = 28;
+  return spec;
 }
 
 }  // namespace effscale::testing

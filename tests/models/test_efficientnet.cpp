@@ -310,13 +310,7 @@ TEST_CASE("set_layout gives a grey model's every weight and activation channels_
           "[models][efficientnet][layout]") {
   // A grey input, the depthwise weights [C, 1, k, k] and the 1x1 weights [O, I, 1, 1] are contiguous in both layouts
   // at once; t.contiguous(ChannelsLast) keeps their NCHW strides, and oneDNN then ran them in NCHW (5x slower).
-  ArchSpec spec = official("b0");
-  spec.width_mult = 0.25;
-  spec.depth_mult = 0.25;
-  spec.in_channels = 1;
-  spec.num_classes = 10;
-  spec.resolution = 28;
-  EfficientNet model(spec, /*seed=*/3);
+  EfficientNet model(effscale::testing::grey_proxy_b0(0.25, 0.25), /*seed=*/3);
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({4, 1, 28, 28});

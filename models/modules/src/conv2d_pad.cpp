@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "effscale/models/depthwise_conv.h"
+
 namespace effscale::models {
 namespace {
 
@@ -31,25 +33,35 @@ void Conv2dPadImpl::reset() {
   }
 }
 
+ConvInput conv_input(const torch::Tensor& x, int64_t kernel, const Stride2d& stride, Padding padding) {
+  ConvInput result{x, {(kernel - 1) / 2, (kernel - 1) / 2}, {0, 0}};
+  if (padding != Padding::TfSame) return result;
+  const int64_t ph = same_padding(x.size(2), kernel, stride[0]);
+  const int64_t pw = same_padding(x.size(3), kernel, stride[1]);
+  if (ph % 2 != 0 || pw % 2 != 0) {
+    // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
+    result.input = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
+    result.padding = {0, 0};
+    result.padded_before = {ph / 2, pw / 2};
+  } else {
+    result.padding = {ph / 2, pw / 2};
+  }
+  return result;
+}
+
+torch::Tensor libtorch_padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                     const Stride2d& stride, int64_t groups, Padding padding) {
+  static constexpr std::array<int64_t, 2> kDilation{1, 1};
+  const ConvInput in = conv_input(x, weight.size(-1), stride, padding);
+  return torch::conv2d(in.input, weight, bias, torch::IntArrayRef(stride), torch::IntArrayRef(in.padding),
+                       torch::IntArrayRef(kDilation), groups);
+}
+
 torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                             const Stride2d& stride, int64_t groups, Padding padding) {
-  static constexpr std::array<int64_t, 2> kDilation{1, 1};
-  const int64_t k = weight.size(-1);
-  std::array<int64_t, 2> pad{(k - 1) / 2, (k - 1) / 2};
-  torch::Tensor input = x;
-  if (padding == Padding::TfSame) {
-    const int64_t ph = same_padding(x.size(2), k, stride[0]);
-    const int64_t pw = same_padding(x.size(3), k, stride[1]);
-    if (ph % 2 != 0 || pw % 2 != 0) {
-      // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
-      input = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
-      pad = {0, 0};
-    } else {
-      pad = {ph / 2, pw / 2};
-    }
-  }
-  return torch::conv2d(input, weight, bias, torch::IntArrayRef(stride), torch::IntArrayRef(pad),
-                       torch::IntArrayRef(kDilation), groups);
+  if (depthwise_training_applies(x, weight, bias, groups, stride))
+    return depthwise_conv2d_training(x, weight, stride, padding);
+  return libtorch_padded_conv2d(x, weight, bias, stride, groups, padding);
 }
 
 torch::Tensor Conv2dPadImpl::forward(const torch::Tensor& x) {

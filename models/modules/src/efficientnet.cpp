@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "effscale/models/batch_norm_training.h"
 #include "effscale/models/counts.h"
 #include "effscale/models/random_streams.h"
 #include "effscale/models/spec_error.h"
@@ -76,10 +77,10 @@ void EfficientNetImpl::init_weights() {
 }
 
 torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
-  torch::Tensor y = swish(bn1->forward(conv_stem->forward(x).contiguous(layout)));  // set_layout says why
+  torch::Tensor y = swish(batch_norm_forward(*bn1, conv_stem->forward(x).contiguous(layout)));  // set_layout says why
   for (const auto& stage : *blocks)
     for (const auto& layer : *stage->as<torch::nn::ModuleList>()) y = layer->as<MBConvImpl>()->forward(y);
-  return swish(bn2->forward(conv_head->forward(y)));
+  return swish(batch_norm_forward(*bn2, conv_head->forward(y)));
 }
 
 torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {

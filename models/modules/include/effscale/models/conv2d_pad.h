@@ -47,8 +47,25 @@ TORCH_MODULE(Conv2dPad);
 
 // The convolution Conv2dPad runs, as a function: x convolved with `weight` (and `bias` when defined) at
 // `stride` with `groups`, padded by `padding`'s convention (see Conv2dPadImpl). The weight is
-// [out, in / groups, k, k] with k odd. Shared by the module and the inference form (InferenceNet).
+// [out, in / groups, k, k] with k odd. Shared by the module and the inference form (InferenceNet). A depthwise
+// convolution being trained on the CPU takes depthwise_conv2d_training's backward (depthwise_conv.h); outputs are
+// the same either way.
 torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                             const Stride2d& stride, int64_t groups, Padding padding);
+
+// padded_conv2d through LibTorch's kernels alone, forward and backward.
+torch::Tensor libtorch_padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                     const Stride2d& stride, int64_t groups, Padding padding);
+
+// What padded_conv2d hands torch::conv2d for a kernel of size `kernel`: `input` is x itself, or (TfSame with an odd
+// total padding in a dimension) x padded explicitly with zeros, the smaller half before; `padding` is the symmetric
+// padding conv2d then applies per dimension (height, width); `padded_before` the rows / columns added explicitly
+// before x (zero when input is x).
+struct ConvInput {
+  torch::Tensor input;
+  std::array<int64_t, 2> padding;
+  std::array<int64_t, 2> padded_before;
+};
+ConvInput conv_input(const torch::Tensor& x, int64_t kernel, const Stride2d& stride, Padding padding);
 
 }  // namespace effscale::models

@@ -56,7 +56,8 @@ torch::Tensor pool_shortcut(const torch::Tensor& x, const std::array<int, 2>& st
 torch::nn::BatchNorm2d make_batch_norm(int64_t channels, const BatchNormConfig& bn);
 
 // Swish, x * sigmoid(x). When autograd is off (inference) it works in place on `x`, which must then be a
-// temporary the caller owns; with autograd on it returns a new tensor.
+// temporary the caller owns; with autograd on it returns a new tensor, and for a channels_last x its backward
+// first brings the gradient into x's memory format (mixed layouts are many times slower in LibTorch 1.13).
 torch::Tensor swish(torch::Tensor x);
 
 // Stochastic depth: in training, zeroes each sample of x with probability `rate` and scales the rest by

@@ -1,0 +1,21 @@
+#pragma once
+// Batch norm in training mode for channels_last CPU tensors with few channels, through effscale's kernels.
+// LibTorch 1.13's channels_last batch norm is slow on few channels (a [128, 4, 14, 14] batch, forward and backward:
+// 3.5 ms against 0.4 here; docs/benchmarks.md, "Training kernels"), on par from about 64. Statistics are summed in
+// fixed blocks of rows combined in order, so results do not depend on the number of threads.
+
+#include <torch/nn/modules/batchnorm.h>
+
+namespace effscale::models {
+
+// True when batch_norm_forward takes effscale's kernels for x: `bn` training, affine and tracking running
+// statistics, x a 4-D float32 CPU tensor in channels_last memory with bn's channel count, fewer than 64.
+bool batch_norm_training_applies(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
+
+// bn.forward(x), the same contract: in training, normalises with the batch's statistics (biased variance), updates
+// running_mean / running_var (unbiased variance) with bn's momentum, or the cumulative average when the momentum is
+// unset, and counts num_batches_tracked; otherwise normalises with the running statistics. When
+// batch_norm_training_applies, effscale's kernels compute it and its first-order gradients; otherwise bn.forward.
+torch::Tensor batch_norm_forward(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
+
+}  // namespace effscale::models

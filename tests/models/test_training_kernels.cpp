@@ -1,0 +1,254 @@
+// effscale's CPU training kernels (depthwise backward, channels_last batch norm) against LibTorch's own, on the
+// shapes that take each branch, both padding conventions, and across thread counts.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "effscale/models/batch_norm_training.h"
+#include "effscale/models/depthwise_conv.h"
+#include "effscale/models/efficientnet.h"
+#include "effscale/models/mbconv.h"
+#include "random_spec.h"
+
+using namespace effscale::models;
+
+namespace {
+
+constexpr auto kChannelsLast = torch::MemoryFormat::ChannelsLast;
+
+// Largest difference relative to the largest magnitude of `expected`.
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return (actual - expected).abs().max().item<double>() / std::max(expected.abs().max().item<double>(), 1e-30);
+}
+
+// run() once on one thread and once on two; the caller's thread count is restored.
+template <class Run>
+auto on_one_and_two_threads(Run run) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  auto one = run();
+  torch::set_num_threads(2);
+  auto two = run();
+  torch::set_num_threads(threads);
+  return std::make_pair(one, two);
+}
+
+struct DepthwiseCase {
+  int64_t n, c, size, kernel, stride;
+  Padding padding;
+};
+
+struct Gradients {
+  torch::Tensor y, grad_x, grad_w;
+};
+
+// y and the gradients of sum(y * probe) through `conv`, from fresh leaves holding x and w.
+template <class Conv>
+Gradients run_depthwise(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& probe, Conv conv) {
+  const torch::Tensor xl = x.clone().requires_grad_(), wl = w.clone().requires_grad_();
+  const torch::Tensor y = conv(xl, wl);
+  (y * probe).sum().backward();
+  return {y.detach(), xl.grad(), wl.grad()};
+}
+
+}  // namespace
+
+TEST_CASE("the depthwise training path gives LibTorch's outputs and gradients", "[models][training_kernels]") {
+  const std::vector<DepthwiseCase> cases = {
+      {8, 16, 7, 3, 1, Padding::Symmetric},  // neither gradient by effscale's kernels: LibTorch's in the function
+      {16, 32, 2, 3, 1, Padding::Symmetric},  // both by effscale (an output of 4 pixels)
+      {16, 48, 1, 5, 1, Padding::Symmetric},  // 1x1 with a 5x5 kernel: every tap but the centre in the padding
+      {4, 24, 8, 5, 2, Padding::TfSame},      // odd total padding: padded explicitly, the weight by effscale
+      {4, 40, 9, 5, 2, Padding::TfSame},      // even total padding
+      {4, 20, 6, 3, 2, Padding::TfSame},      // odd, k = 3: LibTorch's gradients of the padded input, cut back
+      {3, 33, 3, 3, 2, Padding::Symmetric},   // channels not a multiple of the kernels' block
+  };
+  for (const auto& c : cases) {
+    INFO("n " << c.n << " c " << c.c << " size " << c.size << " k " << c.kernel << " stride " << c.stride << " "
+              << padding_name(c.padding));
+    torch::manual_seed(c.c);
+    const torch::Tensor x = torch::randn({c.n, c.c, c.size, c.size}).contiguous(kChannelsLast);
+    const torch::Tensor w = torch::randn({c.c, 1, c.kernel, c.kernel}).contiguous(kChannelsLast);
+    const Stride2d stride{c.stride, c.stride};
+    const DepthwiseBackwardChoice choice =
+        depthwise_backward_choice(c.c, c.kernel, (c.size + c.stride - 1) / c.stride, (c.size + c.stride - 1) / c.stride);
+    CHECK(depthwise_training_applies(x.clone().requires_grad_(), w, {}, c.c, stride) ==
+          (choice.weight_by_effscale || choice.input_by_effscale));
+    const torch::Tensor y0 = libtorch_padded_conv2d(x, w, {}, stride, c.c, c.padding);
+    const torch::Tensor probe = torch::randn(y0.sizes()).contiguous(kChannelsLast);
+    const Gradients ours = run_depthwise(x, w, probe, [&](const torch::Tensor& xi, const torch::Tensor& wi) {
+      return depthwise_conv2d_training(xi, wi, stride, c.padding);
+    });
+    const Gradients theirs = run_depthwise(x, w, probe, [&](const torch::Tensor& xi, const torch::Tensor& wi) {
+      return libtorch_padded_conv2d(xi, wi, {}, stride, c.c, c.padding);
+    });
+    CHECK(torch::equal(ours.y, theirs.y));  // the forward is LibTorch's
+    REQUIRE(ours.grad_x.sizes() == x.sizes());
+    CHECK(relative_error(ours.grad_x, theirs.grad_x) < 1e-5);
+    CHECK(relative_error(ours.grad_w, theirs.grad_w) < 1e-5);
+  }
+}
+
+TEST_CASE("the depthwise backward takes effscale's kernels by shape alone", "[models][training_kernels]") {
+  // channels, kernel, output height, output width
+  const auto small_output = depthwise_backward_choice(288, 5, 1, 1);
+  CHECK((small_output.weight_by_effscale && small_output.input_by_effscale));
+  const auto two_by_two = depthwise_backward_choice(120, 3, 2, 2);
+  CHECK((two_by_two.weight_by_effscale && two_by_two.input_by_effscale));
+  const auto k5 = depthwise_backward_choice(240, 5, 28, 28);
+  CHECK((k5.weight_by_effscale && !k5.input_by_effscale));
+  const auto k3 = depthwise_backward_choice(144, 3, 16, 16);
+  CHECK((!k3.weight_by_effscale && !k3.input_by_effscale));
+  const auto few_channels = depthwise_backward_choice(8, 5, 1, 1);
+  CHECK((!few_channels.weight_by_effscale && !few_channels.input_by_effscale));
+  // Not taken: no gradient wanted, NCHW memory, a bias, too few channels, neither gradient by effscale's kernels.
+  const torch::Tensor w = torch::randn({16, 1, 3, 3});
+  const auto cl = [](std::vector<int64_t> shape) { return torch::randn(shape).contiguous(kChannelsLast); };
+  CHECK(depthwise_training_applies(cl({2, 16, 2, 2}).requires_grad_(), w, {}, 16, {1, 1}));
+  CHECK_FALSE(depthwise_training_applies(cl({2, 16, 2, 2}), w, {}, 16, {1, 1}));
+  CHECK_FALSE(depthwise_training_applies(torch::randn({2, 16, 2, 2}).requires_grad_(), w, {}, 16, {1, 1}));
+  CHECK_FALSE(depthwise_training_applies(cl({2, 16, 2, 2}).requires_grad_(), w, torch::zeros({16}), 16, {1, 1}));
+  CHECK_FALSE(depthwise_training_applies(cl({2, 8, 2, 2}).requires_grad_(), torch::randn({8, 1, 3, 3}), {}, 8, {1, 1}));
+  CHECK_FALSE(depthwise_training_applies(cl({2, 16, 8, 8}).requires_grad_(), w, {}, 16, {1, 1}));
+}
+
+TEST_CASE("effscale's depthwise gradients do not depend on the thread count", "[models][training_kernels]") {
+  torch::manual_seed(5);
+  const torch::Tensor x = torch::randn({64, 96, 2, 2}).contiguous(kChannelsLast);
+  const torch::Tensor w = torch::randn({96, 1, 5, 5});
+  const torch::Tensor probe = torch::randn({64, 96, 2, 2}).contiguous(kChannelsLast);
+  const auto conv = [](const torch::Tensor& xi, const torch::Tensor& wi) {
+    return depthwise_conv2d_training(xi, wi, {1, 1}, Padding::Symmetric);
+  };
+  const auto [one, two] = on_one_and_two_threads([&] { return run_depthwise(x, w, probe, conv); });
+  CHECK(torch::equal(one.grad_x, two.grad_x));
+  CHECK(torch::equal(one.grad_w, two.grad_w));
+}
+
+TEST_CASE("swish's backward takes a gradient in another layout and gives LibTorch's silu gradient",
+          "[models][training_kernels]") {
+  torch::manual_seed(2);
+  const torch::Tensor x = torch::randn({4, 24, 6, 6}).contiguous(kChannelsLast);
+  const torch::Tensor grad = torch::randn({4, 24, 6, 6});  // NCHW, as autograd sums a squeeze-excite input's
+  const torch::Tensor ours = x.clone().requires_grad_(), theirs = x.clone().requires_grad_();
+  const torch::Tensor y = swish(ours);
+  CHECK(torch::equal(y, torch::silu(x)));
+  y.backward(grad);
+  torch::silu(theirs).backward(grad);
+  // Equal to rounding: LibTorch's vectorised loop (one layout) and its strided loop (two) round differently.
+  CHECK(relative_error(ours.grad(), theirs.grad()) < 1e-6);
+  // Without autograd it works in place.
+  torch::NoGradGuard no_grad;
+  torch::Tensor t = x.clone();
+  CHECK(swish(t).data_ptr() == t.data_ptr());
+}
+
+namespace {
+
+struct BatchNormRun {
+  torch::Tensor y, grad_x, grad_w, grad_b, running_mean, running_var;
+  int64_t batches;
+};
+
+// Two training steps of a copy of `bn` on x and 2x + 1, by `forward`; gradients of sum(y * probe) of the second.
+template <class Forward>
+BatchNormRun run_batch_norm(const torch::nn::BatchNorm2d& bn, const torch::Tensor& x, const torch::Tensor& probe,
+                            Forward forward) {
+  auto copy = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(bn->clone());
+  copy->train();
+  forward(*copy, x);
+  const torch::Tensor xl = (x * 2 + 1).contiguous(x.suggest_memory_format()).requires_grad_();
+  const torch::Tensor y = forward(*copy, xl);
+  (y * probe).sum().backward();
+  return {y.detach(), xl.grad(), copy->weight.grad(), copy->bias.grad(), copy->running_mean.clone(),
+          copy->running_var.clone(), copy->num_batches_tracked.item<int64_t>()};
+}
+
+}  // namespace
+
+TEST_CASE("training batch norm on channels_last gives LibTorch's outputs, gradients and statistics",
+          "[models][training_kernels]") {
+  // batch, channels, size; momentum 0.1, then unset (the cumulative average batch norm recalibration uses).
+  const std::vector<std::array<int64_t, 3>> shapes = {{128, 4, 14}, {16, 36, 7}, {64, 63, 1}, {3, 7, 33}};
+  for (const auto& s : shapes)
+    for (const bool cumulative : {false, true}) {
+      INFO("shape " << s[0] << "x" << s[1] << "x" << s[2] << (cumulative ? " cumulative" : " momentum 0.1"));
+      torch::manual_seed(s[1]);
+      auto options = torch::nn::BatchNorm2dOptions(s[1]).eps(1e-3).momentum(0.1);
+      if (cumulative) options.momentum(c10::nullopt);
+      torch::nn::BatchNorm2d bn(options);
+      {
+        torch::NoGradGuard no_grad;
+        bn->weight.uniform_(0.5, 1.5);
+        bn->bias.uniform_(-0.5, 0.5);
+      }
+      const torch::Tensor x = (torch::randn({s[0], s[1], s[2], s[2]}) * 3 + 1).contiguous(kChannelsLast);
+      const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
+      REQUIRE(batch_norm_training_applies(*bn, x));
+      const BatchNormRun ours = run_batch_norm(bn, x, probe, [](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) {
+        return batch_norm_forward(m, t);
+      });
+      const BatchNormRun theirs = run_batch_norm(bn, x, probe, [](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) {
+        return m.forward(t);
+      });
+      CHECK(ours.y.is_contiguous(kChannelsLast));
+      CHECK(relative_error(ours.y, theirs.y) < 1e-5);
+      CHECK(relative_error(ours.grad_x, theirs.grad_x) < 1e-5);
+      CHECK(relative_error(ours.grad_w, theirs.grad_w) < 1e-5);
+      CHECK(relative_error(ours.grad_b, theirs.grad_b) < 1e-5);
+      CHECK(relative_error(ours.running_mean, theirs.running_mean) < 1e-5);
+      CHECK(relative_error(ours.running_var, theirs.running_var) < 1e-5);
+      CHECK(ours.batches == theirs.batches);
+    }
+  // Evaluation, NCHW memory and 64 channels or more go to LibTorch; a single value per channel is refused.
+  CHECK_FALSE(batch_norm_training_applies(*torch::nn::BatchNorm2d(64), torch::randn({2, 64, 3, 3}).contiguous(kChannelsLast)));
+  torch::nn::BatchNorm2d bn(4);
+  CHECK_FALSE(batch_norm_training_applies(*bn, torch::randn({2, 4, 3, 3})));
+  bn->eval();
+  CHECK_FALSE(batch_norm_training_applies(*bn, torch::randn({2, 4, 3, 3}).contiguous(kChannelsLast)));
+  bn->train();
+  CHECK_THROWS(batch_norm_forward(*bn, torch::randn({1, 4, 1, 1}).contiguous(kChannelsLast)));
+}
+
+TEST_CASE("training batch norm does not depend on the thread count", "[models][training_kernels]") {
+  torch::manual_seed(9);
+  torch::nn::BatchNorm2d bn(24);
+  const torch::Tensor x = torch::randn({64, 24, 14, 14}).contiguous(kChannelsLast);
+  const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
+  const auto forward = [](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) { return batch_norm_forward(m, t); };
+  const auto [one, two] = on_one_and_two_threads([&] { return run_batch_norm(bn, x, probe, forward); });
+  CHECK(torch::equal(one.y, two.y));
+  CHECK(torch::equal(one.grad_x, two.grad_x));
+  CHECK(torch::equal(one.grad_w, two.grad_w));
+  CHECK(torch::equal(one.running_var, two.running_var));
+}
+
+TEST_CASE("a channels_last training step equals the NCHW one, which takes LibTorch's kernels throughout",
+          "[models][training_kernels]") {
+  // The evidence proxy's shape of network: grey 28 px, width 0.25; its last stages run at 2x2 and 1x1.
+  ArchSpec spec = effscale::testing::grey_proxy_b0(0.25, 0.5);
+  spec.dropout = 0;
+  spec.drop_connect = 0;
+  EfficientNet nchw(spec, /*seed=*/4);
+  EfficientNet nhwc(spec, /*seed=*/4);
+  nhwc->set_layout(kChannelsLast);
+  const torch::Tensor x = torch::randn({32, 1, 28, 28});
+  const torch::Tensor labels = torch::randint(0, 10, {32});
+  torch::nn::functional::cross_entropy(nchw->forward(x), labels).backward();
+  torch::nn::functional::cross_entropy(nhwc->forward(x), labels).backward();
+  // Compared against the largest gradient of the model: a batch norm's bias followed by a convolution and another
+  // batch norm has a gradient of zero in exact arithmetic, so only rounding noise is left to compare there.
+  const auto a = nchw->named_parameters(), b = nhwc->named_parameters();
+  double largest = 0;
+  for (const auto& p : a) largest = std::max(largest, p.value().grad().abs().max().item<double>());
+  for (const auto& p : a) {
+    INFO(p.key());
+    CHECK((b[p.key()].grad() - p.value().grad()).abs().max().item<double>() < 1e-4 * largest);
+  }
+  const auto ba = nchw->named_buffers(), bb = nhwc->named_buffers();
+  for (const auto& p : ba) {
+    INFO(p.key());
+    if (p.value().is_floating_point()) CHECK((bb[p.key()] - p.value()).abs().max().item<double>() < 1e-5);
+    else CHECK(torch::equal(bb[p.key()], p.value()));
+  }
+}
