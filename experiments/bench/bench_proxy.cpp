@@ -8,6 +8,7 @@
 //   --case params: the proxy network's parameter count (the peer's network must have the same)
 //   --case breakdown: where a training step's time goes, one line: data, forward (with the loss), backward, optimizer
 //   --case eval_breakdown: where an evaluation pass's time goes: data, folding the weights, forward, metrics
+//   --case ops: the training steps' LibTorch ops with the most self time, by name and input shapes
 // peer_torchvision.py runs the same candidate with torchvision's EfficientNet; `run` compares them.
 
 #include <torch/torch.h>
@@ -20,6 +21,7 @@
 #include <memory>
 
 #include "bench_timing.h"
+#include "op_profile.h"
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -119,12 +121,12 @@ int run(int argc, char** argv) {
   po::options_description options("bench_proxy");
   options.add(effscale::cli::training_options()).add(effscale::cli::proxy_options());
   options.add_options()
-      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown or eval_breakdown")
+      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown or ops")
       ("warmup", effscale::cli::with_default(3), "untimed steps or passes")
       ("iters", effscale::cli::with_default(20), "timed steps or passes")
       ("val-images", effscale::cli::with_default(2048), "eval: images in the evaluated set");
   auto parsed = effscale::cli::parse_command_line(
-      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown");
+      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown|ops");
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
@@ -150,6 +152,10 @@ int run(int argc, char** argv) {
                 1000 * total / iters, 100 * parts.data / total, 100 * parts.forward / total, 100 * parts.backward / total,
                 100 * parts.optimizer / total,
                 100 * (total - parts.data - parts.forward - parts.backward - parts.optimizer) / total);
+  } else if (which == "ops") {
+    const tr::ImageDataset data = random_images(batch * (warmup + iters + 1));
+    train_steps(c, data, warmup, 1);  // warmed up, unprofiled
+    effscale::bench::print_op_profile([&] { train_steps(c, data, 0, iters); }, 25, std::cout);
   } else if (which == "eval_breakdown") {
     const tr::ImageDataset data = random_images(vm["val-images"].as<int>());
     c.model->eval();
@@ -181,7 +187,7 @@ int run(int argc, char** argv) {
     });
     std::cout << data.size() / seconds << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown or eval_breakdown");
+    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown or ops");
   }
   return 0;
 }
