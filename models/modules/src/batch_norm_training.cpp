@@ -10,7 +10,6 @@ namespace effscale::models {
 namespace {
 
 constexpr int64_t kRowsPerBlock = 512;  // rows summed in float before the blocks are added in double, in order
-constexpr int64_t kMaxChannels = 63;    // from 64 channels LibTorch's kernels are as fast (docs/benchmarks.md)
 
 // Per-channel sums over the rows [0, rows) of `width` quantities: `sum_rows(begin, end, acc)` adds rows
 // [begin, end) into acc[width * channels]. Blocks of kRowsPerBlock rows run in parallel; their sums are added in
@@ -141,8 +140,7 @@ bool batch_norm_training_applies(const torch::nn::BatchNorm2dImpl& bn, const tor
   return bn.is_training() && o.affine() && o.track_running_stats() && x.dim() == 4 && x.device().is_cpu() &&
          x.scalar_type() == torch::kFloat && bn.weight.scalar_type() == torch::kFloat &&
          bn.running_mean.scalar_type() == torch::kFloat && bn.running_var.scalar_type() == torch::kFloat &&
-         x.size(1) == o.num_features() && x.size(1) <= kMaxChannels && x.numel() > 0 &&
-         x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+         x.size(1) == o.num_features() && x.numel() > 0 && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
 torch::Tensor batch_norm_forward(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {

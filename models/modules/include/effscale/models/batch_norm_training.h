@@ -1,15 +1,17 @@
 #pragma once
-// Batch norm in training mode for channels_last CPU tensors with few channels, through effscale's kernels.
-// LibTorch 1.13's channels_last batch norm is slow on few channels (a [128, 4, 14, 14] batch, forward and backward:
-// 3.5 ms against 0.4 here; docs/benchmarks.md, "Training kernels"), on par from about 64. Statistics are summed in
-// fixed blocks of rows combined in order, so results do not depend on the number of threads.
+// Batch norm in training mode for channels_last CPU tensors, through effscale's kernels. LibTorch 1.13's
+// channels_last batch norm is slow on few channels (a [128, 4, 14, 14] batch, forward and backward: 3.5 ms against
+// 0.4 here) and about as fast as these on many; these also take a gradient in either layout without LibTorch's
+// mixed-layout slow paths, which makes whole training steps 4-7% faster than keeping LibTorch's from 64 channels
+// (docs/benchmarks.md, "Training kernels"). Statistics are summed in fixed blocks of rows combined in order, so
+// results do not depend on the number of threads.
 
 #include <torch/nn/modules/batchnorm.h>
 
 namespace effscale::models {
 
 // True when batch_norm_forward takes effscale's kernels for x: `bn` training, affine and tracking running
-// statistics, x a 4-D float32 CPU tensor in channels_last memory with bn's channel count, fewer than 64.
+// statistics, x a 4-D float32 CPU tensor in channels_last memory with bn's channel count.
 bool batch_norm_training_applies(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
 
 // bn.forward(x), the same contract: in training, normalises with the batch's statistics (biased variance), updates
