@@ -65,12 +65,14 @@ void batch_norm(int64_t n, int64_t c, int64_t h, int iters) {
 
 int main(int argc, char** argv) {
   int threads = 1, iters = 10;
+  bool known = argc % 2 == 1;  // flags come in pairs
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--iters") iters = std::atoi(argv[i + 1]);
+    else known = false;
   }
-  if (threads < 1 || iters < 1 || argc % 2 == 0) {
+  if (threads < 1 || iters < 1 || !known) {
     std::fprintf(stderr, "usage: bench_kernels [--threads N] [--iters I]\n");
     return 2;
   }
