@@ -49,12 +49,16 @@ ConvInput conv_input(const torch::Tensor& x, int64_t kernel, const Stride2d& str
   return result;
 }
 
-torch::Tensor libtorch_padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                                     const Stride2d& stride, int64_t groups, Padding padding) {
+torch::Tensor conv2d_on(const ConvInput& in, const torch::Tensor& weight, const torch::Tensor& bias,
+                        const Stride2d& stride, int64_t groups) {
   static constexpr std::array<int64_t, 2> kDilation{1, 1};
-  const ConvInput in = conv_input(x, weight.size(-1), stride, padding);
   return torch::conv2d(in.input, weight, bias, torch::IntArrayRef(stride), torch::IntArrayRef(in.padding),
                        torch::IntArrayRef(kDilation), groups);
+}
+
+torch::Tensor libtorch_padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                     const Stride2d& stride, int64_t groups, Padding padding) {
+  return conv2d_on(conv_input(x, weight.size(-1), stride, padding), weight, bias, stride, groups);
 }
 
 torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

@@ -89,11 +89,10 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, int64_t stride_h, int64_t stride_w, int64_t padding) {
     const Stride2d stride{stride_h, stride_w};
-    const ConvInput in = conv_input(x, weight.size(-1), stride, static_cast<Padding>(padding));
-    const torch::Tensor input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);
-    torch::Tensor y = torch::conv2d(input, weight, {}, torch::IntArrayRef(stride), torch::IntArrayRef(in.padding),
-                                    /*dilation=*/1, x.size(1));
-    ctx->save_for_backward({input, weight});
+    ConvInput in = conv_input(x, weight.size(-1), stride, static_cast<Padding>(padding));
+    in.input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);  // effscale's kernels read NHWC memory
+    torch::Tensor y = conv2d_on(in, weight, {}, stride, x.size(1));
+    ctx->save_for_backward({in.input, weight});
     ctx->saved_data["stride"] = std::vector<int64_t>{stride_h, stride_w};
     ctx->saved_data["padding"] = std::vector<int64_t>{in.padding[0], in.padding[1]};
     ctx->saved_data["before"] = std::vector<int64_t>{in.padded_before[0], in.padded_before[1]};
@@ -121,9 +120,9 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
     if (libtorch_mask[0] || libtorch_mask[1]) {
       auto parts = at::convolution_backward(grad_out, input, weight, c10::nullopt, stride, padding, {1, 1},
                                             /*transposed=*/false, {0, 0}, g.c, libtorch_mask);
-      // LibTorch's input gradient can come back in NCHW memory; the swish before this convolution would then run
-      // its backward over two layouts at once, several times slower.
-      if (libtorch_mask[0]) grad_input = std::get<0>(parts).contiguous(torch::MemoryFormat::ChannelsLast);
+      // LibTorch's input gradient may come back in NCHW memory; what consumes it (swish, batch norm) takes a
+      // gradient in either layout.
+      grad_input = std::get<0>(parts);
       grad_weight = std::get<1>(parts);
     }
     const torch::Tensor taps = weight.detach().reshape({g.c, g.k * g.k}).t().contiguous();
@@ -136,8 +135,7 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
       weight_grad(grad_out.data_ptr<float>(), input.data_ptr<float>(), grad_taps.data_ptr<float>(), g);
       grad_weight = torch::empty_like(weight).copy_(grad_taps.t().reshape(weight.sizes()));
     }
-    if (grad_input.defined() && (before[0] != 0 || before[1] != 0 || grad_input.size(2) != size[0] ||
-                                 grad_input.size(3) != size[1]))
+    if (grad_input.defined() && (grad_input.size(2) != size[0] || grad_input.size(3) != size[1]))  // padded here
       grad_input = grad_input.narrow(2, before[0], size[0]).narrow(3, before[1], size[1]);
     return {grad_input, grad_weight, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }

@@ -68,4 +68,9 @@ struct ConvInput {
 };
 ConvInput conv_input(const torch::Tensor& x, int64_t kernel, const Stride2d& stride, Padding padding);
 
+// torch::conv2d of in.input with in.padding (dilation 1): the convolution padded_conv2d runs once its input is
+// padded.
+torch::Tensor conv2d_on(const ConvInput& in, const torch::Tensor& weight, const torch::Tensor& bias,
+                        const Stride2d& stride, int64_t groups);
+
 }  // namespace effscale::models
