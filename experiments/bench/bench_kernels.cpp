@@ -8,16 +8,18 @@
 #include <torch/torch.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "bench_timing.h"
 #include "effscale/base/cpu_runtime.h"
+#include "effscale/cli/app_main.h"
+#include "effscale/cli/command_line.h"
 #include "effscale/models/batch_norm_training.h"
 #include "effscale/models/conv2d_pad.h"
 #include "effscale/models/efficientnet.h"
 
 namespace m = effscale::models;
+namespace po = boost::program_options;
 using effscale::bench::median_seconds;
 
 namespace {
@@ -63,19 +65,16 @@ void batch_norm(int64_t n, int64_t c, int64_t h, int iters) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int threads = 1, iters = 10;
-  bool known = argc % 2 == 1;  // flags come in pairs
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--iters") iters = std::atoi(argv[i + 1]);
-    else known = false;
-  }
-  if (threads < 1 || iters < 1 || !known) {
-    std::fprintf(stderr, "usage: bench_kernels [--threads N] [--iters I]\n");
-    return 2;
-  }
+int run(int argc, char** argv) {
+  po::options_description options("bench_kernels");
+  options.add_options()
+      ("threads", effscale::cli::with_default(1), "intra-op threads (at least 1)")
+      ("iters", effscale::cli::with_default(10), "timed forward and backward passes per shape (at least 1)");
+  auto parsed = effscale::cli::parse_command_line(argc, argv, options, "usage: bench_kernels [--threads N] [--iters I]");
+  if (parsed.help_requested) return 0;
+  const int threads = parsed.values["threads"].as<int>(), iters = parsed.values["iters"].as<int>();
+  if (threads < 1) throw effscale::cli::UsageError("--threads must be at least 1, got " + std::to_string(threads));
+  if (iters < 1) throw effscale::cli::UsageError("--iters must be at least 1, got " + std::to_string(iters));
   effscale::base::configure_cpu_runtime(threads);  // the threads, and freed memory kept (as every command)
   std::printf("# threads=%d iters=%d (median ms of forward + backward, channels_last)\n", threads, iters);
   // N, C, H, k, stride: the evidence proxy (batch 128), the quick proxy (batch 64), B0 at 64 px and 224 px (batch 32).
@@ -88,4 +87,8 @@ int main(int argc, char** argv) {
                               {32, 96, 32}, {32, 144, 16}, {32, 1152, 2}, {32, 96, 56}};
   for (const auto& b : norms) batch_norm(b[0], b[1], b[2], iters);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return effscale::cli::run_app("bench_kernels", [&] { return run(argc, argv); });
 }
