@@ -9,17 +9,14 @@
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/mbconv.h"
 #include "random_spec.h"
+#include "tensor_compare.h"
 
 using namespace effscale::models;
+using effscale::testing::relative_error;
 
 namespace {
 
 constexpr auto kChannelsLast = torch::MemoryFormat::ChannelsLast;
-
-// Largest difference relative to the largest magnitude of `expected`.
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  return (actual - expected).abs().max().item<double>() / std::max(expected.abs().max().item<double>(), 1e-30);
-}
 
 // run() once on one thread and once on two; the caller's thread count is restored.
 template <class Run>

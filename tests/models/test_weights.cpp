@@ -20,8 +20,10 @@
 #include "peer_cache.h"
 #include "run_command.h"
 #include "temp_dir.h"
+#include "tensor_compare.h"
 
 using namespace effscale::models;
+using effscale::testing::relative_error;
 using effscale::testing::run_command;
 using effscale::testing::shell_quote;
 using effscale::testing::TempDir;
@@ -61,10 +63,6 @@ torch::Tensor read_tensor(const std::string& path) {
   const PickleRef value = read_torch_file(path);
   REQUIRE(value->kind == PickleValue::Kind::Tensor);
   return value->tensor;
-}
-
-double relative_error(const torch::Tensor& ours, const torch::Tensor& ref) {
-  return (ours - ref).abs().max().item<double>() / ref.abs().max().item<double>();
 }
 
 // Builds the peer case's model with the conventions of its source and loads its weights.
