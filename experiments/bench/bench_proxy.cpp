@@ -9,6 +9,7 @@
 //   --case breakdown: where a training step's time goes, one line: data, forward (with the loss), backward, optimizer
 //   --case eval_breakdown: where an evaluation pass's time goes: data, folding the weights, forward, metrics
 //   --case ops: the training steps' LibTorch ops with the most self time, by name and input shapes
+//   --case eval_ops: the same for the evaluation passes' forward (the folded inference form)
 // peer_torchvision.py runs the same candidate with torchvision's EfficientNet; `run` compares them.
 
 #include <torch/torch.h>
@@ -121,12 +122,12 @@ int run(int argc, char** argv) {
   po::options_description options("bench_proxy");
   options.add(effscale::cli::training_options()).add(effscale::cli::proxy_options());
   options.add_options()
-      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown or ops")
+      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown, ops or eval_ops")
       ("warmup", effscale::cli::with_default(3), "untimed steps or passes")
       ("iters", effscale::cli::with_default(20), "timed steps or passes")
       ("val-images", effscale::cli::with_default(2048), "eval: images in the evaluated set");
   auto parsed = effscale::cli::parse_command_line(
-      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown|ops");
+      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown|ops|eval_ops");
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
@@ -156,6 +157,11 @@ int run(int argc, char** argv) {
     const tr::ImageDataset data = random_images(batch * (warmup + iters + 1));
     train_steps(c, data, warmup, 1);  // warmed up, unprofiled
     effscale::bench::print_op_profile([&] { train_steps(c, data, 0, iters); }, 25, std::cout);
+  } else if (which == "eval_ops") {
+    const tr::ImageDataset data = random_images(vm["val-images"].as<int>());
+    const auto evaluate = [&] { tr::evaluate(c.model, data, c.options.transform, batch, c.options.device); };
+    evaluate();  // warmed up, unprofiled
+    effscale::bench::print_op_profile([&] { for (int i = 0; i < iters; ++i) evaluate(); }, 25, std::cout);
   } else if (which == "eval_breakdown") {
     const tr::ImageDataset data = random_images(vm["val-images"].as<int>());
     c.model->eval();
@@ -187,7 +193,7 @@ int run(int argc, char** argv) {
     });
     std::cout << data.size() / seconds << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown or ops");
+    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown, ops or eval_ops");
   }
   return 0;
 }

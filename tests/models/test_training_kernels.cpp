@@ -1,5 +1,5 @@
-// effscale's CPU training kernels (depthwise backward, channels_last batch norm) against LibTorch's own, on the
-// shapes that take each branch, both padding conventions, and across thread counts.
+// effscale's CPU kernels (depthwise forward and backward, in training and inference; channels_last batch norm)
+// against LibTorch's own, on the shapes that take each branch, both padding conventions, and across thread counts.
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
@@ -52,8 +52,8 @@ Gradients run_depthwise(const torch::Tensor& x, const torch::Tensor& w, const to
 
 TEST_CASE("the depthwise training path gives LibTorch's outputs and gradients", "[models][training_kernels]") {
   const std::vector<DepthwiseCase> cases = {
-      {8, 16, 7, 3, 1, Padding::Symmetric},  // neither gradient by effscale's kernels: LibTorch's in the function
-      {16, 32, 2, 3, 1, Padding::Symmetric},  // both by effscale (an output of 4 pixels)
+      {8, 16, 7, 3, 1, Padding::Symmetric},  // nothing by effscale's kernels: LibTorch's in the function
+      {16, 32, 2, 3, 1, Padding::Symmetric},  // forward and both gradients by effscale (an output of 4 pixels)
       {16, 48, 1, 5, 1, Padding::Symmetric},  // 1x1 with a 5x5 kernel: every tap but the centre in the padding
       {4, 24, 8, 5, 2, Padding::TfSame},      // odd total padding: padded explicitly, the weight by effscale
       {4, 40, 9, 5, 2, Padding::TfSame},      // even total padding
@@ -67,10 +67,10 @@ TEST_CASE("the depthwise training path gives LibTorch's outputs and gradients", 
     const torch::Tensor x = torch::randn({c.n, c.c, c.size, c.size}).contiguous(kChannelsLast);
     const torch::Tensor w = torch::randn({c.c, 1, c.kernel, c.kernel}).contiguous(kChannelsLast);
     const Stride2d stride{c.stride, c.stride};
-    const DepthwiseBackwardChoice choice =
-        depthwise_backward_choice(c.c, c.kernel, (c.size + c.stride - 1) / c.stride, (c.size + c.stride - 1) / c.stride);
+    const DepthwiseKernelChoice choice =
+        depthwise_kernel_choice(c.c, c.kernel, (c.size + c.stride - 1) / c.stride, (c.size + c.stride - 1) / c.stride);
     CHECK(depthwise_training_applies(x.clone().requires_grad_(), w, {}, c.c, stride) ==
-          (choice.weight_by_effscale || choice.input_by_effscale));
+          (choice.forward_by_effscale || choice.weight_by_effscale || choice.input_by_effscale));
     const torch::Tensor y0 = libtorch_padded_conv2d(x, w, {}, stride, c.c, c.padding);
     const torch::Tensor probe = torch::randn(y0.sizes()).contiguous(kChannelsLast);
     const Gradients ours = run_depthwise(x, w, probe, [&](const torch::Tensor& xi, const torch::Tensor& wi) {
@@ -79,25 +79,28 @@ TEST_CASE("the depthwise training path gives LibTorch's outputs and gradients", 
     const Gradients theirs = run_depthwise(x, w, probe, [&](const torch::Tensor& xi, const torch::Tensor& wi) {
       return libtorch_padded_conv2d(xi, wi, {}, stride, c.c, c.padding);
     });
-    CHECK(torch::equal(ours.y, theirs.y));  // the forward is LibTorch's
+    if (choice.forward_by_effscale)
+      CHECK(relative_error(ours.y, theirs.y) < 1e-6);
+    else
+      CHECK(torch::equal(ours.y, theirs.y));  // the forward is LibTorch's
     REQUIRE(ours.grad_x.sizes() == x.sizes());
     CHECK(relative_error(ours.grad_x, theirs.grad_x) < 1e-5);
     CHECK(relative_error(ours.grad_w, theirs.grad_w) < 1e-5);
   }
 }
 
-TEST_CASE("the depthwise backward takes effscale's kernels by shape alone", "[models][training_kernels]") {
+TEST_CASE("the depthwise convolution takes effscale's kernels by shape alone", "[models][training_kernels]") {
   // channels, kernel, output height, output width
-  const auto small_output = depthwise_backward_choice(288, 5, 1, 1);
-  CHECK((small_output.weight_by_effscale && small_output.input_by_effscale));
-  const auto two_by_two = depthwise_backward_choice(120, 3, 2, 2);
-  CHECK((two_by_two.weight_by_effscale && two_by_two.input_by_effscale));
-  const auto k5 = depthwise_backward_choice(240, 5, 28, 28);
-  CHECK((k5.weight_by_effscale && !k5.input_by_effscale));
-  const auto k3 = depthwise_backward_choice(144, 3, 16, 16);
-  CHECK((!k3.weight_by_effscale && !k3.input_by_effscale));
-  const auto few_channels = depthwise_backward_choice(8, 5, 1, 1);
-  CHECK((!few_channels.weight_by_effscale && !few_channels.input_by_effscale));
+  const auto small_output = depthwise_kernel_choice(288, 5, 1, 1);
+  CHECK((small_output.forward_by_effscale && small_output.weight_by_effscale && small_output.input_by_effscale));
+  const auto two_by_two = depthwise_kernel_choice(120, 3, 2, 2);
+  CHECK((two_by_two.forward_by_effscale && two_by_two.weight_by_effscale && two_by_two.input_by_effscale));
+  const auto k5 = depthwise_kernel_choice(240, 5, 28, 28);
+  CHECK((!k5.forward_by_effscale && k5.weight_by_effscale && !k5.input_by_effscale));
+  const auto k3 = depthwise_kernel_choice(144, 3, 16, 16);
+  CHECK((!k3.forward_by_effscale && !k3.weight_by_effscale && !k3.input_by_effscale));
+  const auto few_channels = depthwise_kernel_choice(8, 5, 1, 1);
+  CHECK((!few_channels.forward_by_effscale && !few_channels.weight_by_effscale && !few_channels.input_by_effscale));
   // Not taken: no gradient wanted, NCHW memory, a bias, too few channels, neither gradient by effscale's kernels.
   const torch::Tensor w = torch::randn({16, 1, 3, 3});
   const auto cl = [](std::vector<int64_t> shape) { return torch::randn(shape).contiguous(kChannelsLast); };
@@ -120,6 +123,42 @@ TEST_CASE("effscale's depthwise gradients do not depend on the thread count", "[
   const auto [one, two] = on_one_and_two_threads([&] { return run_depthwise(x, w, probe, conv); });
   CHECK(torch::equal(one.grad_x, two.grad_x));
   CHECK(torch::equal(one.grad_w, two.grad_w));
+}
+
+TEST_CASE("the depthwise inference path gives LibTorch's outputs, with and without a bias",
+          "[models][training_kernels]") {
+  const std::vector<DepthwiseCase> cases = {
+      {16, 48, 1, 5, 1, Padding::Symmetric},  // 1x1 with a 5x5 kernel
+      {8, 40, 2, 5, 1, Padding::TfSame},      // 2x2, even total padding
+      {4, 24, 4, 3, 2, Padding::TfSame},      // odd total padding: padded explicitly
+      {3, 33, 3, 3, 2, Padding::Symmetric},   // channels not a multiple of the kernel's block
+  };
+  for (const auto& c : cases) {
+    INFO("n " << c.n << " c " << c.c << " size " << c.size << " k " << c.kernel << " stride " << c.stride << " "
+              << padding_name(c.padding));
+    torch::manual_seed(c.c);
+    const torch::Tensor x = torch::randn({c.n, c.c, c.size, c.size}).contiguous(kChannelsLast);
+    const torch::Tensor w = torch::randn({c.c, 1, c.kernel, c.kernel});
+    const Stride2d stride{c.stride, c.stride};
+    for (const torch::Tensor& bias : {torch::Tensor(), torch::randn({c.c})}) {
+      c10::InferenceMode guard;
+      REQUIRE(depthwise_inference_applies(x, w, bias, c.c, stride));
+      const torch::Tensor theirs = libtorch_padded_conv2d(x, w, bias, stride, c.c, c.padding);
+      const torch::Tensor ours = padded_conv2d(x, w, bias, stride, c.c, c.padding);  // takes the inference path
+      REQUIRE(ours.sizes() == theirs.sizes());
+      CHECK(ours.is_contiguous(kChannelsLast));
+      CHECK(relative_error(ours, theirs) < 1e-6);
+      const auto [one, two] =
+          on_one_and_two_threads([&] { return depthwise_conv2d_inference(x, w, bias, stride, c.padding); });
+      CHECK(torch::equal(one, two));
+    }
+  }
+  // Not taken: a gradient wanted, NCHW memory, a larger output, a bias of another size.
+  const torch::Tensor x = torch::randn({2, 16, 2, 2}).contiguous(kChannelsLast), w = torch::randn({16, 1, 3, 3});
+  CHECK_FALSE(depthwise_inference_applies(x, w.clone().requires_grad_(), {}, 16, {1, 1}));
+  CHECK_FALSE(depthwise_inference_applies(torch::randn({2, 16, 2, 3}), w, {}, 16, {1, 1}));
+  CHECK_FALSE(depthwise_inference_applies(torch::randn({2, 16, 8, 8}).contiguous(kChannelsLast), w, {}, 16, {1, 1}));
+  CHECK_FALSE(depthwise_inference_applies(x, w, torch::zeros({8}), 16, {1, 1}));
 }
 
 TEST_CASE("swish's backward takes a gradient in another layout and gives LibTorch's silu gradient",

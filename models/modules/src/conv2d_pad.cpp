@@ -65,6 +65,8 @@ torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight,
                             const Stride2d& stride, int64_t groups, Padding padding) {
   if (depthwise_training_applies(x, weight, bias, groups, stride))
     return depthwise_conv2d_training(x, weight, stride, padding);
+  if (depthwise_inference_applies(x, weight, bias, groups, stride))
+    return depthwise_conv2d_inference(x, weight, bias, stride, padding);
   return libtorch_padded_conv2d(x, weight, bias, stride, groups, padding);
 }
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 namespace effscale::models {
@@ -17,6 +18,102 @@ constexpr int64_t kChannelBlock = 32;  // channels one gather keeps in registers
 struct Geometry {
   int64_t n, c, h, w, k, stride_h, stride_w, pad_h, pad_w, out_h, out_w;
 };
+
+// Calls visit(tap, pixel) for each tap of output pixel (n, oh, ow) that falls inside the input, in tap order: `tap`
+// the tap's index (i * k + j), `pixel` the input pixel's index in [N, H, W] order.
+template <class Visit>
+inline void for_each_tap_inside(const Geometry& g, int64_t n, int64_t oh, int64_t ow, Visit visit) {
+  for (int64_t i = 0; i < g.k; ++i) {
+    const int64_t ih = oh * g.stride_h - g.pad_h + i;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int64_t j = 0; j < g.k; ++j) {
+      const int64_t iw = ow * g.stride_w - g.pad_w + j;
+      if (iw >= 0 && iw < g.w) visit(i * g.k + j, (n * g.h + ih) * g.w + iw);
+    }
+  }
+}
+
+// One output pixel, channels [c0, c0 + m): bias (or zero), then the taps that fall inside the input, in tap order.
+// M as in gather_input_grad.
+template <int64_t M>
+inline void gather_output(const float* input, const float* taps, const float* bias, float* out, const Geometry& g,
+                          int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t m) {
+  float acc[kChannelBlock];
+  const int64_t len = M == 0 ? m : M;
+  for (int64_t c = 0; c < len; ++c) acc[c] = bias == nullptr ? 0.f : bias[c0 + c];
+  for_each_tap_inside(g, n, oh, ow, [&](int64_t tap, int64_t pixel) {
+    const float* in = input + pixel * g.c + c0;
+    const float* t = taps + tap * g.c + c0;
+    for (int64_t c = 0; c < len; ++c) acc[c] += in[c] * t[c];
+  });
+  for (int64_t c = 0; c < len; ++c) out[c] = acc[c];
+}
+
+// For each pixel of an [images, height, width] grid whose values `out` holds in NHWC memory (rows split among
+// threads), and each block of kChannelBlock channels and the tail: gather(block, o, n, h, w, c0, m) with `block` an
+// integral constant, M of the gather_* functions (kChannelBlock for a full block, 0 for the tail), o the block's
+// values in `out`, m its channels.
+template <class Gather>
+void over_pixels_in_blocks(int64_t images, int64_t height, int64_t width, int64_t channels, float* out, Gather gather) {
+  at::parallel_for(0, images * height, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / height, h = r % height;
+      for (int64_t w = 0; w < width; ++w) {
+        float* o = out + ((n * height + h) * width + w) * channels;
+        int64_t c0 = 0;
+        for (; c0 + kChannelBlock <= channels; c0 += kChannelBlock)
+          gather(std::integral_constant<int64_t, kChannelBlock>{}, o + c0, n, h, w, c0, kChannelBlock);
+        if (c0 < channels) gather(std::integral_constant<int64_t, 0>{}, o + c0, n, h, w, c0, channels - c0);
+      }
+    }
+  });
+}
+
+// output [N, OH, OW, C] from the input [N, H, W, C], taps [k * k, C] and bias [C] (or nullptr).
+void output_values(const float* input, const float* taps, const float* bias, float* output, const Geometry& g) {
+  over_pixels_in_blocks(g.n, g.out_h, g.out_w, g.c, output,
+                        [&](auto block, float* o, int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t m) {
+                          gather_output<decltype(block)::value>(input, taps, bias, o, g, n, oh, ow, c0, m);
+                        });
+}
+
+// The taps of a depthwise weight [C, 1, k, k] as [k * k, C], the layout effscale's kernels read.
+torch::Tensor taps_of(const torch::Tensor& weight) {
+  const int64_t c = weight.size(0), k = weight.size(-1);
+  return weight.detach().reshape({c, k * k}).t().contiguous();
+}
+
+// The convolution of in.input (NHWC memory, already padded explicitly where conv_input pads) with `weight`, plus
+// `bias` when defined, by effscale's forward kernel: [N, C, OH, OW] in channels_last memory.
+torch::Tensor effscale_forward(const ConvInput& in, const torch::Tensor& weight, const torch::Tensor& bias,
+                               const Stride2d& stride) {
+  const torch::Tensor& x = in.input;
+  const int64_t k = weight.size(-1);
+  const auto out = [&](int d) { return (x.size(d + 2) + 2 * in.padding[d] - k) / stride[d] + 1; };
+  const Geometry g{x.size(0), x.size(1), x.size(2), x.size(3), k, stride[0], stride[1],
+                   in.padding[0], in.padding[1], out(0), out(1)};
+  torch::Tensor y = torch::empty({g.n, g.c, g.out_h, g.out_w}, x.options(), torch::MemoryFormat::ChannelsLast);
+  const torch::Tensor taps = taps_of(weight);
+  const torch::Tensor b = bias.defined() ? bias.detach().contiguous() : torch::Tensor();
+  output_values(x.data_ptr<float>(), taps.data_ptr<float>(), b.defined() ? b.data_ptr<float>() : nullptr,
+                y.data_ptr<float>(), g);
+  return y;
+}
+
+// The output size of padded_conv2d along one dimension: either padding convention gives ceil(n / s).
+int64_t output_size(int64_t size, int64_t stride) { return (size + stride - 1) / stride; }
+
+// Whether x and weight are a float32 CPU depthwise convolution effscale's kernels can read: x 4-D in channels_last
+// memory, weight [C, 1, k, k] with C = x's channels >= kMinChannels, groups == C, bias (when defined) [C] float32.
+bool depthwise_shapes_fit(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                          int64_t groups) {
+  if (x.dim() != 4 || weight.dim() != 4) return false;
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat || weight.scalar_type() != torch::kFloat) return false;
+  const int64_t channels = x.size(1), k = weight.size(-1);
+  if (bias.defined() && (bias.scalar_type() != torch::kFloat || bias.numel() != channels)) return false;
+  return channels >= kMinChannels && groups == channels && weight.size(0) == channels && weight.size(1) == 1 &&
+         weight.size(2) == k && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
 
 // Input gradient of one input pixel, channels [c0, c0 + m): the sum over the output pixels whose taps read it, in
 // tap order. M is m when it is the full block (so the accumulator stays in registers), 0 for the tail.
@@ -40,20 +137,12 @@ inline void gather_input_grad(const float* grad_out, const float* taps, float* o
   for (int64_t c = 0; c < len; ++c) out[c] = acc[c];
 }
 
-// grad_input [N, H, W, C] from grad_out [N, OH, OW, C] and taps [k * k, C]; rows split among threads.
+// grad_input [N, H, W, C] from grad_out [N, OH, OW, C] and taps [k * k, C].
 void input_grad(const float* grad_out, const float* taps, float* grad_in, const Geometry& g) {
-  at::parallel_for(0, g.n * g.h, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t n = r / g.h, ih = r % g.h;
-      for (int64_t iw = 0; iw < g.w; ++iw) {
-        float* out = grad_in + ((n * g.h + ih) * g.w + iw) * g.c;
-        int64_t c0 = 0;
-        for (; c0 + kChannelBlock <= g.c; c0 += kChannelBlock)
-          gather_input_grad<kChannelBlock>(grad_out, taps, out + c0, g, n, ih, iw, c0, kChannelBlock);
-        if (c0 < g.c) gather_input_grad<0>(grad_out, taps, out + c0, g, n, ih, iw, c0, g.c - c0);
-      }
-    }
-  });
+  over_pixels_in_blocks(g.n, g.h, g.w, g.c, grad_in,
+                        [&](auto block, float* o, int64_t n, int64_t ih, int64_t iw, int64_t c0, int64_t m) {
+                          gather_input_grad<decltype(block)::value>(grad_out, taps, o, g, n, ih, iw, c0, m);
+                        });
 }
 
 // grad_taps [k * k, C] from grad_out and the input: per channel block, the sum over every output pixel and tap in
@@ -67,17 +156,11 @@ void weight_grad(const float* grad_out, const float* input, float* grad_taps, co
       for (int64_t oh = 0; oh < g.out_h; ++oh)
         for (int64_t ow = 0; ow < g.out_w; ++ow) {
           const float* o = grad_out + ((n * g.out_h + oh) * g.out_w + ow) * g.c + begin;
-          for (int64_t i = 0; i < g.k; ++i) {
-            const int64_t ih = oh * g.stride_h - g.pad_h + i;
-            if (ih < 0 || ih >= g.h) continue;
-            for (int64_t j = 0; j < g.k; ++j) {
-              const int64_t iw = ow * g.stride_w - g.pad_w + j;
-              if (iw < 0 || iw >= g.w) continue;
-              const float* in = input + ((n * g.h + ih) * g.w + iw) * g.c + begin;
-              float* a = acc.data() + (i * g.k + j) * m;
-              for (int64_t c = 0; c < m; ++c) a[c] += o[c] * in[c];
-            }
-          }
+          for_each_tap_inside(g, n, oh, ow, [&](int64_t tap, int64_t pixel) {
+            const float* in = input + pixel * g.c + begin;
+            float* a = acc.data() + tap * m;
+            for (int64_t c = 0; c < m; ++c) a[c] += o[c] * in[c];
+          });
         }
     for (int64_t t = 0; t < taps; ++t)
       std::copy_n(acc.data() + t * m, m, grad_taps + t * g.c + begin);
@@ -91,7 +174,11 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
     const Stride2d stride{stride_h, stride_w};
     ConvInput in = conv_input(x, weight.size(-1), stride, static_cast<Padding>(padding));
     in.input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);  // effscale's kernels read NHWC memory
-    torch::Tensor y = conv2d_on(in, weight, {}, stride, x.size(1));
+    const int64_t k = weight.size(-1);
+    const bool ours = depthwise_kernel_choice(x.size(1), k, output_size(x.size(2), stride_h),
+                                              output_size(x.size(3), stride_w))
+                          .forward_by_effscale;
+    torch::Tensor y = ours ? effscale_forward(in, weight, {}, stride) : conv2d_on(in, weight, {}, stride, x.size(1));
     ctx->save_for_backward({in.input, weight});
     ctx->saved_data["stride"] = std::vector<int64_t>{stride_h, stride_w};
     ctx->saved_data["padding"] = std::vector<int64_t>{in.padding[0], in.padding[1]};
@@ -112,7 +199,7 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
     const torch::Tensor grad_out = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
     const Geometry g{input.size(0), input.size(1), input.size(2), input.size(3), weight.size(-1), stride[0], stride[1],
                      padding[0], padding[1], grad_out.size(2), grad_out.size(3)};
-    const DepthwiseBackwardChoice choice = depthwise_backward_choice(g.c, g.k, g.out_h, g.out_w);
+    const DepthwiseKernelChoice choice = depthwise_kernel_choice(g.c, g.k, g.out_h, g.out_w);
     const bool need_input = ctx->needs_input_grad(0), need_weight = ctx->needs_input_grad(1);
     const std::array<bool, 3> libtorch_mask{need_input && !choice.input_by_effscale,
                                             need_weight && !choice.weight_by_effscale, false};
@@ -125,7 +212,7 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
       grad_input = std::get<0>(parts);
       grad_weight = std::get<1>(parts);
     }
-    const torch::Tensor taps = weight.detach().reshape({g.c, g.k * g.k}).t().contiguous();
+    const torch::Tensor taps = taps_of(weight);
     if (need_input && choice.input_by_effscale) {
       grad_input = torch::empty_like(input, input.options(), torch::MemoryFormat::ChannelsLast);
       input_grad(grad_out.data_ptr<float>(), taps.data_ptr<float>(), grad_input.data_ptr<float>(), g);
@@ -146,16 +233,27 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
 bool depthwise_training_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                 int64_t groups, const Stride2d& stride) {
   if (!torch::GradMode::is_enabled() || !(x.requires_grad() || weight.requires_grad())) return false;
-  if (bias.defined() || x.dim() != 4 || weight.dim() != 4) return false;
-  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat || weight.scalar_type() != torch::kFloat) return false;
-  const int64_t channels = x.size(1), k = weight.size(-1);
-  if (channels < kMinChannels || groups != channels || weight.size(0) != channels || weight.size(1) != 1 ||
-      weight.size(2) != k || !x.is_contiguous(torch::MemoryFormat::ChannelsLast))
-    return false;
-  // Either padding convention gives ceil(n / s) outputs.
-  const auto out = [&](int d) { return (x.size(d + 2) + stride[d] - 1) / stride[d]; };
-  const DepthwiseBackwardChoice choice = depthwise_backward_choice(channels, k, out(0), out(1));
-  return choice.weight_by_effscale || choice.input_by_effscale;
+  if (bias.defined() || !depthwise_shapes_fit(x, weight, bias, groups)) return false;
+  const DepthwiseKernelChoice choice = depthwise_kernel_choice(x.size(1), weight.size(-1), output_size(x.size(2), stride[0]),
+                                                               output_size(x.size(3), stride[1]));
+  return choice.forward_by_effscale || choice.weight_by_effscale || choice.input_by_effscale;
+}
+
+bool depthwise_inference_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                 int64_t groups, const Stride2d& stride) {
+  const bool grad_wanted =
+      torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  if (grad_wanted || !depthwise_shapes_fit(x, weight, bias, groups)) return false;
+  return depthwise_kernel_choice(x.size(1), weight.size(-1), output_size(x.size(2), stride[0]),
+                                 output_size(x.size(3), stride[1]))
+      .forward_by_effscale;
+}
+
+torch::Tensor depthwise_conv2d_inference(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                         const Stride2d& stride, Padding padding) {
+  ConvInput in = conv_input(x, weight.size(-1), stride, padding);
+  in.input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);
+  return effscale_forward(in, weight, bias, stride);
 }
 
 torch::Tensor depthwise_conv2d_training(const torch::Tensor& x, const torch::Tensor& weight, const Stride2d& stride,
@@ -163,12 +261,13 @@ torch::Tensor depthwise_conv2d_training(const torch::Tensor& x, const torch::Ten
   return DepthwiseConvFunction::apply(x, weight, stride[0], stride[1], static_cast<int64_t>(padding));
 }
 
-DepthwiseBackwardChoice depthwise_backward_choice(int64_t channels, int64_t kernel, int64_t out_height,
-                                                  int64_t out_width) {
+DepthwiseKernelChoice depthwise_kernel_choice(int64_t channels, int64_t kernel, int64_t out_height,
+                                              int64_t out_width) {
   constexpr int64_t kSmallOutput = 4;  // pixels
-  DepthwiseBackwardChoice choice;
+  DepthwiseKernelChoice choice;
   if (channels < kMinChannels) return choice;
   const bool small_output = out_height * out_width <= kSmallOutput;
+  choice.forward_by_effscale = small_output;
   choice.weight_by_effscale = kernel >= 5 || small_output;
   choice.input_by_effscale = small_output;
   return choice;

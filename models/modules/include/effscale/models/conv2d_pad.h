@@ -48,8 +48,8 @@ TORCH_MODULE(Conv2dPad);
 // The convolution Conv2dPad runs, as a function: x convolved with `weight` (and `bias` when defined) at
 // `stride` with `groups`, padded by `padding`'s convention (see Conv2dPadImpl). The weight is
 // [out, in / groups, k, k] with k odd. Shared by the module and the inference form (InferenceNet). A depthwise
-// convolution being trained on the CPU takes depthwise_conv2d_training's backward (depthwise_conv.h); outputs are
-// the same either way.
+// convolution on the CPU in channels_last memory may take effscale's kernels (depthwise_conv.h: in training
+// depthwise_conv2d_training, otherwise depthwise_conv2d_inference); outputs equal LibTorch's up to float rounding.
 torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                             const Stride2d& stride, int64_t groups, Padding padding);
 
