@@ -121,6 +121,30 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(trials[1].values.size() == 1);
 }
 
+TEST_CASE("train_model --dropout and --drop-connect train the spec with those rates, and say so", "[apps][train_model]") {
+  TempDir dir;
+  const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
+  const std::string args = tiny_args(data, out, db, 1) + " --dropout 0 --drop-connect 0.05";
+  const auto done = run_command(train_model(args));
+  INFO(done.err);
+  REQUIRE(done.exit_status == 0);
+  const json spec = json::parse(read_file(dir.file("run/spec.json")));
+  CHECK(spec["dropout"] == 0.0);
+  CHECK(spec["drop_connect"] == 0.05);
+  {
+    SqliteStorage storage(db);
+    const auto trials = storage.get_trials(storage.find_study("tiny")->study_id, {});
+    REQUIRE(trials.size() == 1);
+    CHECK(trials[0].user_attrs["dropout"] == 0.0);
+    CHECK(trials[0].user_attrs["drop_connect"] == 0.05);
+  }
+  // The checkpoint is of that network: resuming with another rate is refused, and the same rates resume.
+  const auto other = run_command(train_model(tiny_args(data, out, db, 1) + " --dropout 0 --drop-connect 0.1 --resume"));
+  CHECK(other.exit_status == 2);
+  CHECK(other.err.find("was written for another model") != std::string::npos);
+  CHECK(run_command(train_model(args + " --resume")).exit_status == 0);
+}
+
 TEST_CASE("train_model on a full disk fails naming the file, keeps its checkpoint and study, and resumes to the same "
           "weights",
           "[apps][train_model][faults]") {
@@ -185,6 +209,9 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --train-limit=-5", "--train-limit: -5: must be 0 or more"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --warmup-epochs=-1", "--warmup-epochs: -1: must be a finite number >= 0"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --bn-recalibrate=-3", "--bn-recalibrate: -3: must be 0 or more"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --dropout 1", "--dropout must be in [0, 1)"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --drop-connect=-0.1", "--drop-connect must be in [0, 1)"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --drop-connect nan", "--drop-connect must be in [0, 1)"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --study ''", "--study: must not be empty"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --schema 3.3", "--schema: unknown schema revision '3.3'"},
       // Boost 1.74 looped forever filling its message's placeholders when a value held one (found by fuzz_config).

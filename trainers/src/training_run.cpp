@@ -72,8 +72,15 @@ std::string summary_csv(const std::vector<EpochReport>& history) {
 
 }  // namespace
 
-json run_training(const models::ArchSpec& spec, const ProxyData& data, const TrainerOptions& options,
+models::ArchSpec spec_as_trained(models::ArchSpec spec, const TrainerOptions& options) {
+  if (options.dropout) spec.dropout = *options.dropout;
+  if (options.drop_connect) spec.drop_connect = *options.drop_connect;
+  return spec;
+}
+
+json run_training(const models::ArchSpec& given, const ProxyData& data, const TrainerOptions& options,
                   const std::string& out_dir, std::ostream& log, const std::function<bool(const EpochReport&)>& on_epoch) {
+  const models::ArchSpec spec = spec_as_trained(given, options);
   const auto start = std::chrono::steady_clock::now();
   const bool leader = !options.group || options.group->leader();  // data-parallel: only rank 0 writes
   if (leader) fs::create_directories(out_dir);

@@ -34,6 +34,9 @@ po::options_description training_options() {
       ("weight-decay", with_default(t.optimizer.weight_decay)->notifier(at_least("--weight-decay", 0.0)), "weight decay on non-BN weights")
       ("label-smoothing", with_default(t.label_smoothing), "label smoothing")
       ("ema-decay", with_default(t.ema_decay), "EMA decay (0: no EMA)")
+      ("dropout", po::value<double>(), "train with this dropout rate before the classifier instead of the spec's, in [0, 1)")
+      ("drop-connect", po::value<double>(), "train with this drop-connect (stochastic depth) rate of the last block "
+       "instead of the spec's, in [0, 1)")
       ("recipe", with_default(std::string("auto"))->notifier([](const std::string& mode) {
          if (mode != "auto" && mode != "paper" && mode != "short")
            throw UsageError("--recipe: '" + mode + "': expected auto, paper or short");
@@ -129,6 +132,9 @@ void check_recipe(const trainers::TrainerOptions& o) {
   if (!(o.transform.crop_min_area > 0 && o.transform.crop_min_area <= 1))
     throw UsageError("--crop-min-area must be in (0, 1]");
   if (!(o.transform.eval_crop > 0 && o.transform.eval_crop <= 1)) throw UsageError("--eval-crop must be in (0, 1]");
+  if (o.dropout && !(*o.dropout >= 0 && *o.dropout < 1)) throw UsageError("--dropout must be in [0, 1)");
+  if (o.drop_connect && !(*o.drop_connect >= 0 && *o.drop_connect < 1))
+    throw UsageError("--drop-connect must be in [0, 1)");
 }
 
 }  // namespace
@@ -146,6 +152,8 @@ trainers::TrainerOptions recipe_from(const po::variables_map& vm) {
   o.schedule.total_epochs = double(o.epochs);
   o.label_smoothing = vm["label-smoothing"].as<double>();
   o.ema_decay = vm["ema-decay"].as<double>();
+  if (vm.count("dropout")) o.dropout = vm["dropout"].as<double>();
+  if (vm.count("drop-connect")) o.drop_connect = vm["drop-connect"].as<double>();
   o.bn_recalibration_batches = vm["bn-recalibrate"].as<int64_t>();
   o.transform.crop_min_area = vm["crop-min-area"].as<double>();
   o.transform.eval_crop = vm["eval-crop"].as<double>();

@@ -31,6 +31,8 @@ json start_attributes(const models::ArchSpec& spec, const ProxyData& data, const
               {"params", models::count_params(spec)}, {"macs", models::count_macs(spec)},
               {"resolution", spec.resolution}, {"dataset", data.dataset}, {"epochs", options.epochs},
               {"batch_size", options.batch_size}, {"seed", options.seed}, {"checkpoint", options.checkpoint_path}};
+  if (options.dropout) all["dropout"] = *options.dropout;
+  if (options.drop_connect) all["drop_connect"] = *options.drop_connect;
   all.update(attrs);
   return all;
 }

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct TrainerOptions {
   OptimizerOptions optimizer;         // RMSProp-TF by default
   double label_smoothing = 0.1;
   double ema_decay = 0.9999;          // 0 disables the EMA; otherwise evaluation uses the EMA copy
+  // Set: run_training trains the spec with this dropout rate (before the classifier) or drop-connect rate (of the
+  // last block) instead of the spec's, each in [0, 1); the run's spec.json and checkpoint say the rate trained.
+  std::optional<double> dropout, drop_connect;
   int64_t bn_recalibration_batches = 0;  // > 0: re-estimate BN statistics of the evaluated model from this many
                                          // training batches before each evaluation (for short proxy runs)
   TransformOptions transform;         // resolution, channels, augmentation

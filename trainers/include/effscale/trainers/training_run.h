@@ -30,7 +30,11 @@ models::ArchSpec trained_spec(const models::ArchSpec& spec, const ProxyTraining&
 // and the checkpoint is out_dir/checkpoint.pt.
 TrainerOptions options_for_run(TrainerOptions recipe, const models::ArchSpec& spec, const std::string& out_dir);
 
-// Trains `spec` on `data` with `options`, evaluates the result on the test set, and (on the leader: every process
+// `spec` with the recipe's regularisation: options.dropout and options.drop_connect replace the spec's rates when
+// set. What run_training trains, writes to spec.json and checks a checkpoint against.
+models::ArchSpec spec_as_trained(models::ArchSpec spec, const TrainerOptions& options);
+
+// Trains spec_as_trained(`spec`, `options`) on `data` with `options`, evaluates the result on the test set, and (on the leader: every process
 // unless options.group says otherwise) writes, once trained, out_dir/spec.json, out_dir/weights.pth (the evaluated
 // weights, the EMA copy when enabled, in torch.save format with our names), out_dir/summary.csv (one row per
 // epoch: epoch, train_loss, eval_loss, eval_top1, eval_top5, lr, seconds), out_dir/classes.json (the class
