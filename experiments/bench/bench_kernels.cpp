@@ -1,8 +1,13 @@
-// bench_kernels: effscale's CPU training kernels against LibTorch's own on the same shapes, one line per shape:
+// bench_kernels: effscale's CPU kernels against LibTorch's own on the same shapes, one line per shape:
 //   depthwise N C H k s  ours=MS libtorch=MS ratio=R   (forward and backward of a depthwise convolution,
 //                                                       channels_last; ours: what padded_conv2d runs in training)
 //   batch_norm N C H     ours=MS libtorch=MS ratio=R   (training-mode forward and backward, channels_last)
-// Times are medians in milliseconds; ratio is LibTorch's time over ours (> 1: ours is faster). The shapes are those
+//   depthwise_infer N C H k s ours=MS libtorch=MS libtorch_strided=MS ratio=R
+//                        (inference forward with a bias, as the folded inference form runs it; the input has the
+//                        strides .contiguous(channels_last) gives, as the model's activations do; libtorch_strided:
+//                        LibTorch's time on the same values with explicit channels_last strides, which it depends on
+//                        where the shape makes both layouts contiguous)
+// Times are medians in milliseconds; ratio is LibTorch's time (libtorch=) over ours (> 1: ours is faster). The shapes are those
 // of the evidence and quick proxies (28 px grey, width 0.25) and of B0 at 64 and 224 px.
 // usage: bench_kernels [--threads N] [--iters I]
 #include <torch/torch.h>
@@ -53,6 +58,27 @@ void depthwise(int64_t n, int64_t c, int64_t h, int64_t k, int64_t s, int iters)
               static_cast<long long>(k), static_cast<long long>(s), ours, theirs, theirs / ours);
 }
 
+void depthwise_infer(int64_t n, int64_t c, int64_t h, int64_t k, int64_t s, int iters) {
+  const torch::Tensor x = torch::randn({n, c, h, h}).contiguous(kChannelsLast);
+  const torch::Tensor strided = m::in_layout(x.clone(), kChannelsLast);
+  const torch::Tensor w = torch::randn({c, 1, k, k}), bias = torch::randn({c});
+  const m::Stride2d stride{s, s};
+  const auto ms = [&](auto conv) {
+    return 1000 * median_seconds(2, iters, [&] {
+      c10::InferenceMode guard;
+      conv();
+    });
+  };
+  const double ours = ms([&] { return m::padded_conv2d(x, w, bias, stride, c, m::Padding::Symmetric); });
+  const double theirs = ms([&] { return m::libtorch_padded_conv2d(x, w, bias, stride, c, m::Padding::Symmetric); });
+  const double theirs_strided =
+      ms([&] { return m::libtorch_padded_conv2d(strided, w, bias, stride, c, m::Padding::Symmetric); });
+  std::printf("depthwise_infer N%-4lld C%-5lld H%-4lld k%lld s%lld ours=%.3fms libtorch=%.3fms libtorch_strided=%.3fms "
+              "ratio=%.2f\n",
+              static_cast<long long>(n), static_cast<long long>(c), static_cast<long long>(h),
+              static_cast<long long>(k), static_cast<long long>(s), ours, theirs, theirs_strided, theirs / ours);
+}
+
 void batch_norm(int64_t n, int64_t c, int64_t h, int iters) {
   const torch::Tensor x = m::in_layout(torch::randn({n, c, h, h}), kChannelsLast);
   torch::nn::BatchNorm2d bn(c);
@@ -86,6 +112,8 @@ int run(int argc, char** argv) {
   const int64_t norms[][3] = {{128, 4, 14}, {128, 24, 14}, {128, 36, 7}, {128, 288, 1}, {64, 48, 14},
                               {32, 96, 32}, {32, 144, 16}, {32, 1152, 2}, {32, 96, 56}};
   for (const auto& b : norms) batch_norm(b[0], b[1], b[2], iters);
+  std::printf("# inference forward (median ms)\n");
+  for (const auto& c : convs) depthwise_infer(c[0], c[1], c[2], c[3], c[4], iters);
   return 0;
 }
 
