@@ -1,6 +1,6 @@
 // bench_proxy: one candidate of the search as a preset trains it (--config experiments/presets/quick.ini or
-// evidence.ini): B0 shrunk to the preset's proxy (resolution, width, depth, input channels, channel divisor), its
-// batch, optimizer, learning-rate schedule, label smoothing and memory format, on in-memory grey images of
+// evidence.ini): B0 shrunk to the preset's proxy (resolution, width, depth, input channels, channel divisor), with
+// the preset's dropout and drop-connect rates, its batch, optimizer, learning-rate schedule, label smoothing and memory format, on in-memory grey images of
 // Fashion-MNIST's size (28 x 28), through the trainers' own batch loader, transform and evaluation. Prints one number:
 //   --case train: images/s of training steps (the batch from the loader, forward, loss, backward, optimizer step)
 //   --case eval: images/s of the trainers' evaluation pass (trainers::evaluate: the folded inference form, top-1 and
@@ -73,6 +73,7 @@ Candidate make_candidate(const tr::ProxyTraining& training) {
   Candidate c;
   c.spec = tr::trained_spec(m::official("b0"), training, kClasses);
   c.options = tr::options_for_run(training.recipe, c.spec, "");
+  c.spec = tr::spec_as_trained(c.spec, c.options);  // the preset's dropout and drop-connect, as run_training does
   c.model = m::EfficientNet(c.spec, c.options.seed);
   c.model->train();
   if (c.options.channels_last) c.model->set_layout(torch::MemoryFormat::ChannelsLast);

@@ -34,14 +34,17 @@ def read_preset(path):
 
 
 def proxy_network(preset):
-    """torchvision's B0 at the preset's proxy: width, depth, divisor, input channels, 10 classes."""
+    """torchvision's B0 at the preset's proxy: width, depth, divisor, input channels, dropout rates, 10 classes."""
     divisor = int(preset.get("proxy-divisor", "8"))
     original = tv_efficientnet._make_divisible
     tv_efficientnet._make_divisible = lambda v, _divisor, min_value=None: original(v, divisor, min_value)
     try:
         settings, last_channel = tv_efficientnet._efficientnet_conf(
             "efficientnet_b0", width_mult=float(preset["proxy-width"]), depth_mult=float(preset["proxy-depth"]))
-        model = tv_efficientnet.EfficientNet(settings, 0.2, num_classes=CLASSES, last_channel=last_channel)
+        # The preset's dropout and drop-connect (stochastic depth) rates when it sets them, B0's 0.2 otherwise.
+        model = tv_efficientnet.EfficientNet(settings, float(preset.get("dropout", "0.2")),
+                                             stochastic_depth_prob=float(preset.get("drop-connect", "0.2")),
+                                             num_classes=CLASSES, last_channel=last_channel)
     finally:
         tv_efficientnet._make_divisible = original
     stem = model.features[0][0]
