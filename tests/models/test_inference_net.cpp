@@ -12,6 +12,7 @@
 #include "effscale/models/inference_net.h"
 #include "effscale/models/official.h"
 #include "random_spec.h"
+#include "tensor_compare.h"
 
 using namespace effscale::models;
 
@@ -92,4 +93,19 @@ TEST_CASE("the inference form equals the module on random specs, and does not ch
   const InferenceNet folded(*model);
   CHECK(torch::equal(model->conv_stem->weight, before));
   CHECK(model->is_training());
+}
+
+TEST_CASE("the inference form equals the module at a proxy's size, where the last maps are 1x1",
+          "[models][inference]") {
+  // B0 at width 0.25, 28 px grey, as the proxies train it: 1x1 and 2x2 maps in the last stages (effscale's depthwise
+  // forward on small outputs), in both layouts.
+  const ArchSpec spec = effscale::testing::grey_proxy_b0(0.25, 1.0);
+  CHECK(relative_error(spec, 28, 8) < 1e-4);
+  EfficientNet model(spec, 3);
+  randomise_batch_norms(*model);
+  model->eval();
+  const torch::Tensor x = torch::randn({4, 1, 28, 28});
+  const torch::Tensor channels_last = InferenceNet(*model, torch::MemoryFormat::ChannelsLast).forward(x);
+  const torch::Tensor contiguous = InferenceNet(*model, torch::MemoryFormat::Contiguous).forward(x);
+  CHECK(effscale::testing::relative_error(channels_last, contiguous) < 1e-4);
 }
