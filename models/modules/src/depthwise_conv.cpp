@@ -100,8 +100,19 @@ torch::Tensor effscale_forward(const ConvInput& in, const torch::Tensor& weight,
   return y;
 }
 
-// The output size of padded_conv2d along one dimension: either padding convention gives ceil(n / s).
-int64_t output_size(int64_t size, int64_t stride) { return (size + stride - 1) / stride; }
+// Which of effscale's kernels a depthwise convolution of x with a k x k kernel at `stride` takes (either padding
+// convention gives ceil(n / s) outputs per dimension).
+DepthwiseKernelChoice choice_for(const torch::Tensor& x, int64_t kernel, const Stride2d& stride) {
+  const auto out = [&](int d) { return (x.size(d + 2) + stride[d] - 1) / stride[d]; };
+  return depthwise_kernel_choice(x.size(1), kernel, out(0), out(1));
+}
+
+// conv_input's padded input in NHWC memory, which effscale's kernels read.
+ConvInput nhwc_input(const torch::Tensor& x, int64_t kernel, const Stride2d& stride, Padding padding) {
+  ConvInput in = conv_input(x, kernel, stride, padding);
+  in.input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);
+  return in;
+}
 
 // Whether x and weight are a float32 CPU depthwise convolution effscale's kernels can read: x 4-D in channels_last
 // memory, weight [C, 1, k, k] with C = x's channels >= kMinChannels, groups == C, bias (when defined) [C] float32.
@@ -172,13 +183,10 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, int64_t stride_h, int64_t stride_w, int64_t padding) {
     const Stride2d stride{stride_h, stride_w};
-    ConvInput in = conv_input(x, weight.size(-1), stride, static_cast<Padding>(padding));
-    in.input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);  // effscale's kernels read NHWC memory
-    const int64_t k = weight.size(-1);
-    const bool ours = depthwise_kernel_choice(x.size(1), k, output_size(x.size(2), stride_h),
-                                              output_size(x.size(3), stride_w))
-                          .forward_by_effscale;
-    torch::Tensor y = ours ? effscale_forward(in, weight, {}, stride) : conv2d_on(in, weight, {}, stride, x.size(1));
+    const ConvInput in = nhwc_input(x, weight.size(-1), stride, static_cast<Padding>(padding));
+    torch::Tensor y = choice_for(x, weight.size(-1), stride).forward_by_effscale
+                          ? effscale_forward(in, weight, {}, stride)
+                          : conv2d_on(in, weight, {}, stride, x.size(1));
     ctx->save_for_backward({in.input, weight});
     ctx->saved_data["stride"] = std::vector<int64_t>{stride_h, stride_w};
     ctx->saved_data["padding"] = std::vector<int64_t>{in.padding[0], in.padding[1]};
@@ -234,8 +242,7 @@ bool depthwise_training_applies(const torch::Tensor& x, const torch::Tensor& wei
                                 int64_t groups, const Stride2d& stride) {
   if (!torch::GradMode::is_enabled() || !(x.requires_grad() || weight.requires_grad())) return false;
   if (bias.defined() || !depthwise_shapes_fit(x, weight, bias, groups)) return false;
-  const DepthwiseKernelChoice choice = depthwise_kernel_choice(x.size(1), weight.size(-1), output_size(x.size(2), stride[0]),
-                                                               output_size(x.size(3), stride[1]));
+  const DepthwiseKernelChoice choice = choice_for(x, weight.size(-1), stride);
   return choice.forward_by_effscale || choice.weight_by_effscale || choice.input_by_effscale;
 }
 
@@ -244,16 +251,12 @@ bool depthwise_inference_applies(const torch::Tensor& x, const torch::Tensor& we
   const bool grad_wanted =
       torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (grad_wanted || !depthwise_shapes_fit(x, weight, bias, groups)) return false;
-  return depthwise_kernel_choice(x.size(1), weight.size(-1), output_size(x.size(2), stride[0]),
-                                 output_size(x.size(3), stride[1]))
-      .forward_by_effscale;
+  return choice_for(x, weight.size(-1), stride).forward_by_effscale;
 }
 
 torch::Tensor depthwise_conv2d_inference(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                          const Stride2d& stride, Padding padding) {
-  ConvInput in = conv_input(x, weight.size(-1), stride, padding);
-  in.input = in.input.contiguous(torch::MemoryFormat::ChannelsLast);
-  return effscale_forward(in, weight, bias, stride);
+  return effscale_forward(nhwc_input(x, weight.size(-1), stride, padding), weight, bias, stride);
 }
 
 torch::Tensor depthwise_conv2d_training(const torch::Tensor& x, const torch::Tensor& weight, const Stride2d& stride,
