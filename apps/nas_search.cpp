@@ -49,7 +49,7 @@ const char* const kUsage =
     "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--reference mobilenetv2|b0|SPEC.json]\n"
     "                  [--space FILE] [--export BEST.json]\n"
     "                  [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C] [--seed N]\n"
-    "                  [--workers N] [--batch B] [--config PRESET.ini] [training options]\n"
+    "                  [--workers N] [--batch B] [--seeds N] [--config PRESET.ini] [training options]\n"
     "       nas_search --space-info [--reference R | --space FILE] [--format table|csv|json]\n"
     "Several nas_search processes on one study cooperate: each trains candidates of the same controller rounds.";
 
@@ -109,6 +109,8 @@ po::options_description search_flags() {
       ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
       ("workers", po::value<int>()->default_value(1), "candidates trained at once in this process (threads)")
       ("batch", cli::with_default(se::SearchJob{}.batch), "candidates per controller round (a study setting; PPO updates per round)")
+      ("seeds", cli::with_default(se::SearchJob{}.seeds),
+       "train each candidate with this many seeds on the same data; the controller is told the mean reward (a study setting)")
       ("stale-after", cli::with_default(se::SearchJob{}.claim.stale_after_s), "seconds without a heartbeat before a candidate is re-queued")
       ("max-retries", cli::with_default(se::SearchJob{}.claim.max_retries), "re-queued attempts a killed candidate gets before it counts as failed")
       ("top", po::value<int>()->default_value(10), "rows of the final table")
@@ -127,6 +129,8 @@ se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace
   if (job.trials < 1) throw UsageError("--trials must be at least 1");
   job.batch = vm["batch"].as<int>();
   if (job.batch < 1) throw UsageError("--batch must be at least 1");
+  job.seeds = vm["seeds"].as<int>();
+  if (job.seeds < 1 || job.seeds > 100) throw UsageError("--seeds must be from 1 to 100");
   const std::vector<int> counts = choice_counts(space);
   const std::string kind = vm["controller"].as<std::string>();
   const uint64_t seed = vm["seed"].as<uint64_t>();
@@ -163,30 +167,40 @@ int64_t open_search_study(st::Storage& storage, const std::string& study_name, c
   if (vm["controller"].as<std::string>() == "evolution" &&
       (evolution.population != EvolutionSize{}.population || evolution.sample != EvolutionSize{}.sample))
     settings["evolution"] = {{"population", evolution.population}, {"tournament", evolution.sample}};  // defaults: as before
+  if (job.seeds > 1) settings["seeds"] = job.seeds;  // one seed: the settings of searches from before seeds existed
   const json attrs = storage.study_attrs(study, true);
   if (attrs.contains("search_settings") && !attrs["search_settings"].contains("conv_op"))
     throw UsageError("study '" + study_name + "' holds a search of an earlier effscale, whose `conv` op was a regular conv and a " +
                      "1x1 projection (now `fused`); its candidates would decode to other networks: use another --study");
   if (attrs.contains("search_settings") && attrs["search_settings"] != settings)
-    throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space, reward or batch; use another --study");
+    throw UsageError("study '" + study_name + "' holds a search with another controller, seed, space, reward, batch or seeds; use another --study");
   storage.set_study_attr(study, "search_settings", settings, true);
   return study;
 }
 
-// Exports the best candidate of `done` (ranked, not empty) to `export_path` and prints the top rows.
-void report_best(const se::SearchSpace& space, const std::vector<st::Trial>& done, const std::string& export_path,
-                 int top, cli::OutputFormat format) {
-  m::ArchSpec best = space.decode(se::candidate_of(space, done.front()));
+// Exports the best candidate of `done` (ranked, not empty) to `export_path` and prints the top rows: with one
+// seed a row per trial as before; with several, each candidate's first trial, mean reward and mean validation
+// top-1 with its sd and 95% interval.
+void report_best(const se::SearchSpace& space, const std::vector<se::CandidateResult>& done, int seeds,
+                 const std::string& export_path, int top, cli::OutputFormat format) {
+  m::ArchSpec best = space.decode(se::candidate_of(space, *done.front().first));
   best.name = "searched";
   m::write_spec_file(export_path, best);
-  cli::OutputTable table({"number", "reward", "val_top1", "target_macs", "target_params", "stages"});
+  std::vector<std::string> columns = {"number", "reward", "val_top1", "target_macs", "target_params", "stages"};
+  if (seeds > 1) columns.insert(columns.end(), {"seeds", "val_top1_sd", "ci95_low", "ci95_high"});
+  cli::OutputTable table(columns);
   for (size_t i = 0; i < done.size() && int(i) < top; ++i) {
-    const st::Trial& t = done[i];
-    table.add_row({t.number, t.values[0], t.user_attrs.value("val_top1", json(nullptr)), t.user_attrs["target_macs"],
-                   t.user_attrs["target_params"], t.user_attrs["searched_stages"]});
+    const se::CandidateResult& c = done[i];
+    const st::Trial& t = *c.first;
+    std::vector<json> row = {t.number, c.reward, seeds > 1 ? json(c.accuracy.mean) : t.user_attrs.value("val_top1", json(nullptr)),
+                             t.user_attrs["target_macs"], t.user_attrs["target_params"], t.user_attrs["searched_stages"]};
+    if (seeds > 1) row.insert(row.end(), {c.accuracy.n, c.accuracy.sd, c.accuracy.ci_low, c.accuracy.ci_high});
+    table.add_row(row);
   }
   std::cout << table.render(format);
-  std::cerr << "nas_search: best architecture (reward " << done.front().values[0] << ") written to " << export_path << "\n";
+  std::cerr << "nas_search: best architecture (reward " << done.front().reward
+            << (seeds > 1 ? ", the mean over " + std::to_string(seeds) + " seeds" : std::string()) << ") written to "
+            << export_path << "\n";
 }
 
 // The space --space or --reference names.
@@ -271,12 +285,12 @@ int run(int argc, char** argv) {
   if (const std::string& note = job.training.recipe.start_note; !note.empty()) job.log(note);  // each train.log has it too
   tr::run_worker_threads(workers, threads, [&](int each) { se::run_search_worker(job, each); });
 
-  const std::vector<st::Trial> done =
-      st::rank_by_value(storage->get_trials(job.study_id, {st::TrialState::Complete}), st::StudyDirection::Maximize);
+  const std::vector<st::Trial> trials = storage->get_trials(job.study_id, {});
+  const std::vector<se::CandidateResult> done = se::rank_candidates(trials, job.seeds);
   if (done.empty()) throw std::runtime_error("no candidate completed (all were pruned or failed); nothing to export");
   const std::string export_path =
       vm.count("export") ? vm["export"].as<std::string>() : (std::filesystem::path(job.out_dir) / "best.json").string();
-  report_best(space, done, export_path, vm["top"].as<int>(), format);
+  report_best(space, done, job.seeds, export_path, vm["top"].as<int>(), format);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -51,6 +52,41 @@ struct Round {
 
 int64_t step_of(const st::Trial& t) { return t.system_attrs.value("controller_step", int64_t{-1}); }
 
+// The latest trial of a step's seed (retries come after the attempts they replace), if any.
+const st::Trial* latest_trial(const std::vector<st::Trial>& recorded, int64_t step, int seed) {
+  const st::Trial* latest = nullptr;
+  for (const st::Trial& t : recorded)
+    if (step_of(t) == step && seed_index_of(t) == seed && (!latest || t.number > latest->number)) latest = &t;
+  return latest;
+}
+
+// The reward a finished trial gives its candidate: COMPLETE its value, PRUNED the reward of its last
+// validation accuracy, FAIL 0. Null while it is waiting or running.
+std::optional<double> trial_reward(const SearchJob& job, const st::Trial& t, int64_t macs) {
+  switch (t.state) {
+    case st::TrialState::Complete: return t.values.empty() ? 0.0 : t.values[0];
+    case st::TrialState::Pruned: {
+      const json acc = t.user_attrs.value("val_top1", json(nullptr));
+      return acc.is_number() ? reward(acc.get<double>(), double(macs), job.reward) : 0.0;
+    }
+    case st::TrialState::Fail: return 0.0;
+    default: return std::nullopt;
+  }
+}
+
+// A trained step's reward, the mean over its seeds' latest trials, or nothing while one is unfinished or not yet
+// enqueued.
+std::optional<double> step_reward(const SearchJob& job, const std::vector<st::Trial>& recorded, int64_t step, int64_t macs) {
+  double sum = 0;
+  for (int seed = 0; seed < job.seeds; ++seed) {
+    const st::Trial* t = latest_trial(recorded, step, seed);
+    const auto r = t ? trial_reward(job, *t, macs) : std::nullopt;
+    if (!r) return std::nullopt;
+    sum += *r;
+  }
+  return sum / job.seeds;
+}
+
 json stages_of(const m::ArchSpec& spec) { return m::spec_to_json_value(spec)["stages"]; }
 
 // The controller at the stored state, and the round it proposes from there.
@@ -71,8 +107,8 @@ Round plan_round(const SearchJob& job, const json& attrs, const std::vector<st::
       for (const st::Trial& t : recorded)  // identical architectures of earlier rounds are not trained again
         if (t.state == st::TrialState::Complete && !t.values.empty() && step_of(t) < round.first_step &&
             t.user_attrs.value("searched_stages", json()) == plan.stages) {
-          plan.kind = Plan::Kind::Known;
-          plan.known = t.values[0];
+          plan.kind = Plan::Kind::Known;  // its round was told, so every seed of it is finished
+          plan.known = step_reward(job, recorded, step_of(t), plan.macs).value_or(t.values[0]);
           break;
         }
       for (size_t j = 0; j < round.plans.size() && plan.kind == Plan::Kind::Train; ++j)
@@ -87,44 +123,26 @@ Round plan_round(const SearchJob& job, const json& attrs, const std::vector<st::
   return round;
 }
 
-// The latest trial of a step (retries come after the attempts they replace), if any.
-const st::Trial* latest_trial(const std::vector<st::Trial>& recorded, int64_t step) {
-  const st::Trial* latest = nullptr;
-  for (const st::Trial& t : recorded)
-    if (step_of(t) == step && (!latest || t.number > latest->number)) latest = &t;
-  return latest;
-}
-
-// Enqueues the round's candidates that need training, in step order, while the study still needs trials
-// (evaluated + pending < trials); each step at most once, whoever calls.
+// Enqueues the round's candidates that need training, in step order, with one trial per seed, while the study
+// still needs trials (evaluated + pending < trials x seeds); each step at most once, whoever calls.
 void enqueue_needed(const SearchJob& job, st::Storage& storage, const Round& round, const std::vector<st::Trial>& recorded) {
   int pending = 0;
   for (const st::Trial& t : recorded) pending += t.state == st::TrialState::Running || t.state == st::TrialState::Waiting;
-  int room = job.trials - evaluated_count(recorded) - pending;
+  int room = job.trials * job.seeds - evaluated_count(recorded) - pending;
   for (size_t i = 0; i < round.plans.size() && room > 0; ++i) {
     const int64_t step = round.first_step + int64_t(i);
-    if (round.plans[i].kind != Plan::Kind::Train || latest_trial(recorded, step)) continue;
-    st::Storage::EnqueueRequest request;
-    for (size_t d = 0; d < round.candidates[i].size(); ++d)
-      request.params[job.space->decisions()[d].name] = {double(round.candidates[i][d]),
-                                                         st::Distribution::categorical(job.space->decisions()[d].choices)};
-    request.system_attrs = {{"controller_step", step}};
-    storage.enqueue_trials_once(job.study_id, "search_step_" + std::to_string(step), {request});
-    --room;
-  }
-}
-
-// The reward a finished trial gives its candidate: COMPLETE its value, PRUNED the reward of its last
-// validation accuracy, FAIL 0. Null while it is waiting or running.
-std::optional<double> trial_reward(const SearchJob& job, const st::Trial& t, int64_t macs) {
-  switch (t.state) {
-    case st::TrialState::Complete: return t.values.empty() ? 0.0 : t.values[0];
-    case st::TrialState::Pruned: {
-      const json acc = t.user_attrs.value("val_top1", json(nullptr));
-      return acc.is_number() ? reward(acc.get<double>(), double(macs), job.reward) : 0.0;
+    if (round.plans[i].kind != Plan::Kind::Train || latest_trial(recorded, step, 0)) continue;
+    std::vector<st::Storage::EnqueueRequest> requests(size_t(job.seeds));
+    for (int seed = 0; seed < job.seeds; ++seed) {
+      st::Storage::EnqueueRequest& request = requests[size_t(seed)];
+      for (size_t d = 0; d < round.candidates[i].size(); ++d)
+        request.params[job.space->decisions()[d].name] = {double(round.candidates[i][d]),
+                                                           st::Distribution::categorical(job.space->decisions()[d].choices)};
+      request.system_attrs = {{"controller_step", step}};
+      if (job.seeds > 1) request.system_attrs["seed_index"] = seed;  // one seed: the trials of searches before seeds
     }
-    case st::TrialState::Fail: return 0.0;
-    default: return std::nullopt;
+    storage.enqueue_trials_once(job.study_id, "search_step_" + std::to_string(step), requests);
+    room -= job.seeds;
   }
 }
 
@@ -138,8 +156,7 @@ std::optional<std::vector<double>> round_rewards(const SearchJob& job, const Rou
     else if (plan.kind == Plan::Kind::Known) rewards.push_back(plan.known);
     else if (plan.kind == Plan::Kind::SameAs) rewards.push_back(rewards[plan.same_as]);
     else {
-      const st::Trial* t = latest_trial(recorded, round.first_step + int64_t(i));
-      const auto r = t ? trial_reward(job, *t, plan.macs) : std::nullopt;
+      const auto r = step_reward(job, recorded, round.first_step + int64_t(i), plan.macs);
       if (!r) return std::nullopt;
       rewards.push_back(*r);
     }
@@ -163,21 +180,27 @@ void say(const SearchJob& job, const std::string& line) {
   if (job.log) job.log(line);
 }
 
-// Trains the candidate of a claimed trial on the proxy and finishes the trial with its reward. Its training log
-// goes to OUT_DIR/<step>/train.log.
+// Trains the candidate of a claimed trial on the proxy with the trial's seed and finishes the trial with its
+// reward. Its run folder is OUT_DIR/<step> (seed 0) or OUT_DIR/<step>/seed<k>, with train.log in it.
 void train_candidate(const SearchJob& job, st::Storage& storage, const st::Trial& trial) {
   const int64_t step = step_of(trial);
+  const int seed = seed_index_of(trial);
   m::ArchSpec spec = job.space->decode(candidate_of(*job.space, trial));
   spec.name = "candidate-" + std::to_string(step);
   const int64_t macs = m::count_macs(spec);
   const m::ArchSpec proxy = tr::trained_spec(spec, job.training, job.data->num_classes);
-  const std::string run_dir = (std::filesystem::path(job.out_dir) / std::to_string(step)).string();
+  std::filesystem::path run_path = std::filesystem::path(job.out_dir) / std::to_string(step);
+  if (seed > 0) run_path /= "seed" + std::to_string(seed);
+  const std::string run_dir = run_path.string();
   tr::TrainerOptions options = tr::options_for_run(job.training.recipe, proxy, run_dir);
   options.resume = true;  // a re-queued candidate continues from its last checkpoint
-  const json extra = {{"searched_stages", stages_of(spec)}, {"target_macs", macs}, {"target_params", m::count_params(spec)}};
+  options.seed += uint64_t(seed);  // weights and data order; every candidate gets the same seeds (common random numbers)
+  json extra = {{"searched_stages", stages_of(spec)}, {"target_macs", macs}, {"target_params", m::count_params(spec)}};
+  if (job.seeds > 1) extra["seed_index"] = seed;
   auto score = [&](const json& row) { return reward(row["val_top1"].get<double>(), double(macs), job.reward); };
   std::ostringstream line;
-  line << "step " << step << " trial " << trial.number << ", " << double(macs) / 1e6 << "M MACs";
+  line << "step " << step << (job.seeds > 1 ? " seed " + std::to_string(seed) : std::string()) << " trial " << trial.number
+       << ", " << double(macs) / 1e6 << "M MACs";
   say(job, line.str());
   std::filesystem::create_directories(run_dir);
   std::ofstream log((std::filesystem::path(run_dir) / "train.log").string(), std::ios::app);
@@ -191,11 +214,44 @@ void report_finished(const SearchJob& job, st::Storage& storage, int64_t trial_i
   const std::vector<st::Trial> trials = storage.get_trials(job.study_id, {});
   const int done = evaluated_count(trials);
   const st::Study study{job.study_id, "", {st::StudyDirection::Maximize}};
-  say(job, st::trial_finished_line(storage.get_trial(trial_id), st::best_trial(study, trials), done, job.trials,
-                                   clock.eta_seconds(done, job.trials)));
+  const int total = job.trials * job.seeds;
+  say(job, st::trial_finished_line(storage.get_trial(trial_id), st::best_trial(study, trials), done, total,
+                                   clock.eta_seconds(done, total)));
 }
 
 }  // namespace
+
+int seed_index_of(const st::Trial& trial) { return trial.system_attrs.value("seed_index", 0); }
+
+std::vector<CandidateResult> rank_candidates(const std::vector<st::Trial>& trials, int seeds) {
+  std::map<int64_t, std::vector<const st::Trial*>> by_step;  // the latest trial of each seed
+  for (const st::Trial& t : trials) {
+    const int seed = seed_index_of(t);
+    if (step_of(t) < 0 || seed < 0 || seed >= seeds) continue;
+    std::vector<const st::Trial*>& latest = by_step[step_of(t)];
+    latest.resize(size_t(seeds), nullptr);
+    if (!latest[size_t(seed)] || t.number > latest[size_t(seed)]->number) latest[size_t(seed)] = &t;
+  }
+  std::vector<CandidateResult> ranked;
+  for (const auto& [step, latest] : by_step) {
+    CandidateResult result;
+    result.step = step;
+    for (const st::Trial* t : latest) {
+      if (!t || t->state != st::TrialState::Complete || t->values.empty()) break;
+      result.rewards.push_back(t->values[0]);
+      result.val_top1.push_back(t->user_attrs.value("val_top1", 0.0));
+    }
+    if (int(result.rewards.size()) != seeds) continue;
+    double sum = 0;
+    for (double r : result.rewards) sum += r;
+    result.reward = sum / seeds;
+    result.accuracy = st::summarize(result.val_top1);
+    result.first = latest.front();
+    ranked.push_back(std::move(result));
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const CandidateResult& a, const CandidateResult& b) { return a.reward > b.reward; });
+  return ranked;
+}
 
 Candidate candidate_of(const SearchSpace& space, const st::Trial& trial) {
   Candidate candidate;
@@ -217,7 +273,7 @@ void run_search_worker(const SearchJob& job, int threads) {
   while (true) {
     const json attrs = storage->study_attrs(job.study_id, true);
     std::vector<st::Trial> recorded = storage->get_trials(job.study_id, {});
-    if (evaluated_count(recorded) >= job.trials) return;
+    if (evaluated_count(recorded) >= job.trials * job.seeds) return;
     if (attrs.value("controller_step", int64_t{0}) > 50LL * job.trials + job.batch)
       throw std::runtime_error("the controller keeps proposing known or rejected architectures; stopping");
     Round round = plan_round(job, attrs, recorded);
@@ -231,7 +287,7 @@ void run_search_worker(const SearchJob& job, int threads) {
       advance(job, *storage, round, *rewards);
       continue;
     }
-    if (evaluated_count(recorded) >= job.trials) return;
+    if (evaluated_count(recorded) >= job.trials * job.seeds) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // others are training this round's candidates
   }
 }

@@ -162,6 +162,7 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
       {" --trials 2 --space " + shell_quote(dir.file("none.json")), "none.json"},
       {" --trials 2 --workers 0", "--workers must be at least 1"},
       {" --trials 2 --batch 0", "--batch must be at least 1"},
+      {" --trials 2 --seeds 0", "--seeds must be from 1 to 100"},
       {" --trials 2 --controller evolution --population 1", "--population must be at least 2"},
       {" --trials 2 --controller evolution --population 4 --tournament 5", "--tournament must be from 1 to --population"},
       {" --trials 2 --reward-exponent nan", "reward exponent nan: expected a finite number"},
@@ -175,6 +176,33 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
     CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: ") && Catch::Contains(c.message));
   }
   CHECK_FALSE(std::filesystem::exists(dir.file("x.db")));  // refused before any study was touched
+}
+
+TEST_CASE("nas_search --seeds trains every candidate with each seed, ranks by the mean and keeps its seeds", "[apps][nas_search]") {
+  TempDir dir;
+  const std::string data = write_mnist_folder(dir.file("mnist"), 96, 32, false, true);
+  const auto r = run_command(search_command(dir, data, 2) + " --seeds 2");
+  REQUIRE(r.exit_status == 0);
+  const json rows = json::parse(r.out);
+  REQUIRE(rows.size() == 2);  // one row per candidate, not per trial
+  for (const json& row : rows) {
+    CHECK(row["seeds"] == 2);
+    CHECK(row["ci95_low"].get<double>() <= row["val_top1"].get<double>());
+    CHECK(row["val_top1"].get<double>() <= row["ci95_high"].get<double>());
+  }
+  CHECK(rows[0]["reward"].get<double>() >= rows[1]["reward"].get<double>());
+  CHECK_THAT(r.err, Catch::Contains("the mean over 2 seeds"));
+  CHECK(std::filesystem::exists(dir.file("runs/best.json")));
+  {
+    SqliteStorage storage(dir.file("search.db"));
+    CHECK(storage.get_trials(storage.find_study("s")->study_id, {TrialState::Complete}).size() == 4);
+  }
+  CHECK(run_command(search_command(dir, data, 2) + " --seeds 2").exit_status == 0);  // finished: nothing more to train
+  const auto other = run_command(search_command(dir, data, 2) + " --seeds 3");
+  CHECK(other.exit_status == 2);
+  CHECK_THAT(other.err, Catch::Contains("batch or seeds; use another --study"));
+  SqliteStorage storage(dir.file("search.db"));
+  CHECK(storage.get_trials(storage.find_study("s")->study_id, {}).size() == 4);  // unchanged by either
 }
 
 TEST_CASE("nas_search refuses a study of an earlier effscale, whose conv op built other networks", "[apps][nas_search]") {

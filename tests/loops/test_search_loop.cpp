@@ -17,6 +17,13 @@ using nlohmann::json;
 
 namespace {
 
+// How many choices each decision of `space` has.
+std::vector<int> choice_counts(const search::SearchSpace& space) {
+  std::vector<int> counts;
+  for (const search::Decision& d : space.decisions()) counts.push_back(int(d.choices.size()));
+  return counts;
+}
+
 // A random search of `trials` candidates in rounds of 2 on the tiny proxy.
 search::SearchJob tiny_search(const search::SearchSpace& space, const trainers::ProxyData& data, const std::string& out_dir,
                               int64_t study_id, int trials) {
@@ -25,8 +32,7 @@ search::SearchJob tiny_search(const search::SearchSpace& space, const trainers::
   job.space = &space;
   job.trials = trials;
   job.batch = 2;
-  std::vector<int> counts;
-  for (const search::Decision& d : space.decisions()) counts.push_back(int(d.choices.size()));
+  const std::vector<int> counts = choice_counts(space);
   job.make_controller = [counts] { return search::make_random_controller(counts, 3); };
   job.training = tiny_proxy_training();
   job.data = &data;
@@ -45,7 +51,84 @@ std::map<int64_t, json> completed_stages(store::Storage& storage, int64_t study)
   return stages;
 }
 
+// The train_loss of the first epoch in a run's summary.csv (epoch,train_loss,...).
+std::string train_loss_of(const std::filesystem::path& summary) {
+  const std::string text = read_file(summary.string());
+  const size_t row = text.find('\n') + 1, first = text.find(',', row) + 1;
+  return text.substr(first, text.find(',', first) - first);
+}
+
+// A random controller that also keeps, in its state, every reward it was told (in the order told).
+class RecordingController : public search::Controller {
+ public:
+  explicit RecordingController(std::vector<int> counts) : inner_(search::make_random_controller(std::move(counts), 3)) {}
+  search::Candidate ask() override { return inner_->ask(); }
+  void tell(const search::Candidate& candidate, double reward) override {
+    inner_->tell(candidate, reward);
+    told_.push_back(reward);
+  }
+  json state() const override { return {{"inner", inner_->state()}, {"told", told_}}; }
+  void load_state(const json& state) override {
+    inner_->load_state(state["inner"]);
+    told_ = state["told"].get<std::vector<double>>();
+  }
+
+ private:
+  std::unique_ptr<search::Controller> inner_;
+  std::vector<double> told_;
+};
+
 }  // namespace
+
+TEST_CASE("a search of several seeds trains each candidate once per seed and tells the controller their mean", "[search][loop]") {
+  TempDir dir;
+  const search::SearchSpace space = search::SearchSpace::efficientnet_default();
+  const trainers::ProxyData data = tiny_proxy_data();
+  const auto backend = loop_backend("file", dir);
+  const int64_t study = backend->create_or_load_study("s", {store::StudyDirection::Maximize}).study_id;
+  search::SearchJob job = tiny_search(space, data, dir.file("runs"), study, 4);  // two rounds of two
+  job.seeds = 2;
+  const std::vector<int> counts = choice_counts(space);
+  job.make_controller = [counts] { return std::make_unique<RecordingController>(counts); };
+  job.connect = connect_to(backend);
+  trainers::run_worker_threads(2, 1, [&](int threads) { search::run_search_worker(job, threads); });
+
+  const std::vector<store::Trial> trials = backend->get_trials(study, {});
+  REQUIRE(trials.size() == 8);
+  CHECK(search::evaluated_count(trials) == 8);
+  std::map<int64_t, std::map<int, const store::Trial*>> by_step;
+  for (const store::Trial& t : trials) {
+    REQUIRE(t.state == store::TrialState::Complete);
+    by_step[t.system_attrs["controller_step"].get<int64_t>()][search::seed_index_of(t)] = &t;
+    CHECK(t.user_attrs["seed_index"] == search::seed_index_of(t));
+  }
+  REQUIRE(by_step.size() == 4);
+  // The first round was told (the last is not: the search stops once its budget is evaluated).
+  const std::vector<double> told = backend->study_attrs(study, true)["controller_state"]["told"].get<std::vector<double>>();
+  REQUIRE(told.size() == 2);
+  for (const auto& [step, seeds] : by_step) {
+    REQUIRE(seeds.size() == 2);
+    CHECK(seeds.at(0)->user_attrs["searched_stages"] == seeds.at(1)->user_attrs["searched_stages"]);
+    if (step < 2) CHECK(told[size_t(step)] == Approx((seeds.at(0)->values[0] + seeds.at(1)->values[0]) / 2).epsilon(1e-12));
+    const std::filesystem::path run = std::filesystem::path(job.out_dir) / std::to_string(step);
+    CHECK(std::filesystem::exists(run / "train.log"));
+    CHECK(std::filesystem::exists(run / "seed1" / "train.log"));
+  }
+  // The two seeds train differently (the seed moves weights and data order): their training losses differ.
+  const std::filesystem::path run0 = std::filesystem::path(job.out_dir) / "0";
+  CHECK(train_loss_of(run0 / "summary.csv") != train_loss_of(run0 / "seed1" / "summary.csv"));
+
+  const std::vector<search::CandidateResult> ranked = search::rank_candidates(trials, 2);
+  REQUIRE(ranked.size() == 4);
+  for (size_t i = 0; i + 1 < ranked.size(); ++i) CHECK(ranked[i].reward >= ranked[i + 1].reward);
+  for (const search::CandidateResult& c : ranked) {
+    const auto& seeds = by_step.at(c.step);
+    CHECK(c.reward == Approx((seeds.at(0)->values[0] + seeds.at(1)->values[0]) / 2).epsilon(1e-12));
+    CHECK(c.accuracy.n == 2);
+    CHECK(search::seed_index_of(*c.first) == 0);
+  }
+  CHECK(search::rank_candidates(trials, 3).empty());  // no candidate has a third seed
+}
 
 TEST_CASE("the search loop evaluates exactly N candidates, the same ones with one worker or two", "[search][loop]") {
   TempDir dir;

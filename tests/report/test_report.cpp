@@ -143,3 +143,29 @@ TEST_CASE("the report gives seeded accuracies with intervals, marks what is insi
     CHECK(md.find(part) != std::string::npos);
   CHECK(read_text(dir.file("report/compare.svg")).find("<svg") == 0);
 }
+
+TEST_CASE("a search of several seeds is reported by candidate: the best mean reward is chosen, with intervals", "[report]") {
+  effscale::testing::TempDir dir;
+  SqliteStorage storage(dir.file("s.db"));
+  const int64_t search = storage.create_or_load_study("search", {StudyDirection::Maximize}).study_id;
+  storage.set_study_attr(search, "search_settings", json{{"controller", "ppo"}, {"seeds", 2}}, true);
+  // Step 0 has the best single run (0.90) but a mean of 0.80; step 1 the best mean (0.845); step 2 one seed only.
+  const std::map<int, std::vector<double>> rewards = {{0, {0.90, 0.70}}, {1, {0.85, 0.84}}, {2, {0.95}}};
+  for (const auto& [step, values] : rewards)
+    for (size_t seed = 0; seed < values.size(); ++seed)
+      add_trial(storage, search, values[seed],
+                {{"val_top1", values[seed] - 0.1}, {"target_macs", 2e8}, {"searched_stages", "s" + std::to_string(step)},
+                 {"seed_index", seed}},
+                {{"controller_step", step}, {"seed_index", seed}});
+  ReportOptions options;
+  options.search_study = "search";
+  options.output_dir = dir.file("report");
+  write_study_report(storage, options);
+  const std::string md = read_text(dir.file("report/report.md"));
+  INFO(md);
+  for (const char* part : {"Chosen baseline: step 1 (trials 2, 3), mean reward 0.8450 over 2 seeds",
+                           "validation top-1 0.7450 [", "Stages: `\"s1\"`", "each trained with 2 seeds",
+                           "| 1 | 0.8450 [", "| chosen |", "| 0 | 0.8000 [", "inside the noise |"})
+    CHECK(md.find(part) != std::string::npos);
+  CHECK(md.find("| 2 | 0.9500") == std::string::npos);  // a candidate with a seed missing is not ranked
+}

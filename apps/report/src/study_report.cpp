@@ -181,9 +181,52 @@ double pooled_sd(const std::vector<TrialGroup>& groups) {
   return df > 0 ? std::sqrt(sum / df) : NAN;
 }
 
+// The seeds each candidate of a search was trained with (the search setting `seeds`; 1 for searches before it).
+int search_seeds(const Loaded& s) {
+  const json settings = s.attrs.value("search_settings", json::object());
+  return settings.is_object() ? settings.value("seeds", 1) : 1;
+}
+
+// The rest of the search section when every candidate trained with `seeds` seeds: the candidate of the best mean
+// reward (what nas_search exports), the charts, and the top ten with intervals, each against the chosen one by
+// Welch's test on the seeds' rewards.
+std::string seeded_search_text(const Loaded& s, const std::string& dir, int seeds) {
+  std::vector<TrialGroup> candidates =
+      group_trials(s.trials, [](const st::Trial& t) { return group_key(t, "controller_step"); });
+  candidates.erase(std::remove_if(candidates.begin(), candidates.end(), [seeds](const TrialGroup& g) { return g.value.n != seeds; }),
+                   candidates.end());
+  if (candidates.empty()) return "No candidate has finished all its seeds yet.\n\n";
+  candidates = by_mean_descending(candidates);
+  auto accuracy = [](const TrialGroup& g) {
+    std::vector<double> values;
+    for (const st::Trial& t : g.trials) values.push_back(user_number(t, "val_top1"));
+    return st::summarize(values);
+  };
+  const TrialGroup& chosen = candidates.front();
+  const st::Trial& first = chosen.trials[0];
+  std::string numbers;
+  for (const st::Trial& t : chosen.trials) numbers += (numbers.empty() ? "" : ", ") + std::to_string(t.number);
+  std::string out = fmt::format("Chosen baseline: step {} (trials {}), mean reward {:.4f} over {} seeds, validation "
+                                "top-1 {}, {} multiply-adds at the target setting.\n\nStages: `{}`\n\n",
+                                chosen.key, numbers, chosen.value.mean, seeds, interval_text(accuracy(chosen)),
+                                millions(trial_macs(first)), attr(first, "searched_stages").dump());
+  out += chart(s, "pareto", "search_pareto.svg", dir, first.number, "chosen baseline (its first seed)");
+  out += chart(s, "history", "search_history.svg", dir);
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < candidates.size() && i < 10; ++i) {
+    const TrialGroup& g = candidates[i];
+    rows.push_back({g.key, interval_text(g.value), interval_text(accuracy(g)), millions(trial_macs(g.trials[0])),
+                    millions(user_number(g.trials[0], "params")), i == 0 ? "chosen" : separation_text(g, chosen)});
+  }
+  return out + fmt::format("Top candidates (each trained with {} seeds on the same proxy data, common to every candidate; "
+                           "mean and 95% interval; params are of the proxy-sized model trained):\n\n", seeds) +
+         md_table({"step", "reward", "val top-1", "target MACs", "proxy params", "reward vs chosen"}, rows) + "\n";
+}
+
 // `noise_sd`: the seed-to-seed sd of one run on this proxy (from the retrained models), or NaN when unknown.
 std::string search_section(const Loaded& s, const std::string& dir, double noise_sd) {
   std::string out = "## 1. Baseline search\n\n" + settings_block(s);
+  if (const int seeds = search_seeds(s); seeds > 1) return out + seeded_search_text(s, dir, seeds);
   const auto best = st::best_trial(s.study, s.trials);
   if (!best) return out + "No candidate has finished yet.\n\n";
   out += fmt::format("Chosen baseline: trial {}, reward {:.4f}, validation top-1 {}, {} multiply-adds at the target "

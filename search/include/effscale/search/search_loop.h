@@ -20,6 +20,7 @@
 #include "effscale/search/search_space.h"
 #include "effscale/store/claim_loop.h"
 #include "effscale/store/pruner.h"
+#include "effscale/store/sample_statistics.h"
 #include "effscale/store/storage.h"
 #include "effscale/store/trial.h"
 #include "effscale/trainers/training_run.h"
@@ -34,8 +35,11 @@ struct SearchJob {
   const SearchSpace* space = nullptr;   // not owned; outlives the workers
   RewardOptions reward;
   double max_macs = 0;            // > 0: candidates above are rejected before training (reward 0)
-  int trials = 0;                 // stop when the study holds this many COMPLETE or PRUNED trials (>= 1)
+  int trials = 0;                 // stop when the study holds this many evaluated candidates (>= 1): trials x seeds
+                                  // COMPLETE or PRUNED trials
   int batch = 8;                  // candidates per controller round (a study setting, >= 1)
+  int seeds = 1;                  // trainings per candidate, seeds recipe.seed + 0 .. seeds - 1 on the same data (a
+                                  // study setting, >= 1); the controller is told the mean of their rewards
   store::ClaimSettings claim;     // stale limit and retries of a candidate
   std::function<std::unique_ptr<Controller>()> make_controller;  // fresh, before load_state
   trainers::ProxyTraining training;  // how every candidate is trained on the proxy task
@@ -51,8 +55,25 @@ struct SearchJob {
 // reward 0 and its fail_reason, not an error.
 void run_search_worker(const SearchJob& job, int threads);
 
-// The number of COMPLETE or PRUNED trials (evaluated candidates) among `trials`.
+// The number of COMPLETE or PRUNED trials (evaluated trainings; a candidate has one per seed) among `trials`.
 int evaluated_count(const std::vector<store::Trial>& trials);
+
+// The seed of a search trial: its system attribute seed_index, 0 when it has none (searches of one seed).
+int seed_index_of(const store::Trial& trial);
+
+// One candidate of a search over its seeds.
+struct CandidateResult {
+  int64_t step = 0;                  // its controller step
+  std::vector<double> rewards;       // the reward of each seed, in seed order
+  std::vector<double> val_top1;      // the validation top-1 of each seed, in seed order
+  double reward = 0;                 // the mean of `rewards`: what the controller was told
+  store::SampleSummary accuracy;     // the mean of `val_top1` and its 95% interval
+  const store::Trial* first = nullptr;  // its trial of seed 0 (points into the trials given)
+};
+
+// The candidates of `trials` (a search's) whose `seeds` latest trials are all COMPLETE, best mean reward first
+// (ties: the earlier step). The results point into `trials`, which must outlive them.
+std::vector<CandidateResult> rank_candidates(const std::vector<store::Trial>& trials, int seeds);
 
 // The candidate (choice indices in decision order) a search trial holds in its params. Throws StoreInputError
 // when a decision of `space` is missing.
