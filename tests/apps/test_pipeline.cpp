@@ -65,7 +65,7 @@ TEST_CASE("the main job runs end to end, survives a kill, and writes its report"
 
   SqliteStorage storage(db);
   auto search = states_of(storage, "demo-search");
-  CHECK(search[TrialState::Complete] == 3);
+  CHECK(search[TrialState::Complete] == 6);  // three candidates, two seeds each (the demo's default)
   CHECK(search[TrialState::Running] == 0);
   auto compare = states_of(storage, "demo-compare");  // the found baseline, MobileNetV2 and B0, two seeds each
   CHECK(compare[TrialState::Complete] == 6);
@@ -87,9 +87,9 @@ TEST_CASE("the main job runs end to end, survives a kill, and writes its report"
   CHECK(int(points.size()) == grid[TrialState::Complete]);
 
   const std::string report = read_file(dir.file("demo/report/report.md"));
-  for (const char* part : {"## 1. Baseline search", "Chosen baseline: trial", "## 2. The found baseline beside the reference",
+  for (const char* part : {"## 1. Baseline search", "Chosen baseline: step", "over 2 seeds", "## 2. The found baseline beside the reference",
                            "## 3. Compound-coefficient grid", "## 4. The scaled family", "paper top-1", "Machine:",
-                           "Trials recorded:", "`seed`: `0`", "val top-1 vs chosen", "search_pareto.svg", "search_history.svg",
+                           "Trials recorded:", "`seed`: `0`", "reward vs chosen", "search_pareto.svg", "search_history.svg",
                            "compare.svg", "grid.svg", "scaled_family.svg", "scaled_curves.svg"})
     CHECK(report.find(part) != std::string::npos);
   for (const char* svg : {"search_pareto.svg", "search_history.svg", "compare.svg", "grid.svg", "scaled_family.svg", "scaled_curves.svg"})
