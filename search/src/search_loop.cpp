@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -239,7 +240,8 @@ std::vector<CandidateResult> rank_candidates(const std::vector<st::Trial>& trial
     for (const st::Trial* t : latest) {
       if (!t || t->state != st::TrialState::Complete || t->values.empty()) break;
       result.rewards.push_back(t->values[0]);
-      result.val_top1.push_back(t->user_attrs.value("val_top1", 0.0));
+      const json acc = t->user_attrs.value("val_top1", json());
+      result.val_top1.push_back(acc.is_number() ? acc.get<double>() : std::nan(""));  // NaN: not recorded
     }
     if (int(result.rewards.size()) != seeds) continue;
     double sum = 0;

@@ -65,7 +65,7 @@ int seed_index_of(const store::Trial& trial);
 struct CandidateResult {
   int64_t step = 0;                  // its controller step
   std::vector<double> rewards;       // the reward of each seed, in seed order
-  std::vector<double> val_top1;      // the validation top-1 of each seed, in seed order
+  std::vector<double> val_top1;      // the validation top-1 of each seed, in seed order (NaN where not recorded)
   double reward = 0;                 // the mean of `rewards`: what the controller was told
   store::SampleSummary accuracy;     // the mean of `val_top1` and its 95% interval
   const store::Trial* first = nullptr;  // its trial of seed 0 (points into the trials given)
