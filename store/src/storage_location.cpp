@@ -80,8 +80,13 @@ std::string url_without_password(const std::string& url) {
 StorageLocation parse_storage_url(const std::string& url) {
   StorageLocation location;
   location.display = url_without_password(url);
-  if (const size_t nul = location.display.find('\0'); nul != std::string::npos)
-    throw StoreInputError("storage URL '" + location.display.substr(0, nul) + "...': holds a NUL byte");
+  // Anywhere, a password's included (libpq and the file system would read the URL only up to it); the message shows
+  // the password-free text up to its first NUL.
+  if (url.find('\0') != std::string::npos) {
+    const std::string shown = location.display.substr(0, location.display.find('\0'));
+    throw StoreInputError("storage URL '" + shown + (shown.size() < location.display.size() ? "..." : "") +
+                          "': holds a NUL byte");
+  }
   for (const char* scheme : {"postgresql://", "postgres://", "postgresql+", "postgres+"}) {
     if (url.rfind(scheme, 0) != 0) continue;
     location.kind = StorageLocation::Kind::Postgres;
