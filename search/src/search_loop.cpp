@@ -7,7 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -133,15 +133,14 @@ void enqueue_needed(const SearchJob& job, st::Storage& storage, const Round& rou
   for (size_t i = 0; i < round.plans.size() && room > 0; ++i) {
     const int64_t step = round.first_step + int64_t(i);
     if (round.plans[i].kind != Plan::Kind::Train || latest_trial(recorded, step, 0)) continue;
-    std::vector<st::Storage::EnqueueRequest> requests(size_t(job.seeds));
-    for (int seed = 0; seed < job.seeds; ++seed) {
-      st::Storage::EnqueueRequest& request = requests[size_t(seed)];
-      for (size_t d = 0; d < round.candidates[i].size(); ++d)
-        request.params[job.space->decisions()[d].name] = {double(round.candidates[i][d]),
-                                                           st::Distribution::categorical(job.space->decisions()[d].choices)};
-      request.system_attrs = {{"controller_step", step}};
-      if (job.seeds > 1) request.system_attrs["seed_index"] = seed;  // one seed: the trials of searches before seeds
-    }
+    st::Storage::EnqueueRequest request;
+    for (size_t d = 0; d < round.candidates[i].size(); ++d)
+      request.params[job.space->decisions()[d].name] = {double(round.candidates[i][d]),
+                                                         st::Distribution::categorical(job.space->decisions()[d].choices)};
+    request.system_attrs = {{"controller_step", step}};
+    std::vector<st::Storage::EnqueueRequest> requests(size_t(job.seeds), request);
+    if (job.seeds > 1)  // one seed: the trials of searches before seeds
+      for (int seed = 0; seed < job.seeds; ++seed) requests[size_t(seed)].system_attrs["seed_index"] = seed;
     storage.enqueue_trials_once(job.study_id, "search_step_" + std::to_string(step), requests);
     room -= job.seeds;
   }
@@ -225,20 +224,17 @@ void report_finished(const SearchJob& job, st::Storage& storage, int64_t trial_i
 int seed_index_of(const st::Trial& trial) { return trial.system_attrs.value("seed_index", 0); }
 
 std::vector<CandidateResult> rank_candidates(const std::vector<st::Trial>& trials, int seeds) {
-  std::map<int64_t, std::vector<const st::Trial*>> by_step;  // the latest trial of each seed
-  for (const st::Trial& t : trials) {
-    const int seed = seed_index_of(t);
-    if (step_of(t) < 0 || seed < 0 || seed >= seeds) continue;
-    std::vector<const st::Trial*>& latest = by_step[step_of(t)];
-    latest.resize(size_t(seeds), nullptr);
-    if (!latest[size_t(seed)] || t.number > latest[size_t(seed)]->number) latest[size_t(seed)] = &t;
-  }
+  std::set<int64_t> steps;
+  for (const st::Trial& t : trials)
+    if (step_of(t) >= 0) steps.insert(step_of(t));
   std::vector<CandidateResult> ranked;
-  for (const auto& [step, latest] : by_step) {
+  for (const int64_t step : steps) {
     CandidateResult result;
     result.step = step;
-    for (const st::Trial* t : latest) {
+    for (int seed = 0; seed < seeds; ++seed) {
+      const st::Trial* t = latest_trial(trials, step, seed);
       if (!t || t->state != st::TrialState::Complete || t->values.empty()) break;
+      if (seed == 0) result.first = t;
       result.rewards.push_back(t->values[0]);
       const json acc = t->user_attrs.value("val_top1", json());
       result.val_top1.push_back(acc.is_number() ? acc.get<double>() : std::nan(""));  // NaN: not recorded
@@ -248,7 +244,6 @@ std::vector<CandidateResult> rank_candidates(const std::vector<st::Trial>& trial
     for (double r : result.rewards) sum += r;
     result.reward = sum / seeds;
     result.accuracy = st::summarize(result.val_top1);
-    result.first = latest.front();
     ranked.push_back(std::move(result));
   }
   std::stable_sort(ranked.begin(), ranked.end(), [](const CandidateResult& a, const CandidateResult& b) { return a.reward > b.reward; });
