@@ -77,6 +77,12 @@ TEST_CASE("the main job runs end to end, survives a kill, and writes its report"
   for (const Trial& t : storage.get_trials(storage.find_study("demo-scaled")->study_id, {TrialState::Complete}))
     phis.insert(t.user_attrs["phi"].get<double>());
   CHECK(phis == std::multiset<double>{0, 0, 1, 1, 2, 2});
+  // The family trains with seeds after those that chose the baseline (search seeds 0-1) and the coefficients (grid
+  // seeds 0-1): phi 0 and phi 1 are not measured by the runs that selected them.
+  std::multiset<double> family_seeds;
+  for (const Trial& t : storage.get_trials(storage.find_study("demo-scaled")->study_id, {TrialState::Complete}))
+    family_seeds.insert(t.user_attrs["seed"].get<double>());
+  CHECK(family_seeds == std::multiset<double>{2, 2, 2, 3, 3, 3});
   CHECK(states_of(storage, "demo-scaled")[TrialState::Running] == 0);
 
   // Grid runs are distinct: no point trained twice with the same seed.
