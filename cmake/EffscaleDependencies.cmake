@@ -31,3 +31,22 @@ if(EFFSCALE_GLOO_INCLUDE_DIR)
 else()
   message(STATUS "effscale: no Gloo headers found; data-parallel training (WORLD_SIZE > 1) is off")
 endif()
+
+# oneDNN's headers (Debian: libdnnl-dev) let the inference form call the oneDNN library Debian's LibTorch links
+# (libdnnl.so.2) directly: convolutions with prepacked weights and fused activations (models/onednn_plan.h).
+# Without them, or with -DEFFSCALE_ONEDNN=OFF (say, for a LibTorch that carries its own oneDNN inside), the
+# inference form runs LibTorch's ops.
+option(EFFSCALE_ONEDNN "Run the CPU inference form through oneDNN when its headers are found" ON)
+find_path(EFFSCALE_ONEDNN_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+find_library(EFFSCALE_ONEDNN_LIBRARY dnnl)
+if(EFFSCALE_ONEDNN AND EFFSCALE_ONEDNN_INCLUDE_DIR AND EFFSCALE_ONEDNN_LIBRARY)
+  set(EFFSCALE_HAVE_ONEDNN ON)
+  add_library(effscale_onednn INTERFACE)
+  target_include_directories(effscale_onednn SYSTEM INTERFACE ${EFFSCALE_ONEDNN_INCLUDE_DIR})
+  target_link_libraries(effscale_onednn INTERFACE ${EFFSCALE_ONEDNN_LIBRARY})
+  effscale_library(effscale_onednn onednn)
+  message(STATUS "effscale: CPU inference through oneDNN (${EFFSCALE_ONEDNN_LIBRARY})")
+else()
+  set(EFFSCALE_HAVE_ONEDNN OFF)
+  message(STATUS "effscale: CPU inference through LibTorch's ops (oneDNN headers not found or EFFSCALE_ONEDNN=OFF)")
+endif()

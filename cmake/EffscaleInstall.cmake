@@ -63,6 +63,9 @@ function(effscale_install_pkg_config)
       string(APPEND torch_libs " $<TARGET_LINKER_FILE:${t}>")
     endif()
   endforeach()
+  if(EFFSCALE_HAVE_ONEDNN)  # the inference form's plans call oneDNN (the library LibTorch links) directly
+    string(APPEND torch_libs " ${EFFSCALE_ONEDNN_LIBRARY}")
+  endif()
   set(torch_cflags "")
   foreach(d ${TORCH_INCLUDE_DIRS})
     if(NOT d IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)  # -I/usr/include breaks libstdc++'s #include_next

@@ -1,8 +1,10 @@
 // bench_models: times one EfficientNet workload with effscale's modules and prints one number.
 //   gemm: a 2048 x 2048 fp32 matrix product -> GFLOP/s (the machine's roof as this process's BLAS reaches it)
 //   infer: --model (b0) at --resolution (224) and --batch (1), 1000 classes, through the folded inference form
-//          (InferenceNet; --unfused: the training module in eval and inference mode) -> median latency in ms;
-//          with --batch > 1 -> images/s. infer_b0 is infer with the defaults.
+//          (InferenceNet; --unfused: the training module in eval and inference mode; --libtorch-ops: the inference
+//          form through LibTorch's ops instead of oneDNN's plans) -> median latency in ms;
+//          with --batch > 1 -> images/s. infer_b0 is infer with the defaults. --ops N: instead, the N LibTorch ops
+//          with the most self time over the timed passes (op_profile.h)
 //   train_b0: B0, 10 classes, 64x64, batch 32, SGD momentum 0.9, cross-entropy -> images/s (median step)
 //   train_b0_recipe: train_b0 with the paper's recipe: RMSProp-TF, label smoothing 0.1, EMA -> images/s
 //   train_b0_data_parallel: train_b0 with the batch of 32 split over torchrun's ranks, gradients averaged every
@@ -36,6 +38,7 @@
 #include "effscale/trainers/model_ema.h"
 #include "effscale/trainers/train_optimizer.h"
 #include "bench_timing.h"
+#include "op_profile.h"
 
 namespace po = boost::program_options;
 namespace m = effscale::models;
@@ -56,16 +59,24 @@ struct InferCase {
   int resolution = 224;
   int batch = 1;
   bool unfused = false;
+  bool libtorch_ops = false;  // the inference form without oneDNN's plans
+  int ops = 0;  // > 0: print the op profile of `iters` passes instead of the latency
 };
 
 // Median latency in ms at batch 1, images/s above.
 double bench_infer(const InferCase& c, int warmup, int iters) {
   m::EfficientNet model(m::official(c.model));
   model->eval();
-  const m::InferenceNet folded(*model);
+  const m::InferenceNet folded(*model, std::nullopt, !c.libtorch_ops);
   torch::Tensor x = torch::randn({c.batch, 3, c.resolution, c.resolution});
   c10::InferenceMode guard;
-  const double seconds = median_seconds(warmup, iters, [&] { c.unfused ? model->forward(x) : folded.forward(x); });
+  const auto pass = [&] { c.unfused ? model->forward(x) : folded.forward(x); };
+  if (c.ops > 0) {
+    for (int i = 0; i < warmup; ++i) pass();
+    effscale::bench::print_op_profile([&] { for (int i = 0; i < iters; ++i) pass(); }, c.ops, std::cout);
+    return 0;
+  }
+  const double seconds = median_seconds(warmup, iters, pass);
   return c.batch == 1 ? 1000.0 * seconds : c.batch / seconds;
 }
 
@@ -155,6 +166,8 @@ int run(int argc, char** argv) {
       ("resolution", po::value<int>()->default_value(224), "infer: image size")
       ("batch", po::value<int>()->default_value(1), "infer: batch size")
       ("unfused", po::bool_switch(), "infer: the training module in eval mode instead of the inference form")
+      ("libtorch-ops", po::bool_switch(), "infer: the inference form through LibTorch's ops, not oneDNN's plans")
+      ("ops", po::value<int>()->default_value(0), "infer: print the N ops with the most self time instead of the latency")
       ("threads", po::value<int>()->default_value(0), "intra-op threads (0: the share of the cores among effscale processes)")
       ("warmup", po::value<int>()->default_value(5), "untimed iterations")
       ("iters", po::value<int>()->default_value(20), "timed iterations (load_folder: timed passes)")
@@ -191,6 +204,8 @@ void run_case(const std::string& which, const po::variables_map& vm) {
     InferCase c;
     if (which == "infer") c = {vm["model"].as<std::string>(), vm["resolution"].as<int>(), vm["batch"].as<int>()};
     c.unfused = vm["unfused"].as<bool>();
+    c.ops = vm["ops"].as<int>();
+    c.libtorch_ops = vm["libtorch-ops"].as<bool>();
     if (c.resolution < 1 || c.batch < 1) throw effscale::cli::UsageError("--resolution and --batch must be >= 1");
     std::cout << bench_infer(c, warmup, iters) << "\n";
   } else if (which == "train_b0") {

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <thread>
 
 #include "effscale/models/block_args.h"
 #include "effscale/models/efficientnet.h"
@@ -108,4 +109,39 @@ TEST_CASE("the inference form equals the module at a proxy's size, where the las
   const torch::Tensor channels_last = InferenceNet(*model, torch::MemoryFormat::ChannelsLast).forward(x);
   const torch::Tensor contiguous = InferenceNet(*model, torch::MemoryFormat::Contiguous).forward(x);
   CHECK(effscale::testing::relative_error(channels_last, contiguous) < 1e-4);
+}
+
+TEST_CASE("the inference form's oneDNN plans serve several input shapes, copies and threads alike",
+          "[models][inference]") {
+  // Four shapes cycle through a cache of three plans (each rebuilt in turn); a copy outlives the original; two
+  // threads call one network at once. Every result equals LibTorch's ops (the contiguous form) and the first call's.
+  ArchSpec spec = official("b0");
+  spec.num_classes = 10;
+  EfficientNet model(spec, 5);
+  randomise_batch_norms(*model);
+  model->eval();
+  std::optional<InferenceNet> original(std::in_place, *model);
+  const InferenceNet copy = *original;
+  const InferenceNet reference(*model, torch::MemoryFormat::Contiguous);
+  std::vector<torch::Tensor> inputs;
+  for (int64_t size : {32, 40, 33, 48}) inputs.push_back(torch::randn({size % 3 + 1, 3, size, size}));
+  std::vector<torch::Tensor> first;
+  for (const torch::Tensor& x : inputs) {
+#ifdef EFFSCALE_HAVE_ONEDNN
+    CHECK(original->runs_onednn(x));
+#endif
+    CHECK_FALSE(reference.runs_onednn(x));
+    first.push_back(original->forward(x));
+    CHECK(effscale::testing::relative_error(first.back(), reference.forward(x)) < 1e-4);
+  }
+  original.reset();
+  for (int round = 0; round < 2; ++round)
+    for (size_t i = 0; i < inputs.size(); ++i) CHECK(effscale::testing::relative_error(copy.forward(inputs[i]), first[i]) < 1e-6);
+  std::vector<torch::Tensor> results(inputs.size());
+  std::thread other([&] {
+    for (size_t i = 0; i < inputs.size(); i += 2) results[i] = copy.forward(inputs[i]);
+  });
+  for (size_t i = 1; i < inputs.size(); i += 2) results[i] = copy.forward(inputs[i]);
+  other.join();
+  for (size_t i = 0; i < inputs.size(); ++i) CHECK(effscale::testing::relative_error(results[i], first[i]) < 1e-6);
 }

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "effscale/models/onednn_plan.h"
+
 namespace effscale::models {
 
 torch::Tensor FoldedConv::forward(const torch::Tensor& x) const {
@@ -42,14 +44,15 @@ torch::MemoryFormat fastest_inference_layout(const torch::Device& device) {
   return device.is_cpu() ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
 }
 
-InferenceNet::InferenceNet(const EfficientNetImpl& model, std::optional<torch::MemoryFormat> chosen)
+InferenceNet::InferenceNet(const EfficientNetImpl& model, std::optional<torch::MemoryFormat> chosen,
+                           bool allow_onednn)
     : layout_(chosen.value_or(fastest_inference_layout(model.conv_stem->weight.device()))) {
   torch::NoGradGuard no_grad;
   const torch::MemoryFormat layout = layout_;
-  stem_ = fold_batch_norm(*model.conv_stem, *model.bn1, true, layout);
-  head_ = fold_batch_norm(*model.conv_head, *model.bn2, true, layout);
+  net_.stem = fold_batch_norm(*model.conv_stem, *model.bn1, true, layout);
+  net_.head = fold_batch_norm(*model.conv_head, *model.bn2, true, layout);
   for (const MBConv& layer : model.layers()) {
-    Block b;
+    FoldedBlock b;
     b.expands = static_cast<bool>(layer->expand_conv);
     if (b.expands) b.expand = fold_batch_norm(*layer->expand_conv, *layer->expand_bn, true, layout);
     b.kxk = fold_batch_norm(*layer->depthwise_conv, *layer->depthwise_bn, true, layout);
@@ -64,12 +67,18 @@ InferenceNet::InferenceNet(const EfficientNetImpl& model, std::optional<torch::M
     b.pool_shortcut = layer->plan.pool_shortcut;
     b.strides = layer->plan.strides;
     b.output_filters = layer->plan.output_filters;
-    blocks_.push_back(std::move(b));
+    net_.blocks.push_back(std::move(b));
   }
-  classifier_ = {model.classifier->weight.detach().clone(), model.classifier->bias.detach().clone()};
+  net_.classifier = {model.classifier->weight.detach().clone(), model.classifier->bias.detach().clone()};
+  net_.in_channels = net_.stem.weight.size(1);
+#ifdef EFFSCALE_HAVE_ONEDNN
+  if (allow_onednn && layout_ == torch::MemoryFormat::ChannelsLast) plans_ = std::make_shared<OnednnPlans>();
+#else
+  (void)allow_onednn;
+#endif
 }
 
-torch::Tensor InferenceNet::Block::forward(const torch::Tensor& x) const {
+torch::Tensor FoldedBlock::forward(const torch::Tensor& x) const {
   torch::Tensor y = kxk.forward(expands ? expand.forward(x) : x);
   if (has_se) {
     torch::Tensor s = se_reduce.forward(y.mean({2, 3}));
@@ -83,12 +92,25 @@ torch::Tensor InferenceNet::Block::forward(const torch::Tensor& x) const {
   return y;
 }
 
+bool InferenceNet::runs_onednn(const torch::Tensor& x) const {
+#ifdef EFFSCALE_HAVE_ONEDNN
+  return plans_ != nullptr && onednn_plan_fits(net_, x);
+#else
+  (void)x;
+  return false;
+#endif
+}
+
 torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   c10::InferenceMode guard;
+#ifdef EFFSCALE_HAVE_ONEDNN
+  if (runs_onednn(x))
+    if (std::optional<torch::Tensor> logits = plans_->forward(net_, x)) return *logits;
+#endif
   // A grey input is in both layouts at once, and so may be the stem's output (in_layout says why that matters).
-  torch::Tensor y = in_layout(stem_.forward(in_layout(x, layout_)), layout_);
-  for (const Block& block : blocks_) y = block.forward(y);
-  return classifier_.forward(head_.forward(y).mean({2, 3}));
+  torch::Tensor y = in_layout(net_.stem.forward(in_layout(x, layout_)), layout_);
+  for (const FoldedBlock& block : net_.blocks) y = block.forward(y);
+  return net_.classifier.forward(net_.head.forward(y).mean({2, 3}));
 }
 
 }  // namespace effscale::models
