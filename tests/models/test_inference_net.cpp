@@ -136,7 +136,8 @@ TEST_CASE("the inference form's oneDNN plans serve several input shapes, copies 
   }
   original.reset();
   for (int round = 0; round < 2; ++round)
-    for (size_t i = 0; i < inputs.size(); ++i) CHECK(effscale::testing::relative_error(copy.forward(inputs[i]), first[i]) < 1e-6);
+    for (size_t i = 0; i < inputs.size(); ++i)
+      CHECK(effscale::testing::relative_error(copy.forward(inputs[i]), first[i]) < 1e-6);
   std::vector<torch::Tensor> results(inputs.size());
   std::thread other([&] {
     for (size_t i = 0; i < inputs.size(); i += 2) results[i] = copy.forward(inputs[i]);

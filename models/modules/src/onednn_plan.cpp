@@ -176,6 +176,7 @@ class OnednnPlan {
     std::function<void()> custom;
   };
 
+  // x -> c(x), swish when c.swish; with `accumulate`, c(x) plus its values, written into its slot (a residual).
   Value conv(const Value& x, const FoldedConv& c, const Value* accumulate) {
     const torch::Tensor& w = c.weight;
     const int64_t out_channels = w.size(0), groups = c.groups, kh = w.size(2), kw = w.size(3);
@@ -183,7 +184,8 @@ class OnednnPlan {
     const Extent ew = conv_extent(x.dims[3], kw, c.stride[1], c.padding);
     const Dims out{x.dims[0], out_channels, eh.out, ew.out};
     const bool depthwise = groups > 1 && groups == x.dims[1] && groups == out_channels;
-    if (depthwise && accumulate == nullptr && kh == kw && depthwise_kernel_choice(groups, kh, eh.out, ew.out).forward_by_effscale)
+    if (depthwise && accumulate == nullptr && kh == kw &&
+        depthwise_kernel_choice(groups, kh, eh.out, ew.out).forward_by_effscale)
       return effscale_depthwise(x, c, out);
     const Dims weight_dims = groups > 1 ? Dims{groups, out_channels / groups, w.size(1), kh, kw}
                                         : Dims{out_channels, w.size(1), kh, kw};
@@ -252,6 +254,7 @@ class OnednnPlan {
     return m;
   }
 
+  // One block as FoldedBlock::forward runs it.
   Value block(const Value& x, const FoldedBlock& b) {
     Value y = conv(b.expands ? conv(x, b.expand, nullptr) : x, b.kxk, nullptr);
     if (b.has_se) {
@@ -279,6 +282,7 @@ class OnednnPlan {
     return static_cast<int>(slots_.size()) - 1;
   }
 
+  // A step that runs `work` (C++ or LibTorch on views of the buffers) and reads or writes `uses`.
   void custom_step(const std::vector<Value>& uses, std::function<void()> work) {
     Step step;
     for (const Value& v : uses) step.slot_args.emplace_back(0, v);
@@ -286,6 +290,7 @@ class OnednnPlan {
     add_step(std::move(step));
   }
 
+  // Appends `step`, extending the lifetime of every slot it uses to it.
   void add_step(Step step) {
     const int index = static_cast<int>(steps_.size());
     for (const auto& [arg, v] : step.slot_args) slots_[v.slot].last = std::max(slots_[v.slot].last, index);
