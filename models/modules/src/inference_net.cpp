@@ -70,7 +70,6 @@ InferenceNet::InferenceNet(const EfficientNetImpl& model, std::optional<torch::M
     net_.blocks.push_back(std::move(b));
   }
   net_.classifier = {model.classifier->weight.detach().clone(), model.classifier->bias.detach().clone()};
-  net_.in_channels = net_.stem.weight.size(1);
 #ifdef EFFSCALE_HAVE_ONEDNN
   if (allow_onednn && layout_ == torch::MemoryFormat::ChannelsLast) plans_ = std::make_shared<OnednnPlans>();
 #else

@@ -70,7 +70,6 @@ struct FoldedNetwork {
   std::vector<FoldedBlock> blocks;
   FoldedConv head;
   Dense classifier;
-  int64_t in_channels = 3;
 };
 
 class OnednnPlans;
