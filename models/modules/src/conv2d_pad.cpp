@@ -5,15 +5,13 @@
 #include "effscale/models/depthwise_conv.h"
 
 namespace effscale::models {
-namespace {
 
-// TensorFlow 'same' total padding for one spatial dimension.
-int64_t same_padding(int64_t size, int64_t kernel, int64_t stride) {
+PaddingExtent padding_extent(int64_t size, int64_t kernel, int64_t stride, Padding padding) {
+  if (padding != Padding::TfSame) return {(kernel - 1) / 2, (kernel - 1) / 2};
   const int64_t out = (size + stride - 1) / stride;
-  return std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+  return {total / 2, total - total / 2};
 }
-
-}  // namespace
 
 Conv2dPadImpl::Conv2dPadImpl(Conv2dPadOptions options_) : options(std::move(options_)) { reset(); }
 
@@ -34,19 +32,11 @@ void Conv2dPadImpl::reset() {
 }
 
 ConvInput conv_input(const torch::Tensor& x, int64_t kernel, const Stride2d& stride, Padding padding) {
-  ConvInput result{x, {(kernel - 1) / 2, (kernel - 1) / 2}, {0, 0}};
-  if (padding != Padding::TfSame) return result;
-  const int64_t ph = same_padding(x.size(2), kernel, stride[0]);
-  const int64_t pw = same_padding(x.size(3), kernel, stride[1]);
-  if (ph % 2 != 0 || pw % 2 != 0) {
-    // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
-    result.input = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
-    result.padding = {0, 0};
-    result.padded_before = {ph / 2, pw / 2};
-  } else {
-    result.padding = {ph / 2, pw / 2};
-  }
-  return result;
+  const PaddingExtent h = padding_extent(x.size(2), kernel, stride[0], padding);
+  const PaddingExtent w = padding_extent(x.size(3), kernel, stride[1], padding);
+  if (h.before == h.after && w.before == w.after) return {x, {h.before, w.before}, {0, 0}};
+  // Asymmetric: the extra row / column goes bottom / right, as in TensorFlow.
+  return {torch::constant_pad_nd(x, {w.before, w.after, h.before, h.after}, 0.0), {0, 0}, {h.before, w.before}};
 }
 
 torch::Tensor conv2d_on(const ConvInput& in, const torch::Tensor& weight, const torch::Tensor& bias,

@@ -37,20 +37,14 @@ int64_t elements(const Dims& dims) {
 // How the plan keeps an activation: [N, C, H, W] in NHWC memory, [N, C] row-major.
 memory::desc activation_desc(const Dims& dims) { return {dims, kF32, dims.size() == 4 ? Tag::nhwc : Tag::nc}; }
 
-// One spatial dimension of a convolution: output size, padding before and after, under `padding`'s convention
-// (TensorFlow's 'same' puts an odd extra row or column after, as conv_input does).
+// One spatial dimension of a convolution: padding (padding_extent) and output size.
 struct Extent {
   int64_t out, before, after;
 };
 
 Extent conv_extent(int64_t size, int64_t kernel, int64_t stride, Padding padding) {
-  if (padding == Padding::TfSame) {
-    const int64_t out = (size + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
-    return {out, total / 2, total - total / 2};
-  }
-  const int64_t pad = (kernel - 1) / 2;
-  return {(size + 2 * pad - kernel) / stride + 1, pad, pad};
+  const PaddingExtent p = padding_extent(size, kernel, stride, padding);
+  return {(size + p.before + p.after - kernel) / stride + 1, p.before, p.after};
 }
 
 // out[n, c] = the mean over the pixels of x [N, pixels, C]; each sum in pixel order, whatever the threads.

@@ -57,6 +57,14 @@ torch::Tensor padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight,
 torch::Tensor libtorch_padded_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                      const Stride2d& stride, int64_t groups, Padding padding);
 
+// The zero padding a convolution of `kernel` (odd) at `stride` adds before and after one spatial dimension of
+// `size` under `padding`'s convention: (k - 1) / 2 on both sides when Symmetric; TensorFlow's 'same' total when
+// TfSame, the smaller half before. The output size is (size + before + after - kernel) / stride + 1.
+struct PaddingExtent {
+  int64_t before, after;
+};
+PaddingExtent padding_extent(int64_t size, int64_t kernel, int64_t stride, Padding padding);
+
 // What padded_conv2d hands torch::conv2d for a kernel of size `kernel`: `input` is x itself, or (TfSame with an odd
 // total padding in a dimension) x padded explicitly with zeros, the smaller half before; `padding` is the symmetric
 // padding conv2d then applies per dimension (height, width); `padded_before` the rows / columns added explicitly
