@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -15,6 +16,7 @@
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/grid_search.h"
+#include "effscale/scaling/scaled_model.h"
 #include "effscale/trainers/worker_threads.h"
 #include "effscale/store/study_owner.h"
 
@@ -34,7 +36,7 @@ const char* const kUsage =
     "                             [--alpha-range 1.0:1.4:0.05 --beta-range ... --gamma-range ...] [--tolerance T]\n"
     "                             [--macs-tolerance 0.1] [--seeds N]\n"
     "                             [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C]\n"
-    "                             [--workers N] [training options] [--config PRESET.ini]";
+    "                             [--workers N|auto] [training options] [--config PRESET.ini]";
 
 // The grid the flags define. Throws UsageError naming the flag of a bad range or tolerance.
 sc::GridDefinition grid_from(const po::variables_map& vm) {
@@ -103,19 +105,17 @@ int run(int argc, char** argv) {
        "within this fraction")
       ("seeds", cli::with_default(sc::GridDefinition{}.seeds),
        "train each point with this many seeds on the same data; rank by the mean, with 95% intervals")
-      ("workers", po::value<int>()->default_value(1), "points trained at once in this process")
       ("stale-after", cli::with_default(sc::GridJob{}.claim.stale_after_s),
        "seconds without a heartbeat before a point held by a dead worker is re-queued")
       ("max-retries", cli::with_default(sc::GridJob{}.claim.max_retries), "re-queued attempts a killed point gets before it stays FAIL")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  options.add(cli::workers_option("points trained"));
   options.add(cli::output_dir_options("checkpoints, weights and train.log per point (default: runs/grid-STUDY)"));
   options.add(cli::proxy_options()).add(cli::training_options());
   auto parsed = cli::parse_command_line(argc, argv, options, kUsage);
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const auto format = cli::parse_output_format(vm["format"].as<std::string>());
-  const int workers = vm["workers"].as<int>();
-  if (workers < 1 || workers > 64) throw UsageError("--workers must be from 1 to 64");
   sc::GridDefinition grid = grid_from(vm);
   sc::GridJob job;
   job.baseline = grid.baseline;
@@ -130,7 +130,13 @@ int run(int argc, char** argv) {
   const tr::ProxyData data = cli::load_data_from(vm);
   cli::adapt_recipe_to_run(vm, data, job.training);
   grid.trained_baseline = tr::trained_spec(grid.baseline, job.training, data.num_classes);
-  if (sc::grid_points(grid).empty()) throw UsageError(sc::no_point_reason(grid));
+  const std::vector<sc::GridPoint> points = sc::grid_points(grid);
+  if (points.empty()) throw UsageError(sc::no_point_reason(grid));
+  int64_t bytes_each = 0;  // a worker training the largest point's phi = 1 network, for --workers auto
+  for (const sc::GridPoint& p : points)
+    bytes_each = std::max(bytes_each, tr::estimated_training_bytes(sc::scale_model(*grid.trained_baseline, p.coefficients, 1.0, 1).spec,
+                                                                   job.training.recipe.batch_size));
+  const int workers = cli::workers_from(vm, threads, job.training.recipe, bytes_each, int(points.size()) * grid.seeds);
 
   const std::string url = vm["storage"].as<std::string>();
   const st::SchemaRevision schema = cli::schema_from(vm);
@@ -149,6 +155,7 @@ int run(int argc, char** argv) {
   job.out_dir = cli::output_dir_from(vm, "runs/grid-" + study_name);
   job.log = cli::stderr_log("grid_alpha_beta_gamma");
   if (const std::string& note = job.training.recipe.start_note; !note.empty()) job.log(note);  // each train.log has it too
+  job.log(cli::workers_line(workers, threads));
   tr::run_worker_threads(workers, threads, [&](int each) { sc::run_grid_worker(job, each); });
 
   const sc::GridOutcome outcome = sc::conclude_grid(*storage, job.study_id);

@@ -18,6 +18,7 @@
 #include "effscale/models/official.h"
 #include "effscale/models/reference_networks.h"
 #include "effscale/base/cpu_runtime.h"
+#include "effscale/models/spec_error.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/models/block_args.h"
 #include "effscale/search/controller.h"
@@ -27,6 +28,7 @@
 #include "effscale/search/search_space.h"
 #include "effscale/search/space_info.h"
 #include "effscale/trainers/proxy_task.h"
+#include "effscale/trainers/training_run.h"
 #include "effscale/store/best_trial.h"
 #include "effscale/store/study_owner.h"
 #include "effscale/trainers/worker_threads.h"
@@ -49,7 +51,7 @@ const char* const kUsage =
     "                  [--reward-exponent W | --hard-constraint] [--max-macs M] [--reference mobilenetv2|b0|SPEC.json]\n"
     "                  [--space FILE] [--export BEST.json]\n"
     "                  [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C] [--seed N]\n"
-    "                  [--workers N] [--batch B] [--seeds N] [--config PRESET.ini] [training options]\n"
+    "                  [--workers N|auto] [--batch B] [--seeds N] [--config PRESET.ini] [training options]\n"
     "       nas_search --space-info [--reference R | --space FILE] [--format table|csv|json]\n"
     "Several nas_search processes on one study cooperate: each trains candidates of the same controller rounds.";
 
@@ -107,7 +109,6 @@ po::options_description search_flags() {
        "versions, with filter multiplier 0.85 too), an official name or a SPEC.json (MnasNet's choices around it)")
       ("space", po::value<std::string>(), "search space JSON file (reference and choices; instead of --reference)")
       ("export", po::value<std::string>(), "write the best architecture here (default: OUT_DIR/best.json)")
-      ("workers", po::value<int>()->default_value(1), "candidates trained at once in this process (threads)")
       ("batch", cli::with_default(se::SearchJob{}.batch), "candidates per controller round (a study setting; PPO updates per round)")
       ("seeds", cli::with_default(se::SearchJob{}.seeds),
        "train each candidate with this many seeds on the same data; the controller is told the mean reward (a study setting)")
@@ -115,9 +116,25 @@ po::options_description search_flags() {
       ("max-retries", cli::with_default(se::SearchJob{}.claim.max_retries), "re-queued attempts a killed candidate gets before it counts as failed")
       ("top", po::value<int>()->default_value(10), "rows of the final table")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  options.add(cli::workers_option("candidates trained"));
   options.add(cli::output_dir_options("checkpoints, weights and train.log per candidate (default: runs/search-STUDY)"));
   options.add(cli::proxy_options()).add(cli::training_options());
   return options;
+}
+
+// What one worker takes to train the largest candidate of `space` as `training` trains it on `classes` classes
+// (for --workers auto); 0 when that candidate is not a valid network at the proxy.
+int64_t largest_candidate_bytes(const se::SearchSpace& space, const tr::ProxyTraining& training, int64_t classes) {
+  const auto activations = [&](const m::ArchSpec& spec) -> int64_t {
+    try {
+      return m::count_activations(tr::trained_spec(spec, training, classes));
+    } catch (const m::SpecError&) {
+      return -1;
+    }
+  };
+  const m::ArchSpec largest = space.decode(se::largest_candidate(space, activations));
+  if (activations(largest) < 0) return 0;
+  return tr::estimated_training_bytes(tr::trained_spec(largest, training, classes), training.recipe.batch_size);
 }
 
 // The search job the flags describe, on `space`, without its study, data and log. Throws UsageError naming
@@ -270,12 +287,13 @@ int run(int argc, char** argv) {
   for (const char* required : {"trials", "study"})
     if (!vm.count(required)) throw UsageError(std::string("the option '--") + required + "' is required but missing");
   se::SearchJob job = search_job_from(vm, space);
-  const int workers = vm["workers"].as<int>();
-  if (workers < 1) throw UsageError("--workers must be at least 1");
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
 
   const tr::ProxyData data = cli::load_data_from(vm);  // the run's length fits the recipe before the study records it
   cli::adapt_recipe_to_run(vm, data, job.training);
+  const int workers = cli::workers_from(vm, threads, job.training.recipe,
+                                        largest_candidate_bytes(space, job.training, data.num_classes),
+                                        job.batch * job.seeds);
   auto storage = job.connect();
   const std::string study_name = vm["study"].as<std::string>();
   job.study_id = open_search_study(*storage, study_name, vm, job);
@@ -283,6 +301,7 @@ int run(int argc, char** argv) {
   job.out_dir = cli::output_dir_from(vm, "runs/search-" + study_name);
   job.log = cli::stderr_log("nas_search");
   if (const std::string& note = job.training.recipe.start_note; !note.empty()) job.log(note);  // each train.log has it too
+  job.log(cli::workers_line(workers, threads));
   tr::run_worker_threads(workers, threads, [&](int each) { se::run_search_worker(job, each); });
 
   const std::vector<st::Trial> trials = storage->get_trials(job.study_id, {});

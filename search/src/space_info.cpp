@@ -122,4 +122,21 @@ std::optional<NearestPoint> nearest_point(const SearchSpace& space, const models
 }
 
 
+std::vector<int> largest_candidate(const SearchSpace& space, const std::function<int64_t(const models::ArchSpec&)>& size) {
+  std::vector<int> candidate(space.decisions().size(), 0);
+  for (size_t d = 0; d < candidate.size(); ++d) {
+    int best = 0;
+    int64_t best_size = -1;
+    for (int c = 0; c < int(space.decisions()[d].choices.size()); ++c) {
+      candidate[d] = c;
+      if (const int64_t s = size(space.decode(candidate)); s > best_size) {
+        best = c;
+        best_size = s;
+      }
+    }
+    candidate[d] = best;
+  }
+  return candidate;
+}
+
 }  // namespace effscale::search

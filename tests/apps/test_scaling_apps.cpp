@@ -126,6 +126,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --tolerance 0 --alpha-range 1.0:1.0:0.1 --beta-range 1.0:1.0:0.1 --gamma-range 1.0:1.0:0.1",
        "no grid point satisfies"},
       {std::string(EFFSCALE_GRID) + " --baseline b9 --study s --storage " + storage, "unknown model 'b9'"},
+      {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --workers 65", "--workers '65': expected auto or a whole number from 1 to 64"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0", "give --alpha, --beta and --gamma"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --phi 9", "phi = 1..7"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi x", "--phi 'x'"},

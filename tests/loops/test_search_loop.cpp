@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "effscale/models/reference_networks.h"
 #include "effscale/search/search_loop.h"
 #include "effscale/store/store_error.h"
 #include "effscale/trainers/worker_threads.h"
@@ -236,4 +237,20 @@ TEST_CASE("a search worker that dies between claim and finish loses and duplicat
   CHECK(completed_stages(*backend, study) == completed_stages(*straight_backend, straight_study));
   CHECK(backend->get_trials(study, {store::TrialState::Running, store::TrialState::Waiting}).empty());
   CHECK(backend->study_attrs(study, true)["controller_step"] == straight_backend->study_attrs(straight_study, true)["controller_step"]);
+}
+
+TEST_CASE("workers auto runs one worker per thread on the CPU (as many as are useful and memory holds) and one on CUDA",
+          "[loop][workers]") {
+  CHECK(trainers::auto_worker_count(4, false, 0, 100) == 4);
+  CHECK(trainers::auto_worker_count(4, false, 0, 3) == 3);    // a round of 3 candidates
+  CHECK(trainers::auto_worker_count(0, false, 0, 100) == 1);  // never none
+  CHECK(trainers::auto_worker_count(8, true, 0, 100) == 1);
+  const int64_t available = trainers::available_memory_bytes();
+  REQUIRE(available > 0);
+  CHECK(trainers::auto_worker_count(8, false, available / 5, 100) == 2);  // half the free memory holds 2.5
+  CHECK(trainers::auto_worker_count(8, false, available, 100) == 1);
+  // The estimate grows with the batch: activations per image times the batch, plus the parameters.
+  const models::ArchSpec small = trainers::shrink_to_proxy(models::mobilenetv2_reference(), {28, 0.25, 1.0, 1, 2});
+  const int64_t one = trainers::estimated_training_bytes(small, 1), many = trainers::estimated_training_bytes(small, 65);
+  CHECK(many - one == 64 * (trainers::estimated_training_bytes(small, 2) - one));
 }

@@ -286,3 +286,24 @@ TEST_CASE("distinct networks at a proxy: what training there can tell apart", "[
   evidence.depth_divisor = 2;
   CHECK(distinct_size_realised(space, evidence) == Approx(full).epsilon(1e-12));
 }
+
+TEST_CASE("the largest candidate of the default space is its widest, deepest, most expanded network", "[search][space]") {
+  const SearchSpace space = SearchSpace::mnasnet_default();
+  const auto activations = [](const m::ArchSpec& spec) { return m::count_activations(spec, 28); };
+  const std::vector<int> largest = largest_candidate(space, activations);
+  REQUIRE(largest.size() == space.decisions().size());
+  for (size_t b = 0; b < largest.size() / kDecisionsPerBlock; ++b) {
+    INFO("block " << b);
+    CHECK(space.decisions()[b * kDecisionsPerBlock].choices[size_t(largest[b * kDecisionsPerBlock])] == "mbconv6");
+    CHECK(space.decisions()[b * kDecisionsPerBlock + 4].choices[size_t(largest[b * kDecisionsPerBlock + 4])] == 1.25);
+    CHECK(space.decisions()[b * kDecisionsPerBlock + 5].choices[size_t(largest[b * kDecisionsPerBlock + 5])] == 1);
+  }
+  const int64_t most = activations(space.decode(largest));
+  std::mt19937 rng(7);
+  for (int k = 0; k < 300; ++k) {
+    std::vector<int> candidate;
+    for (const Decision& d : space.decisions())
+      candidate.push_back(std::uniform_int_distribution<int>(0, int(d.choices.size()) - 1)(rng));
+    CHECK(activations(space.decode(candidate)) <= most);
+  }
+}

@@ -9,6 +9,7 @@
 #include "effscale/cli/command_line.h"
 #include "effscale/trainers/augment.h"
 #include "effscale/trainers/mixed_precision.h"
+#include "effscale/trainers/worker_threads.h"
 
 namespace po = boost::program_options;
 
@@ -111,6 +112,47 @@ trainers::ProxyArchitecture proxy_architecture_from(const po::variables_map& vm)
 std::optional<double> bn_momentum_from(const po::variables_map& vm) {
   if (!vm.count("bn-momentum")) return std::nullopt;
   return vm["bn-momentum"].as<double>();
+}
+
+namespace {
+
+// --workers as a count, 0 for auto. Throws UsageError naming the flag for anything else.
+int parse_workers(const std::string& text) {
+  if (text == "auto") return 0;
+  size_t used = 0;
+  int workers = 0;
+  try {
+    workers = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || used == 0 || workers < 1 || workers > 64)
+    throw UsageError("--workers '" + text + "': expected auto or a whole number from 1 to 64");
+  return workers;
+}
+
+}  // namespace
+
+po::options_description workers_option(const std::string& what) {
+  po::options_description o("workers");
+  o.add_options()("workers", with_default(std::string("auto"))->notifier([](const std::string& t) { parse_workers(t); }),
+                  (what + " at once in this process, each on its share of the threads; auto: on the CPU one per "
+                          "thread (as many as half the free memory holds), on CUDA one")
+                      .c_str());
+  return o;
+}
+
+int workers_from(const po::variables_map& vm, int threads, const trainers::TrainerOptions& recipe, int64_t bytes_each,
+                 int most_useful) {
+  const int workers = parse_workers(vm["workers"].as<std::string>());
+  return workers > 0 ? workers
+                     : trainers::auto_worker_count(threads, recipe.device.is_cuda(), bytes_each, most_useful);
+}
+
+std::string workers_line(int workers, int threads) {
+  const int each = std::max(1, threads / std::max(1, workers));
+  return std::to_string(workers) + (workers == 1 ? " worker" : " workers") + " of " + std::to_string(each) +
+         (each == 1 ? " thread" : " threads") + (workers == 1 ? "" : " each");
 }
 
 store::SchemaRevision schema_from(const po::variables_map& vm) {

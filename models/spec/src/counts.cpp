@@ -95,4 +95,23 @@ int64_t count_macs(const ArchSpec& spec, int resolution) {
   return t.total();
 }
 
+int64_t count_activations(const ArchSpec& spec, int resolution) {
+  const std::vector<LayerPlan> layers = plan_layers(spec);
+  const int64_t res = resolution > 0 ? resolution : spec.resolution;
+  int64_t h = out_size(res, 2), w = out_size(res, 2);
+  Tally t(spec);
+  t.add({h, w, realized_stem_filters(spec)});
+  for (const LayerPlan& l : layers) {
+    const int64_t e = l.expanded_filters;
+    if (l.has_expand_conv()) t.add({h, w, e});
+    h = out_size(h, l.strides[0]);
+    w = out_size(w, l.strides[1]);
+    t.add({h, w, e});  // the depthwise or regular kxk conv
+    if (l.se_filters > 0) t.add({l.se_filters + e});
+    if (l.has_projection()) t.add({h, w, l.output_filters});
+  }
+  t.add({h, w, realized_head_filters(spec)});
+  return t.total();
+}
+
 }  // namespace effscale::models

@@ -1,6 +1,8 @@
 #pragma once
 // What a search space holds: how many distinct networks, and how near it comes to known ones.
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,5 +36,11 @@ struct NearestPoint {
 // ratio, output filters (after rounding) and layer count (a tie takes the first choice). Nothing when
 // `target` has another number of stages than the space has blocks.
 std::optional<NearestPoint> nearest_point(const SearchSpace& space, const models::ArchSpec& target);
+
+// A candidate of `space` near the largest by `size` (say, the activations of its network as trained): built one
+// decision at a time in order, each taking the choice that makes size(decode(candidate)) largest with the decisions
+// after it at their first choice. Exact when each decision's effect on `size` does not depend on the later ones
+// (more filters, layers and expansion never make a network smaller); otherwise a lower bound. `size` may throw.
+std::vector<int> largest_candidate(const SearchSpace& space, const std::function<int64_t(const models::ArchSpec&)>& size);
 
 }  // namespace effscale::search

@@ -58,6 +58,19 @@ void adapt_recipe_to_run(const boost::program_options::variables_map& vm, const 
 // Proxy architecture, --bn-momentum and the recipe together (the proxy flags must have been declared).
 trainers::ProxyTraining proxy_training_from(const boost::program_options::variables_map& vm);
 
+// --workers N|auto (default auto) of a command that trains several proxies side by side in its process, each on
+// its share of --threads; `what` says what a worker trains, for --help.
+boost::program_options::options_description workers_option(const std::string& what);
+
+// The worker count --workers gives: N from 1 to 64, or for auto trainers::auto_worker_count(threads, the recipe's
+// device is CUDA, bytes_each, most_useful), with bytes_each what a worker training the largest network takes
+// (trainers::estimated_training_bytes). Throws UsageError naming the flag for anything else.
+int workers_from(const boost::program_options::variables_map& vm, int threads, const trainers::TrainerOptions& recipe,
+                 int64_t bytes_each, int most_useful);
+
+// "N workers of T threads each" for `workers` workers sharing `threads` (as run_worker_threads divides them).
+std::string workers_line(int workers, int threads);
+
 // --schema as the revision a database this command creates gets. Throws UsageError naming the flag for an unknown
 // revision.
 store::SchemaRevision schema_from(const boost::program_options::variables_map& vm);

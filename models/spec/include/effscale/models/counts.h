@@ -19,4 +19,11 @@ int64_t count_params(const ArchSpec& spec);
 // not fit in 64 bits.
 int64_t count_macs(const ArchSpec& spec, int resolution = 0);
 
+// Elements of every conv's output for one `resolution` x `resolution` image (stem, expand, depthwise or regular
+// kxk, SE reduce and expand on the pooled vector, project, head): the feature maps a forward pass produces, each
+// of which training keeps (with its batch-norm and activation copies) until the backward pass. A measure of a
+// network's training memory per image, as multiply-adds are of its compute. resolution <= 0 means the spec's own.
+// Throws SpecError when the spec is invalid or the count does not fit in 64 bits.
+int64_t count_activations(const ArchSpec& spec, int resolution = 0);
+
 }  // namespace effscale::models
