@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "effscale/models/parallel_grain.h"
+
 namespace effscale::models {
 namespace {
 
@@ -18,7 +20,7 @@ template <class SumRows>
 std::vector<double> channel_sums(int64_t rows, int64_t channels, int64_t width, const SumRows& sum_rows) {
   const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock, stride = width * channels;
   std::vector<float> partial(blocks * stride, 0.f);
-  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, blocks, grain_for(kRowsPerBlock * stride), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b)
       sum_rows(b * kRowsPerBlock, std::min(rows, (b + 1) * kRowsPerBlock), partial.data() + b * stride);
   });
@@ -30,7 +32,7 @@ std::vector<double> channel_sums(int64_t rows, int64_t channels, int64_t width, 
 
 // y = x * scale + shift per channel, over rows of `channels` values.
 void scale_shift(const float* x, const float* scale, const float* shift, float* y, int64_t rows, int64_t channels) {
-  at::parallel_for(0, rows, 1024, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* in = x + r * channels;
       float* out = y + r * channels;
@@ -121,7 +123,7 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     if (ctx->needs_input_grad(0)) {
       grad_x = torch::empty_like(x, x.options(), torch::MemoryFormat::ChannelsLast);
       float* gx = grad_x.data_ptr<float>();
-      at::parallel_for(0, rows, 1024, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r)
           for (int64_t c = 0; c < channels; ++c)
             gx[r * channels + c] = go[r * channels + c] * a[c] + in[r * channels + c] * b[c] + shift[c];

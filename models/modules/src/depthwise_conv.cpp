@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "effscale/models/parallel_grain.h"
+
 namespace effscale::models {
 namespace {
 
@@ -50,12 +52,13 @@ inline void gather_output(const float* input, const float* taps, const float* bi
 }
 
 // For each pixel of an [images, height, width] grid whose values `out` holds in NHWC memory (rows split among
-// threads), and each block of kChannelBlock channels and the tail: gather(block, o, n, h, w, c0, m) with `block` an
-// integral constant, M of the gather_* functions (kChannelBlock for a full block, 0 for the tail), o the block's
-// values in `out`, m its channels.
+// threads in tasks of about kGrainWork multiply-adds, a value costing `taps` of them), and each block of
+// kChannelBlock channels and the tail: gather(block, o, n, h, w, c0, m) with `block` an integral constant, M of the
+// gather_* functions (kChannelBlock for a full block, 0 for the tail), o the block's values in `out`, m its channels.
 template <class Gather>
-void over_pixels_in_blocks(int64_t images, int64_t height, int64_t width, int64_t channels, float* out, Gather gather) {
-  at::parallel_for(0, images * height, 1, [&](int64_t begin, int64_t end) {
+void over_pixels_in_blocks(int64_t images, int64_t height, int64_t width, int64_t channels, int64_t taps, float* out,
+                           Gather gather) {
+  at::parallel_for(0, images * height, grain_for(width * channels * taps), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t n = r / height, h = r % height;
       for (int64_t w = 0; w < width; ++w) {
@@ -71,7 +74,7 @@ void over_pixels_in_blocks(int64_t images, int64_t height, int64_t width, int64_
 
 // output [N, OH, OW, C] from the input [N, H, W, C], taps [k * k, C] and bias [C] (or nullptr).
 void output_values(const float* input, const float* taps, const float* bias, float* output, const Geometry& g) {
-  over_pixels_in_blocks(g.n, g.out_h, g.out_w, g.c, output,
+  over_pixels_in_blocks(g.n, g.out_h, g.out_w, g.c, g.k * g.k, output,
                         [&](auto block, float* o, int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t m) {
                           gather_output<decltype(block)::value>(input, taps, bias, o, g, n, oh, ow, c0, m);
                         });
@@ -150,7 +153,7 @@ inline void gather_input_grad(const float* grad_out, const float* taps, float* o
 
 // grad_input [N, H, W, C] from grad_out [N, OH, OW, C] and taps [k * k, C].
 void input_grad(const float* grad_out, const float* taps, float* grad_in, const Geometry& g) {
-  over_pixels_in_blocks(g.n, g.h, g.w, g.c, grad_in,
+  over_pixels_in_blocks(g.n, g.h, g.w, g.c, g.k * g.k, grad_in,
                         [&](auto block, float* o, int64_t n, int64_t ih, int64_t iw, int64_t c0, int64_t m) {
                           gather_input_grad<decltype(block)::value>(grad_out, taps, o, g, n, ih, iw, c0, m);
                         });
