@@ -41,7 +41,7 @@ const char* const kUsage =
     "                    [--phi 1..7 | --phi 1,2,3] [--output-dir DIR] [--format table|csv|json]\n"
     "                    [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C]\n"
     "                    [--method compound|width|depth|resolution [--macs-tolerance T]]\n"
-    "                    [--train [--seeds N] [--workers N] [training options]] [--study S] [--storage URL]\n"
+    "                    [--train [--seeds N] [--workers N|auto] [training options]] [--study S] [--storage URL]\n"
     "Scales the baseline by d = alpha^phi, w = beta^phi, r = gamma^phi (or the official B1-B7 table).\n"
     "--method: at equal cost instead, each model realising 2^phi times the baseline's multiply-adds after\n"
     "rounding (within --macs-tolerance), by compound scaling or by width, depth or resolution alone.\n"
@@ -217,15 +217,23 @@ void train_family(const po::variables_map& vm, const std::vector<sc::ScaledModel
                   const tr::ProxyData& data, const std::string& out_dir, const std::optional<tr::Rendezvous>& rendezvous,
                   int threads) {
   FamilyTraining f{how, data, cli::proxy_training_from(vm), tr::join_data_parallel(rendezvous), out_dir,
-                   vm["seeds"].as<int>(), vm["workers"].as<int>(), !rendezvous || rendezvous->rank == 0};
+                   vm["seeds"].as<int>(), 1, !rendezvous || rendezvous->rank == 0};
   cli::adapt_recipe_to_run(vm, data, f.training);  // its note prints as each run starts
+  const std::vector<FamilyRun> runs = family_runs(family, f.seeds);
+  if (!rendezvous) {  // each rank of a data-parallel run trains one run at a time
+    int64_t bytes_each = 0;  // a worker training the family's largest model, for --workers auto
+    for (const sc::ScaledModel& s : family)
+      bytes_each = std::max(bytes_each, tr::estimated_training_bytes(tr::adapt_spec(s.spec, f.training.bn_momentum, data.num_classes),
+                                                                     f.training.recipe.batch_size));
+    f.workers = cli::workers_from(vm, threads, f.training.recipe, bytes_each, int(runs.size()));
+  }
+  if (f.leader && f.workers > 1) std::cerr << "scale_models: " << cli::workers_line(f.workers, threads) << "\n";
   const std::string url = vm["storage"].as<std::string>();
   const st::SchemaRevision schema = cli::schema_from(vm);
   if (f.leader) {
     const std::string study_name = vm.count("study") ? vm["study"].as<std::string>() : "scaled";
     f.study = st::open_study_for(*st::open_storage(url, true, schema), study_name, {st::StudyDirection::Maximize}, "scale_models").study_id;
   }
-  const std::vector<FamilyRun> runs = family_runs(family, f.seeds);
   const std::vector<size_t> order = schedule(runs, f.workers);
   std::vector<std::vector<json>> rows(runs.size());
   std::mutex lock;
@@ -270,13 +278,12 @@ int run(int argc, char** argv) {
       ("macs-tolerance", cli::with_default(0.1)->notifier(cli::positive("--macs-tolerance")),
        "--method: refuse a model whose realised multiply-adds miss 2^phi x the baseline's by more than this fraction")
       ("seeds", cli::with_default(1)->notifier(cli::at_least("--seeds", 1)), "--train: train each model this many times")
-      ("workers", cli::with_default(1)->notifier(cli::at_least("--workers", 1)),
-       "--train: runs trained at once in this process (largest first; each run's log then goes to its train.log)")
       ("resolution-divisor", po::value<int>()->default_value(8), "derived resolutions round to multiples of this")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json")
       ("train", po::bool_switch(), "train every model (resumable; one trial each)")
       ("study", po::value<std::string>()->notifier(cli::not_empty("--study")), "with --train: the study recording the trials (default: scaled)")
       ("storage", po::value<std::string>()->default_value(st::default_storage_url()), "study database URL");
+  options.add(cli::workers_option("--train: runs (largest first; each run's log then goes to its train.log) trained", "1"));
   options.add(cli::output_dir_options("one SPEC.json per model goes here, and runs/MODEL/ with --train (default: scaled)"));
   options.add(cli::proxy_options()).add(cli::training_options());
   auto parsed = effscale::cli::parse_command_line(argc, argv, options, kUsage);
@@ -301,8 +308,8 @@ int run(int argc, char** argv) {
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   const bool train = vm["train"].as<bool>();
-  if (const int workers = vm["workers"].as<int>(); workers > 64 || (workers > 1 && rendezvous))
-    throw UsageError("--workers " + std::to_string(workers) + ": expected 1 to 64, and 1 under torchrun (each rank trains one run at a time)");
+  if (const std::string workers = vm["workers"].as<std::string>(); rendezvous && workers != "1" && workers != "auto")
+    throw UsageError("--workers " + workers + ": expected 1 under torchrun (each rank trains one run at a time)");
   const int threads = train ? effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous)) : 0;
   std::optional<tr::ProxyData> data;
   if (train) {

@@ -133,7 +133,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --from-study nope --storage " + storage, "cannot open database"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --output-dir elsewhere", "--output-dir and --out-dir"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 0", "--workers"},
-      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 65", "--workers 65: expected 1 to 64"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 65", "--workers '65': expected auto or a whole number from 1 to 64"},
   };
   for (const Case& c : cases) {
     INFO(c.command);

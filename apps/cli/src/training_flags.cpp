@@ -133,9 +133,9 @@ int parse_workers(const std::string& text) {
 
 }  // namespace
 
-po::options_description workers_option(const std::string& what) {
+po::options_description workers_option(const std::string& what, const std::string& default_value) {
   po::options_description o("workers");
-  o.add_options()("workers", with_default(std::string("auto"))->notifier([](const std::string& t) { parse_workers(t); }),
+  o.add_options()("workers", with_default(default_value)->notifier([](const std::string& t) { parse_workers(t); }),
                   (what + " at once in this process, each on its share of the threads; auto: on the CPU one per "
                           "thread (as many as half the free memory holds), on CUDA one")
                       .c_str());

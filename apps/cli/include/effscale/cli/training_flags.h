@@ -58,9 +58,10 @@ void adapt_recipe_to_run(const boost::program_options::variables_map& vm, const 
 // Proxy architecture, --bn-momentum and the recipe together (the proxy flags must have been declared).
 trainers::ProxyTraining proxy_training_from(const boost::program_options::variables_map& vm);
 
-// --workers N|auto (default auto) of a command that trains several proxies side by side in its process, each on
-// its share of --threads; `what` says what a worker trains, for --help.
-boost::program_options::options_description workers_option(const std::string& what);
+// --workers N|auto (default `default_value`) of a command that trains several proxies side by side in its process,
+// each on its share of --threads; `what` says what a worker trains, for --help.
+boost::program_options::options_description workers_option(const std::string& what,
+                                                           const std::string& default_value = "auto");
 
 // The worker count --workers gives: N from 1 to 64, or for auto trainers::auto_worker_count(threads, the recipe's
 // device is CUDA, bytes_each, most_useful), with bytes_each what a worker training the largest network takes
