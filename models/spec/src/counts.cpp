@@ -33,84 +33,61 @@ class Tally {
   int64_t total_ = 0;
 };
 
+// One conv of the network: its output map (h x w x out; 1 x 1 for the SE convs on the pooled vector), the inputs
+// each output value reads per tap (in / groups: 1 for a depthwise conv), its kernel, and whether it is one of
+// squeeze-excite's two, which have a bias where every other conv has batch norm.
+struct ConvShape {
+  int64_t h, w, in_per_output, out, kernel;
+  bool squeeze_excite = false;
+};
+
+// Calls visit(ConvShape) for every conv of the network `spec` builds, in order, on a `resolution` x `resolution`
+// image (<= 0: the spec's own): stem, per layer expand, depthwise or regular kxk, SE reduce and expand, project;
+// then the head. What the parameter, MAC and activation counts all walk.
+template <class Visit>
+void for_each_conv(const ArchSpec& spec, int resolution, const Visit& visit) {
+  const std::vector<LayerPlan> layers = plan_layers(spec);
+  const int64_t res = resolution > 0 ? resolution : spec.resolution;
+  int64_t h = out_size(res, 2), w = out_size(res, 2);
+  visit(ConvShape{h, w, spec.in_channels, realized_stem_filters(spec), 3});
+  for (const LayerPlan& l : layers) {
+    const int64_t e = l.expanded_filters;
+    if (l.has_expand_conv()) visit(ConvShape{h, w, l.input_filters, e, 1});
+    h = out_size(h, l.strides[0]);
+    w = out_size(w, l.strides[1]);
+    visit(ConvShape{h, w, l.has_regular_kxk() ? l.input_filters : 1, e, l.kernel_size});
+    if (l.se_filters > 0) {
+      visit(ConvShape{1, 1, e, l.se_filters, 1, true});
+      visit(ConvShape{1, 1, l.se_filters, e, 1, true});
+    }
+    if (l.has_projection()) visit(ConvShape{h, w, e, l.output_filters, 1});
+  }
+  visit(ConvShape{h, w, layers.back().output_filters, realized_head_filters(spec), 1});
+}
+
 }  // namespace
 
 int64_t count_params(const ArchSpec& spec) {
-  const std::vector<LayerPlan> layers = plan_layers(spec);
-  const int64_t stem = realized_stem_filters(spec);
-  const int64_t head = realized_head_filters(spec);
   Tally t(spec);
-  t.add({spec.in_channels, stem, 3, 3});
-  t.add({2, stem});  // batch norm weight and bias
-  for (const LayerPlan& l : layers) {
-    const int64_t e = l.expanded_filters;
-    if (l.has_regular_kxk()) {  // one regular kxk conv in -> e replaces expand + depthwise (plain: e = out)
-      t.add({l.input_filters, e, l.kernel_size, l.kernel_size});
-      t.add({2, e});
-    } else {
-      if (l.has_expand_conv()) {
-        t.add({l.input_filters, e});
-        t.add({2, e});
-      }
-      t.add({e, l.kernel_size, l.kernel_size});  // depthwise: one kxk filter per channel
-      t.add({2, e});
-    }
-    if (l.se_filters > 0) {
-      t.add({2, e, l.se_filters});  // reduce and expand weights
-      t.add({l.se_filters + e});    // their biases
-    }
-    if (!l.has_projection()) continue;
-    t.add({e, l.output_filters});
-    t.add({2, l.output_filters});
-  }
-  t.add({layers.back().output_filters, head});
-  t.add({2, head});
-  t.add({head + 1, spec.num_classes});  // classifier weight and bias
+  for_each_conv(spec, 0, [&](const ConvShape& c) {
+    t.add({c.in_per_output, c.out, c.kernel, c.kernel});
+    if (c.squeeze_excite) t.add({c.out});  // its bias
+    else t.add({2, c.out});                // batch norm weight and bias
+  });
+  t.add({realized_head_filters(spec) + 1, spec.num_classes});  // classifier weight and bias
   return t.total();
 }
 
 int64_t count_macs(const ArchSpec& spec, int resolution) {
-  const std::vector<LayerPlan> layers = plan_layers(spec);
-  const int64_t res = resolution > 0 ? resolution : spec.resolution;
-  int64_t h = out_size(res, 2), w = out_size(res, 2);
-  const int64_t stem = realized_stem_filters(spec);
   Tally t(spec);
-  t.add({h, w, spec.in_channels, stem, 3, 3});
-  for (const LayerPlan& l : layers) {
-    const int64_t e = l.expanded_filters;
-    if (l.has_expand_conv()) t.add({h, w, l.input_filters, e});
-    h = out_size(h, l.strides[0]);
-    w = out_size(w, l.strides[1]);
-    if (l.has_regular_kxk()) {
-      t.add({h, w, l.input_filters, e, l.kernel_size, l.kernel_size});
-    } else {
-      t.add({h, w, e, l.kernel_size, l.kernel_size});
-    }
-    if (l.se_filters > 0) t.add({2, e, l.se_filters});
-    if (l.has_projection()) t.add({h, w, e, l.output_filters});
-  }
-  const int64_t head = realized_head_filters(spec);
-  t.add({h, w, layers.back().output_filters, head});
-  t.add({head, spec.num_classes});
+  for_each_conv(spec, resolution, [&](const ConvShape& c) { t.add({c.h, c.w, c.in_per_output, c.out, c.kernel, c.kernel}); });
+  t.add({realized_head_filters(spec), spec.num_classes});  // the classifier
   return t.total();
 }
 
 int64_t count_activations(const ArchSpec& spec, int resolution) {
-  const std::vector<LayerPlan> layers = plan_layers(spec);
-  const int64_t res = resolution > 0 ? resolution : spec.resolution;
-  int64_t h = out_size(res, 2), w = out_size(res, 2);
   Tally t(spec);
-  t.add({h, w, realized_stem_filters(spec)});
-  for (const LayerPlan& l : layers) {
-    const int64_t e = l.expanded_filters;
-    if (l.has_expand_conv()) t.add({h, w, e});
-    h = out_size(h, l.strides[0]);
-    w = out_size(w, l.strides[1]);
-    t.add({h, w, e});  // the depthwise or regular kxk conv
-    if (l.se_filters > 0) t.add({l.se_filters + e});
-    if (l.has_projection()) t.add({h, w, l.output_filters});
-  }
-  t.add({h, w, realized_head_filters(spec)});
+  for_each_conv(spec, resolution, [&](const ConvShape& c) { t.add({c.h, c.w, c.out}); });
   return t.total();
 }
 
