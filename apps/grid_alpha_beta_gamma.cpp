@@ -16,7 +16,6 @@
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/grid_search.h"
-#include "effscale/scaling/scaled_model.h"
 #include "effscale/trainers/worker_threads.h"
 #include "effscale/store/study_owner.h"
 
@@ -134,7 +133,7 @@ int run(int argc, char** argv) {
   if (points.empty()) throw UsageError(sc::no_point_reason(grid));
   int64_t bytes_each = 0;  // a worker training the largest point's phi = 1 network, for --workers auto
   for (const sc::GridPoint& p : points)
-    bytes_each = std::max(bytes_each, tr::estimated_training_bytes(sc::scale_model(*grid.trained_baseline, p.coefficients, 1.0, 1).spec,
+    bytes_each = std::max(bytes_each, tr::estimated_training_bytes(sc::trained_model(*grid.trained_baseline, p.coefficients).spec,
                                                                    job.training.recipe.batch_size));
   const int workers = cli::workers_from(vm, threads, job.training.recipe, bytes_each, int(points.size()) * grid.seeds);
 

@@ -23,14 +23,9 @@ namespace st = effscale::store;
 namespace tr = effscale::trainers;
 using nlohmann::json;
 
-namespace {
-
-// The phi = 1 network of `c` as trained from `trained_baseline` (resolution divisor 1).
 ScaledModel trained_model(const models::ArchSpec& trained_baseline, const Coefficients& c) {
   return scale_model(trained_baseline, c, 1.0, 1);
 }
-
-}  // namespace
 
 std::vector<GridPoint> grid_points(const GridDefinition& grid) {
   std::vector<GridPoint> points = admissible_grid(grid.alpha, grid.beta, grid.gamma, grid.tolerance);

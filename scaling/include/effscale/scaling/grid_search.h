@@ -14,6 +14,7 @@
 
 #include "effscale/models/arch_spec.h"
 #include "effscale/scaling/coefficients.h"
+#include "effscale/scaling/scaled_model.h"
 #include "effscale/store/claim_loop.h"
 #include "effscale/store/pruner.h"
 #include "effscale/store/sample_statistics.h"
@@ -34,6 +35,10 @@ struct GridDefinition {
   std::optional<models::ArchSpec> trained_baseline;
   double macs_tolerance = 0.1;
 };
+
+// The phi = 1 network of `c` as a grid worker trains it: `trained_baseline` (the baseline shrunk to the proxy,
+// trainers::trained_spec) scaled with resolution divisor 1. Its macs_ratio is what admissibility tests.
+ScaledModel trained_model(const models::ArchSpec& trained_baseline, const Coefficients& c);
 
 // The points of `grid` that are admissible: |alpha beta^2 gamma^2 - 2| <= tolerance and, with a trained
 // baseline, realised multiply-adds within macs_tolerance of twice its own. Same order as admissible_grid.
