@@ -125,16 +125,14 @@ po::options_description search_flags() {
 // What one worker takes to train the largest candidate of `space` as `training` trains it on `classes` classes
 // (for --workers auto); 0 when that candidate is not a valid network at the proxy.
 int64_t largest_candidate_bytes(const se::SearchSpace& space, const tr::ProxyTraining& training, int64_t classes) {
-  const auto activations = [&](const m::ArchSpec& spec) -> int64_t {
+  const auto bytes = [&](const m::ArchSpec& spec) -> int64_t {
     try {
-      return m::count_activations(tr::trained_spec(spec, training, classes));
+      return tr::estimated_training_bytes(tr::trained_spec(spec, training, classes), training.recipe.batch_size);
     } catch (const m::SpecError&) {
-      return -1;
+      return 0;
     }
   };
-  const m::ArchSpec largest = space.decode(se::largest_candidate(space, activations));
-  if (activations(largest) < 0) return 0;
-  return tr::estimated_training_bytes(tr::trained_spec(largest, training, classes), training.recipe.batch_size);
+  return bytes(space.decode(se::largest_candidate(space, bytes)));
 }
 
 // The search job the flags describe, on `space`, without its study, data and log. Throws UsageError naming

@@ -308,8 +308,9 @@ int run(int argc, char** argv) {
   // Under torchrun (--train data-parallel) rank 0 alone writes the specs, prints and records.
   const std::optional<tr::Rendezvous> rendezvous = tr::rendezvous_from_environment();
   const bool train = vm["train"].as<bool>();
-  if (const std::string workers = vm["workers"].as<std::string>(); rendezvous && workers != "1" && workers != "auto")
-    throw UsageError("--workers " + workers + ": expected 1 under torchrun (each rank trains one run at a time)");
+  if (rendezvous && cli::requested_workers(vm).value_or(1) != 1)
+    throw UsageError("--workers " + vm["workers"].as<std::string>() +
+                     ": expected 1 under torchrun (each rank trains one run at a time)");
   const int threads = train ? effscale::base::configure_cpu_runtime(tr::threads_for_process(vm["threads"].as<int>(), rendezvous)) : 0;
   std::optional<tr::ProxyData> data;
   if (train) {

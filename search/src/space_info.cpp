@@ -121,7 +121,6 @@ std::optional<NearestPoint> nearest_point(const SearchSpace& space, const models
   return point;
 }
 
-
 std::vector<int> largest_candidate(const SearchSpace& space, const std::function<int64_t(const models::ArchSpec&)>& size) {
   std::vector<int> candidate(space.decisions().size(), 0);
   for (size_t d = 0; d < candidate.size(); ++d) {

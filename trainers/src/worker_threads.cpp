@@ -5,17 +5,19 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
-#include <vector>
 
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/counts.h"
 
 namespace effscale::trainers {
 
+int threads_each(int workers, int total_threads) { return std::max(1, total_threads / std::max(1, workers)); }
+
 void run_worker_threads(int workers, int total_threads, const std::function<void(int threads_each)>& body) {
-  const int each = std::max(1, total_threads / std::max(1, workers));
+  const int each = threads_each(workers, total_threads);
   effscale::base::share_threads_among_workers(workers);
   std::vector<std::thread> pool;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));

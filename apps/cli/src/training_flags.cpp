@@ -116,9 +116,9 @@ std::optional<double> bn_momentum_from(const po::variables_map& vm) {
 
 namespace {
 
-// --workers as a count, 0 for auto. Throws UsageError naming the flag for anything else.
-int parse_workers(const std::string& text) {
-  if (text == "auto") return 0;
+// --workers as a count, nothing for auto. Throws UsageError naming the flag for anything else.
+std::optional<int> parse_workers(const std::string& text) {
+  if (text == "auto") return std::nullopt;
   size_t used = 0;
   int workers = 0;
   try {
@@ -142,15 +142,16 @@ po::options_description workers_option(const std::string& what, const std::strin
   return o;
 }
 
+std::optional<int> requested_workers(const po::variables_map& vm) { return parse_workers(vm["workers"].as<std::string>()); }
+
 int workers_from(const po::variables_map& vm, int threads, const trainers::TrainerOptions& recipe, int64_t bytes_each,
                  int most_useful) {
-  const int workers = parse_workers(vm["workers"].as<std::string>());
-  return workers > 0 ? workers
-                     : trainers::auto_worker_count(threads, recipe.device.is_cuda(), bytes_each, most_useful);
+  if (const std::optional<int> workers = requested_workers(vm)) return *workers;
+  return trainers::auto_worker_count(threads, recipe.device.is_cuda(), bytes_each, most_useful);
 }
 
 std::string workers_line(int workers, int threads) {
-  const int each = std::max(1, threads / std::max(1, workers));
+  const int each = trainers::threads_each(workers, threads);
   return std::to_string(workers) + (workers == 1 ? " worker" : " workers") + " of " + std::to_string(each) +
          (each == 1 ? " thread" : " threads") + (workers == 1 ? "" : " each");
 }

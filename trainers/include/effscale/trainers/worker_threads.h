@@ -8,8 +8,11 @@
 
 namespace effscale::trainers {
 
-// Runs body(threads_each) on `workers` threads at once, where threads_each = max(1, total_threads / workers)
-// is the intra-op thread budget of each (while they run, the workers are declared to the CPU share, so that under
+// The intra-op threads each of `workers` workers gets of `total_threads`: max(1, total_threads / workers).
+int threads_each(int workers, int total_threads);
+
+// Runs body(threads_each) on `workers` threads at once, where threads_each(workers, total_threads) is the intra-op
+// thread budget of each (while they run, the workers are declared to the CPU share, so that under
 // configure_cpu_runtime's share each takes 1/workers of it). Waits for every thread; then rethrows the first exception any of them
 // threw (by worker index), so a failing worker never leaves the others running unseen.
 void run_worker_threads(int workers, int total_threads, const std::function<void(int threads_each)>& body);

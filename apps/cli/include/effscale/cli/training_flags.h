@@ -63,6 +63,9 @@ trainers::ProxyTraining proxy_training_from(const boost::program_options::variab
 boost::program_options::options_description workers_option(const std::string& what,
                                                            const std::string& default_value = "auto");
 
+// The count --workers asks for: N from 1 to 64, or nothing for auto. Throws UsageError naming the flag otherwise.
+std::optional<int> requested_workers(const boost::program_options::variables_map& vm);
+
 // The worker count --workers gives: N from 1 to 64, or for auto trainers::auto_worker_count(threads, the recipe's
 // device is CUDA, bytes_each, most_useful), with bytes_each what a worker training the largest network takes
 // (trainers::estimated_training_bytes). Throws UsageError naming the flag for anything else.
