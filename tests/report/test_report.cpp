@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -56,6 +57,10 @@ TEST_CASE("chart ticks are round: 100M, 200M, 300M on a MACs axis and steps of 1
   CHECK(tick_values(5e7, 2e9, true) == std::vector<double>{1e8, 3e8, 1e9});
   CHECK(tick_values(1e3, 1e8, true) == std::vector<double>{1e3, 1e4, 1e5, 1e6, 1e7, 1e8});
   CHECK(tick_values(1.0, 1.0 + 1e-9, false).size() >= 2);  // never empty, even where nothing round fits
+  const std::vector<double> from_below_zero = tick_values(-1.5, 31.5, false);  // an axis padded below 0
+  REQUIRE(from_below_zero.size() == 7);
+  CHECK(from_below_zero.front() == 0.0);
+  CHECK_FALSE(std::signbit(from_below_zero.front()));  // a tick printed "0", not "-0"
   CHECK(tick_text(3e8) == "300M");
   CHECK(tick_text(1e9) == "1G");
 

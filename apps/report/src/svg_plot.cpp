@@ -47,7 +47,8 @@ std::vector<double> linear_ticks(double low, double high) {
       const double first = std::ceil(low / step - 1e-9), last = std::floor(high / step + 1e-9);
       if (last - first + 1 > 7) continue;
       std::vector<double> ticks;
-      for (double i = first; i <= last; ++i) ticks.push_back(times_power_of_ten(i * m, k));
+      // + 0.0 turns the -0 that ceil gives for a low just below zero into 0 (printed "-0" otherwise).
+      for (double i = first; i <= last; ++i) ticks.push_back(times_power_of_ten(i * m, k) + 0.0);
       return ticks;
     }
   return {};
