@@ -4,6 +4,7 @@ fail() { echo "$experiment: $*" >&2; exit 2; }  # bad input: one line, status 2
 need_whole() { [[ $2 =~ ^[1-9][0-9]*$ ]] || fail "$1 $2: expected a whole number >= 1"; }  # FLAG VALUE
 need_preset() { [[ -f $1 ]] || fail "--preset $1: no such file"; }
 need_built() { local b; for b; do [[ -x $bin/$b ]] || fail "$bin/$b not built (run scripts/setup)"; done; }
+threads_each() { local t=$(( $(nproc) / $1 )); echo $(( t >= 1 ? t : 1 )); }  # JOBS at once: nproc / JOBS threads each, at least 1
 machine_line() { echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"; }
 # Trains each of MODELS (space-separated) with seeds 1..SEEDS under PRESET plus FLAGS into DIR/MODEL/seedS, seed-major
 # (every model once before any model twice). A finished run (result.json) is skipped, an interrupted one resumes.
