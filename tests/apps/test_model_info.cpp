@@ -111,3 +111,26 @@ TEST_CASE("model_info takes options from an INI file, flags win", "[apps][model_
   CHECK(doc["resolution"] == 96);
   CHECK(model_info("--help").exit_status == 0);
 }
+
+TEST_CASE("A config's section named after a command serves that command alone and wins over the shared keys",
+          "[apps][model_info]") {
+  effscale::testing::TempDir dir;
+  // Before sections per command, every key below a [header] read as "header.key": unknown to every command, exit 2.
+  const std::string ini = dir.write("preset.ini",
+                                    "format = json\nresolution = 128\n"
+                                    "[grid_alpha_beta_gamma]\nseeds = 2\n"
+                                    "[model_info]\nmodel = b1\nresolution = 160\n"
+                                    "[train_model]\nmodel = no-such-model\n");
+  const auto r = model_info("--config " + shell_quote(ini));
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["model"] == "b1");
+  CHECK(doc["resolution"] == 160);
+  CHECK(nlohmann::json::parse(model_info("--config " + shell_quote(ini) + " --resolution 96").out)["resolution"] == 96);
+  // Another section's header is not a command's: its keys stay "section.key", which model_info does not know.
+  const std::string other = dir.write("other.ini", "[model_info]\nmodel = b0\n[proxy]\nresolution = 28\n");
+  const auto refused = model_info("--config " + shell_quote(other));
+  CHECK(refused.exit_status == 2);
+  CHECK_THAT(refused.err, Catch::Contains("proxy.resolution"));
+}

@@ -6,6 +6,7 @@
 
 #include <boost/program_options/parsers.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -38,14 +39,44 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--config: ") + e.what());
     }
+    const std::string command = usage.rfind("usage: ", 0) == 0 ? usage.substr(7, usage.find_first_of(" \n", 7) - 7) : "";
+    const CommandConfig config = config_for_command(file.str(), command);
     try {
-      po::store(po::parse_config_file(file, options), parsed.values);
+      for (const std::string* text : {&config.own, &config.shared}) {  // store keeps what is stored first
+        std::istringstream part(*text);
+        po::store(po::parse_config_file(part, options), parsed.values);
+      }
     } catch (po::error& e) {
       throw UsageError("config file '" + path + "': " + program_options_message(e));
     }
   }
   po::notify(parsed.values);
   return parsed;
+}
+
+const std::vector<std::string>& command_section_names() {
+  static const std::vector<std::string> names = {"nas_search",    "grid_alpha_beta_gamma", "scale_models", "train_model",
+                                                 "predict",       "query_results",         "model_info",   "summarize_runs"};
+  return names;
+}
+
+CommandConfig config_for_command(const std::string& text, const std::string& command) {
+  const std::vector<std::string>& commands = command_section_names();
+  CommandConfig config;
+  std::string* target = &config.shared;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t first = line.find_first_not_of(" \t\r");
+    const size_t last = line.find_last_not_of(" \t\r");
+    if (first != std::string::npos && line[first] == '[' && line[last] == ']') {
+      const std::string name = line.substr(first + 1, last - first - 1);
+      const bool a_command = std::find(commands.begin(), commands.end(), name) != commands.end();
+      target = !a_command ? &config.shared : name == command ? &config.own : nullptr;
+      if (a_command) continue;  // the header itself: the section's keys read unprefixed
+    }
+    if (target != nullptr) *target += line + "\n";
+  }
+  return config;
 }
 
 namespace {

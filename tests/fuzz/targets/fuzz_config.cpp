@@ -1,6 +1,6 @@
 // INI configs (--config FILE): every kind of value the commands declare (numbers with their range checks, whole
-// numbers, text, switches, repeated and sectioned keys), parsed as the commands parse them. A refusal is
-// UsageError or a Boost.Program_options error (both exit status 2 in the commands).
+// numbers, text, switches, repeated and sectioned keys, sections of this command and of others), parsed as the
+// commands parse them. A refusal is UsageError or a Boost.Program_options error (both exit status 2 in the commands).
 #include <boost/program_options/errors.hpp>
 #include <boost/program_options/options_description.hpp>
 
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ("proxy.resolution", cli::with_default(28), "a sectioned key");
   const char* argv[] = {"fuzz_config", "--config", path.c_str()};
   try {
-    cli::parse_command_line(3, argv, options, "usage");
+    cli::parse_command_line(3, argv, options, "usage: model_info (its [model_info] sections apply, others' are skipped)");
   } catch (po::error& e) {
     cli::program_options_message(e);  // the message the commands print (Boost's own what() could loop forever)
   } catch (const std::invalid_argument&) {
