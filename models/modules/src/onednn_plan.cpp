@@ -137,7 +137,13 @@ class OnednnPlan {
 
   // Runs the plan on x (input_dims()) and writes the logits into `logits` ([N, classes], any strides).
   void run(const torch::Tensor& x, torch::Tensor logits) {
-    view(input_).copy_(x);
+    // A batch already in NHWC order (channels_last, or any grey batch) is one block of memory: copied as bytes
+    // (LibTorch's copy_ between the two stride patterns of a grey batch took 0.33 ms for 64 images of 28 x 28).
+    if (x.is_contiguous(torch::MemoryFormat::ChannelsLast)) {
+      std::memcpy(data(input_), x.data_ptr<float>(), sizeof(float) * x.numel());
+    } else {
+      view(input_).copy_(x);
+    }
     for (Step& step : steps_) {
       if (step.custom) {
         step.custom();
