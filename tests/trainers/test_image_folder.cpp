@@ -157,6 +157,25 @@ TEST_CASE("bad folders and a corrupt image mid-epoch are reported", "[trainers][
   CHECK_THROWS_WITH(loader.next(), Catch::Contains("img0.JPG") && Catch::Contains("neither a JPEG nor a PNG"));
 }
 
+TEST_CASE("resampling to the same size gives each pixel times 1/255, mirrored when asked", "[trainers][images]") {
+  // Both filters' weights are exactly 1 at the pixel and 0 beside it at scale 1; resample_into takes a direct path
+  // there, which must give the two-pass path's values bit for bit: the pixel times the second pass's 1/255.
+  const auto pixels = pattern_bytes(size_t(3) * 29 * 31, 5);
+  const torch::Tensor image =
+      torch::from_blob(const_cast<uint8_t*>(pixels.data()), {3, 29, 31}, torch::kUInt8).clone();
+  const torch::Tensor expected = image.to(torch::kFloat) * (1.0f / 255.0f);
+  for (const ResampleFilter filter : {ResampleFilter::Bicubic, ResampleFilter::Bilinear}) {
+    CHECK(torch::equal(resample(image, 29, 31, filter), expected));
+    torch::Tensor mirrored = torch::empty({3, 29, 31});
+    resample_into(pixel_view(image), 29, 31, filter, /*mirror=*/true, mirrored.data_ptr<float>());
+    CHECK(torch::equal(mirrored, expected.flip(2)));
+    // A strided view (one channel of an HWC image) reads the same pixels.
+    const torch::Tensor hwc = image.permute({1, 2, 0}).contiguous();
+    const torch::Tensor green = hwc.permute({2, 0, 1}).narrow(0, 1, 1);
+    CHECK(torch::equal(resample(green, 29, 31, filter), expected.narrow(0, 1, 1)));
+  }
+}
+
 TEST_CASE("resampling matches Pillow's antialiased bicubic and bilinear", "[trainers][images]") {
   TempDir dir;
   const int w = 53, h = 41;

@@ -134,12 +134,27 @@ void filter_columns(const float* rows, int64_t channels, int64_t h, const Taps& 
     }
 }
 
+// resample_into at scale 1 (the output the input's size), value for value: every filter's weights are then 1 at the
+// pixel itself and exactly 0 beside it (triangle(1), bicubic(1) and bicubic(2) are 0), so the two passes reduce to
+// the pixel times 1/255, the product the second pass forms; the 8-bit clamp between them changes nothing.
+void identity_into(const PixelView& in, bool mirror, float* out) {
+  const float weight = 1.0f / 255.0f;
+  for (int64_t c = 0; c < in.channels; ++c)
+    for (int64_t y = 0; y < in.height; ++y) {
+      const uint8_t* row = in.data + c * in.channel_stride + y * in.row_stride;
+      float* line_out = out + (c * in.height + y) * in.width;
+      for (int64_t x = 0; x < in.width; ++x)
+        line_out[mirror ? in.width - 1 - x : x] = weight * static_cast<float>(row[x * in.pixel_stride]);
+    }
+}
+
 }  // namespace
 
 void resample_into(const PixelView& image, int64_t out_h, int64_t out_w, ResampleFilter filter, bool mirror,
                    float* out) {
   TORCH_CHECK(image.height >= 1 && image.width >= 1 && image.channels >= 1, "resample needs a non-empty image");
   TORCH_CHECK(out_h >= 1 && out_w >= 1, "resample needs a positive output size");
+  if (out_h == image.height && out_w == image.width) return identity_into(image, mirror, out);
   const Taps across = compute_taps(image.width, out_w, filter), down = compute_taps(image.height, out_h, filter);
   const Scratch columns = transposed_floats(image);
   const Scratch filtered = filter_rows(columns.get(), image.channels, image.height, image.width, across, out_w, mirror);
