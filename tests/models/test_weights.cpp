@@ -148,16 +148,22 @@ torch.save(out, sys.argv[3])
   }
 }
 
+namespace {
+
+// The message of the WeightsError `body` throws, or "no error".
+std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const WeightsError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
 TEST_CASE("bad weight files are named, not crashed on", "[models][weights][errors]") {
   TempDir dir;
-  auto error_of = [](const std::function<void()>& body) -> std::string {
-    try {
-      body();
-    } catch (const WeightsError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
   const std::string good = stem(kCases[0]) + ".weights";
   const std::string bytes = effscale::testing::read_file(good);
 
@@ -208,6 +214,39 @@ TEST_CASE("bad weight files are named, not crashed on", "[models][weights][error
     const auto path = dir.write("short.safetensors", file);
     CHECK_THAT(error_of([&] { read_state_dict(path); }), Catch::Contains("short.safetensors") && Catch::Contains("w"));
   }
+}
+
+TEST_CASE("a safetensors header with a shape or offsets that are not whole numbers is refused (found by fuzz_safetensors)",
+          "[models][weights][errors]") {
+  // A shape entry of 1e27 beside a zero (so that the byte count still agreed) reached nlohmann's conversion to
+  // int64, undefined behaviour that UBSan reported; fractions, negative numbers and element counts past what a
+  // tensor can hold are refused the same way, naming the file and the tensor.
+  TempDir dir;
+  const auto file_with = [&](const std::string& name, const std::string& entry) {
+    const std::string header = "{\"w\": " + entry + "}";
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xff);
+    return dir.write(name, bytes + header + std::string(16, '\0'));
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"dtype": "F32", "shape": [2, 0, 1e27], "data_offsets": [0, 0]})", "shape is not a list of whole numbers"},
+      {R"({"dtype": "F32", "shape": [2.5, 2], "data_offsets": [0, 16]})", "shape is not a list of whole numbers"},
+      {R"({"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]})", "shape is not a list of whole numbers"},
+      {R"({"dtype": "F32", "shape": 4, "data_offsets": [0, 16]})", "shape is not a list of whole numbers"},
+      {R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 16.0]})", "data_offsets is not [begin, end]"},
+      {R"({"dtype": "F32", "shape": [4], "data_offsets": [-16, 0]})", "data_offsets is not [begin, end]"},
+      {R"({"dtype": "F32", "shape": [4294967296, 4294967296, 0], "data_offsets": [0, 0]})", "more elements than a tensor"},
+  };
+  int i = 0;
+  for (const auto& [entry, message] : cases) {
+    INFO(entry);
+    const std::string path = file_with("bad" + std::to_string(i++) + ".safetensors", entry);
+    CHECK_THAT(error_of([&] { read_state_dict(path); }), Catch::Contains(path) && Catch::Contains("tensor w") && Catch::Contains(message));
+  }
+  // The same header with good numbers reads.
+  const StateDict good = read_state_dict(file_with("good.safetensors", R"({"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]})"));
+  REQUIRE(good.size() == 1);
+  CHECK(good[0].second.sizes() == torch::IntArrayRef({2, 2}));
 }
 
 TEST_CASE("a pickle nesting a million lists is read and dropped without overflowing the stack", "[models][weights][errors]") {

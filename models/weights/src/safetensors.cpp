@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "effscale/base/atomic_file.h"
@@ -21,6 +23,24 @@ const std::vector<std::pair<std::string, c10::ScalarType>>& dtype_names() {
       {"I64", c10::kLong},   {"I32", c10::kInt},   {"I16", c10::kShort}, {"I8", c10::kChar},
       {"U8", c10::kByte},    {"BOOL", c10::kBool}};
   return kNames;
+}
+
+// The whole numbers of a header list (a shape or data_offsets), each from 0 to 2^63 - 1; nullopt when the value is
+// not such a list. nlohmann's get<int64_t> would convert a fraction or a number past the type's range (found by
+// fuzz_safetensors: a shape entry of 1e27 was undefined behaviour).
+std::optional<std::vector<int64_t>> whole_numbers(const nlohmann::json& list) {
+  if (!list.is_array()) return std::nullopt;
+  std::vector<int64_t> out;
+  for (const nlohmann::json& v : list) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(INT64_MAX)) {
+      out.push_back(int64_t(v.get<uint64_t>()));
+    } else if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= 0) {
+      out.push_back(v.get<int64_t>());
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -50,21 +70,27 @@ StateDict read_safetensors(const std::string& path) {
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") continue;
     try {
-      Entry e{name, c10::kFloat, info.at("shape").get<std::vector<int64_t>>(), 0, 0};
+      const std::optional<std::vector<int64_t>> shape = whole_numbers(info.at("shape"));
+      if (!shape) throw fail("tensor " + name + " shape is not a list of whole numbers >= 0");
+      Entry e{name, c10::kFloat, *shape, 0, 0};
       const std::string dtype = info.at("dtype").get<std::string>();
       const auto& names = dtype_names();
       const auto it = std::find_if(names.begin(), names.end(), [&](const auto& p) { return p.first == dtype; });
       if (it == names.end()) throw fail("tensor " + name + " has unsupported dtype " + dtype);
       e.dtype = it->second;
-      const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2) throw fail("tensor " + name + " data_offsets is not [begin, end]");
-      e.begin = offsets[0];
-      e.end = offsets[1];
-      uint64_t numel = 1;
+      const std::optional<std::vector<int64_t>> offsets = whole_numbers(info.at("data_offsets"));
+      if (!offsets || offsets->size() != 2) throw fail("tensor " + name + " data_offsets is not [begin, end]");
+      e.begin = uint64_t((*offsets)[0]);
+      e.end = uint64_t((*offsets)[1]);
+      // The element count; the product of the non-zero dimensions must fit too, as LibTorch multiplies them all
+      // when it makes the tensor, a zero among them or not.
+      uint64_t numel = 1, nonzero = 1;
       for (int64_t d : e.shape) {
-        if (d < 0) throw fail("tensor " + name + " has a negative dimension");
+        if (d != 0 && __builtin_mul_overflow(nonzero, uint64_t(d), &nonzero))
+          throw fail("tensor " + name + " shape has more elements than a tensor can hold");
         numel *= uint64_t(d);
       }
+      if (nonzero > uint64_t(INT64_MAX) / 16) throw fail("tensor " + name + " shape has more elements than a tensor can hold");
       if (e.end < e.begin || e.end > data_size || e.end - e.begin != numel * c10::elementSize(e.dtype))
         throw fail("tensor " + name + " data_offsets disagree with its shape or the file size");
       entries.push_back(std::move(e));
