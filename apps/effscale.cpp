@@ -12,26 +12,15 @@
 #include <string_view>
 #include <vector>
 
+#include "effscale/cli/tools.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Tool {
-  std::string_view name;
-  std::string_view summary;
-};
-
-// Every command effscale installs, in the order of the pipeline.
-constexpr Tool kTools[] = {
-    {"nas_search", "search a mobile baseline in the MnasNet space (PPO, evolution or random) on a proxy task"},
-    {"grid_alpha_beta_gamma", "grid-search alpha, beta, gamma under alpha * beta^2 * gamma^2 ~ 2"},
-    {"scale_models", "emit B1..B7 from a baseline and coefficients (or the official table) and train them"},
-    {"train_model", "train one model (official name, reference network or spec) on a dataset"},
-    {"predict", "classify images with trained or downloaded weights"},
-    {"query_results", "query a study database: trials, best-trial, best-trials, export, report"},
-    {"model_info", "parameters and multiply-adds of a spec, from the spec alone"},
-    {"summarize_runs", "seed statistics, leaders and charts with intervals over run folders"},
-};
+using effscale::cli::is_tool;
+using effscale::cli::kTools;
+using effscale::cli::Tool;
 
 void print_usage(std::ostream& out) {
   out << "usage: effscale TOOL [ARGS...]   run one effscale tool (same arguments, output and exit status)\n"
@@ -41,13 +30,6 @@ void print_usage(std::ostream& out) {
   for (const Tool& tool : kTools) {
     out << "  " << tool.name << std::string(23 - tool.name.size(), ' ') << tool.summary << "\n";
   }
-}
-
-bool is_tool(std::string_view name) {
-  for (const Tool& tool : kTools) {
-    if (tool.name == name) return true;
-  }
-  return false;
 }
 
 // Where the tool lives: <front command's folder>/EFFSCALE_TOOLS_RELATIVE/NAME when installed; in the build

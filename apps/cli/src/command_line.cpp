@@ -6,13 +6,13 @@
 
 #include <boost/program_options/parsers.hpp>
 
-#include <algorithm>
 #include <iostream>
 #include <map>
 #include <sstream>
 
 #include "effscale/base/atomic_file.h"
 #include "effscale/cli/app_main.h"
+#include "effscale/cli/tools.h"
 
 namespace po = boost::program_options;
 
@@ -39,7 +39,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--config: ") + e.what());
     }
-    const std::string command = usage.rfind("usage: ", 0) == 0 ? usage.substr(7, usage.find_first_of(" \n", 7) - 7) : "";
+    const std::string command =
+        usage.rfind("usage: ", 0) == 0 ? usage.substr(7, usage.find_first_of(" \n", 7) - 7) : "";
     const CommandConfig config = config_for_command(file.str(), command);
     try {
       for (const std::string* text : {&config.own, &config.shared}) {  // store keeps what is stored first
@@ -54,14 +55,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
   return parsed;
 }
 
-const std::vector<std::string>& command_section_names() {
-  static const std::vector<std::string> names = {"nas_search",    "grid_alpha_beta_gamma", "scale_models", "train_model",
-                                                 "predict",       "query_results",         "model_info",   "summarize_runs"};
-  return names;
-}
-
 CommandConfig config_for_command(const std::string& text, const std::string& command) {
-  const std::vector<std::string>& commands = command_section_names();
   CommandConfig config;
   std::string* target = &config.shared;
   std::istringstream lines(text);
@@ -70,9 +64,9 @@ CommandConfig config_for_command(const std::string& text, const std::string& com
     const size_t last = line.find_last_not_of(" \t\r");
     if (first != std::string::npos && line[first] == '[' && line[last] == ']') {
       const std::string name = line.substr(first + 1, last - first - 1);
-      const bool a_command = std::find(commands.begin(), commands.end(), name) != commands.end();
-      target = !a_command ? &config.shared : name == command ? &config.own : nullptr;
-      if (a_command) continue;  // the header itself: the section's keys read unprefixed
+      const bool a_tool = is_tool(name);
+      target = !a_tool ? &config.shared : name == command ? &config.own : nullptr;
+      if (a_tool) continue;  // the header itself: the section's keys read unprefixed
     }
     if (target != nullptr) *target += line + "\n";
   }

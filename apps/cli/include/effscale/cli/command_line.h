@@ -15,7 +15,6 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "effscale/cli/app_main.h"
 
@@ -27,27 +26,24 @@ struct ParsedCommandLine {
   bool help_requested = false;                   // --help was given; usage has been printed to stdout
 };
 
-// Adds --help and --config to `options`, parses argv (positional arguments only where `positional`
-// maps them to options), then the INI file
-// named by --config (its keys are the long flag names; `[section]` headers are allowed and prefix
-// keys as "section.key", except a section named after an effscale command (command_section_names): its keys apply
-// unprefixed to that command, the command `usage` names ("usage: COMMAND ..."), and other commands skip it), so a
-// flag on the command line overrides the file. Prints `usage` and the
-// option list to stdout when --help is given. Throws Boost.Program_options errors for unknown or
-// malformed flags and UsageError naming the config file when it cannot be read or has an unknown key.
-// The commands whose names, as `[section]` headers of a config, hold settings for that command alone (a preset then
-// serves every command: `[grid_alpha_beta_gamma]` then `seeds = 2` gives the grid two seeds and train_model nothing).
-const std::vector<std::string>& command_section_names();
-
 // Config `text` as `command` reads it, in two INI texts: `own`, the lines of its `[command]` sections without their
 // headers (so their keys read as plain keys), and `shared`, the lines before any section header and those of sections
-// not named after a command, as they are. The sections of other commands are in neither. parse_command_line reads
-// `own` first, so a key set in both wins from `own` (and a flag from both).
+// not named after a tool (tools.h), as they are. The sections of other tools are in neither (a preset then serves
+// every command: `[grid_alpha_beta_gamma]` then `seeds = 2` gives the grid two seeds and train_model nothing).
+// parse_command_line reads `own` first, so a key set in both wins from `own` (and a flag from both).
 struct CommandConfig {
   std::string own, shared;
 };
 CommandConfig config_for_command(const std::string& text, const std::string& command);
 
+// Adds --help and --config to `options`, parses argv (positional arguments only where `positional`
+// maps them to options), then the INI file
+// named by --config (its keys are the long flag names; `[section]` headers are allowed and prefix
+// keys as "section.key", except a section named after an effscale tool (config_for_command): its keys apply
+// unprefixed to that command, the command `usage` names ("usage: COMMAND ..."), and other commands skip it), so a
+// flag on the command line overrides the file. Prints `usage` and the
+// option list to stdout when --help is given. Throws Boost.Program_options errors for unknown or
+// malformed flags and UsageError naming the config file when it cannot be read or has an unknown key.
 ParsedCommandLine parse_command_line(int argc, const char* const argv[],
                                      boost::program_options::options_description options,
                                      const std::string& usage,
