@@ -32,13 +32,9 @@ std::optional<std::vector<int64_t>> whole_numbers(const nlohmann::json& list) {
   if (!list.is_array()) return std::nullopt;
   std::vector<int64_t> out;
   for (const nlohmann::json& v : list) {
-    if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(INT64_MAX)) {
-      out.push_back(int64_t(v.get<uint64_t>()));
-    } else if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= 0) {
-      out.push_back(v.get<int64_t>());
-    } else {
-      return std::nullopt;
-    }
+    // The parser stores every whole number from 0 as unsigned (negative ones as signed, fractions as floats).
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > uint64_t(INT64_MAX)) return std::nullopt;
+    out.push_back(int64_t(v.get<uint64_t>()));
   }
   return out;
 }
@@ -90,7 +86,8 @@ StateDict read_safetensors(const std::string& path) {
           throw fail("tensor " + name + " shape has more elements than a tensor can hold");
         numel *= uint64_t(d);
       }
-      if (nonzero > uint64_t(INT64_MAX) / 16) throw fail("tensor " + name + " shape has more elements than a tensor can hold");
+      if (nonzero > uint64_t(INT64_MAX) / 16)
+        throw fail("tensor " + name + " shape has more elements than a tensor can hold");
       if (e.end < e.begin || e.end > data_size || e.end - e.begin != numel * c10::elementSize(e.dtype))
         throw fail("tensor " + name + " data_offsets disagree with its shape or the file size");
       entries.push_back(std::move(e));
