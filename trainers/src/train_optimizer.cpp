@@ -59,17 +59,19 @@ void TrainOptimizer::zero_grad() {
 
 namespace {
 
-// The step's constants as 0-dim CPU tensors of the parameters' type (double or float), the operands of mul_, add and div below:
-// LibTorch 1.13 turns a double Scalar operand of those into a double tensor and converts it with a _to_copy on
-// every call (about 7 us each, one per parameter per step: 10% of an evidence-proxy step in the op profile), where
-// a 0-dim tensor of the operand's own type is used as it is. Same value (the double rounded to the parameters'
-// type either way), so the same results bit for bit.
+// The step's constants as 0-dim CPU tensors of the parameters' type (double or float), the operands of mul_,
+// add and div below: LibTorch 1.13 turns a double Scalar operand of those into a double tensor and converts it
+// with a _to_copy on every call (about 7 us each, one per parameter per step: 10% of an evidence-proxy step in the
+// op profile), where a 0-dim tensor of the operand's own type is used as it is. Same value (the double rounded to
+// the parameters' type either way), so the same results bit for bit.
 struct StepScalars {
-  torch::Tensor momentum, eps, beta1, beta2, c2;
-  StepScalars(const OptimizerOptions& o, int64_t steps, torch::ScalarType type)
+  torch::Tensor momentum, eps, beta1, beta2, c2, decay;  // decay: AdamW's 1 - lr * weight_decay
+  StepScalars(const OptimizerOptions& o, int64_t steps, double lr, torch::ScalarType type)
       : momentum(of(o.momentum, type)), eps(of(o.eps, type)), beta1(of(o.beta1, type)), beta2(of(o.beta2, type)),
-        c2(of(1.0 - std::pow(o.beta2, double(steps)), type)) {}
-  static torch::Tensor of(double value, torch::ScalarType type) { return torch::scalar_tensor(value, torch::dtype(type)); }
+        c2(of(1.0 - std::pow(o.beta2, double(steps)), type)), decay(of(1.0 - lr * o.weight_decay, type)) {}
+  static torch::Tensor of(double value, torch::ScalarType type) {
+    return torch::scalar_tensor(value, torch::dtype(type));
+  }
 };
 
 }  // namespace
@@ -87,8 +89,8 @@ void TrainOptimizer::step(double lr) {
     // A double or float parameter's own type; float (the type LibTorch computes a reduced-precision tensor's
     // scalar operands in) for the others.
     const torch::ScalarType type = p.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
-    if (!scalars || scalars->momentum.scalar_type() != type) scalars.emplace(o, steps_, type);
-    const auto& [momentum, eps, beta1, beta2, c2] = *scalars;
+    if (!scalars || scalars->momentum.scalar_type() != type) scalars.emplace(o, steps_, lr, type);
+    const auto& [momentum, eps, beta1, beta2, c2, decay] = *scalars;
     switch (o.kind) {
       case OptimizerKind::RmsPropTf: {
         if (wd != 0) g = g.add(p, wd);
@@ -104,7 +106,7 @@ void TrainOptimizer::step(double lr) {
         break;
       }
       case OptimizerKind::AdamW: {
-        if (wd != 0) p.mul_(StepScalars::of(1.0 - lr * wd, type));
+        if (wd != 0) p.mul_(decay);
         slot_a_[i].mul_(beta1).add_(g, 1.0 - o.beta1);
         slot_b_[i].mul_(beta2).addcmul_(g, g, 1.0 - o.beta2);
         const double c1 = 1.0 - std::pow(o.beta1, double(steps_));
