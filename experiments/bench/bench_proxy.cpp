@@ -8,6 +8,7 @@
 //   --case params: the proxy network's parameter count (the peer's network must have the same)
 //   --case breakdown: where a training step's time goes, one line: data, forward (with the loss), backward, optimizer
 //   --case eval_breakdown: where an evaluation pass's time goes: data, folding the weights, forward, metrics
+//   --case eval_work: the evaluation batch's multiply-adds, steps, and the threads the inference form takes for it
 //   --case ops: the training steps' LibTorch ops with the most self time, by name and input shapes
 //   --case eval_ops: the same for the evaluation passes' forward (the folded inference form)
 // peer_torchvision.py runs the same candidate with torchvision's EfficientNet; `run` compares them.
@@ -30,6 +31,7 @@
 #include "effscale/models/counts.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/inference_net.h"
+#include "effscale/models/inference_threads.h"
 #include "effscale/models/official.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/losses.h"
@@ -123,7 +125,7 @@ int run(int argc, char** argv) {
   po::options_description options("bench_proxy");
   options.add(effscale::cli::training_options()).add(effscale::cli::proxy_options());
   options.add_options()
-      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown, ops or eval_ops")
+      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown, eval_work, ops or eval_ops")
       ("warmup", effscale::cli::with_default(3), "untimed steps or passes")
       ("iters", effscale::cli::with_default(20), "timed steps or passes")
       ("val-images", effscale::cli::with_default(2048), "eval: images in the evaluated set");
@@ -187,6 +189,15 @@ int run(int argc, char** argv) {
     const double total = seconds_since(start);
     std::printf("pass %.1f ms: data %.0f%%, folding %.0f%%, forward %.0f%%, metrics %.0f%%\n", 1000 * total / iters,
                 100 * load / total, 100 * fold / total, 100 * forward / total, 100 * metrics / total);
+  } else if (which == "eval_work") {
+    c.model->eval();
+    const m::InferenceNet folded(*c.model);
+    const int64_t size = c.options.transform.resolution;
+    const m::InferenceWork work = m::inference_work(folded.network(), {batch, c.spec.in_channels, size, size});
+    std::printf("batch %lld: %lld multiply-adds in %lld steps, %.0f per step: %d thread(s) of %d\n",
+                static_cast<long long>(batch), static_cast<long long>(work.macs), static_cast<long long>(work.steps),
+                double(work.macs) / double(work.steps), m::inference_threads(work, at::get_num_threads()),
+                at::get_num_threads());
   } else if (which == "eval") {
     const tr::ImageDataset data = random_images(vm["val-images"].as<int>());
     const double seconds = median_seconds(warmup, iters, [&] {
@@ -194,7 +205,7 @@ int run(int argc, char** argv) {
     });
     std::cout << data.size() / seconds << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown, ops or eval_ops");
+    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown, eval_work, ops or eval_ops");
   }
   return 0;
 }

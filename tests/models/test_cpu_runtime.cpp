@@ -63,6 +63,21 @@ TEST_CASE("limit_thread_intra_op holds in a new thread after its first torch op"
   CHECK(after_op == 1);
 }
 
+TEST_CASE("ScopedThreadLimit lowers the calling thread's count for its lifetime, never raises it", "[models][runtime]") {
+  TempDir dir;
+  base::configure_cpu_runtime(3, dir.path() / "register");
+  {
+    const base::ScopedThreadLimit limit(1);
+    CHECK(at::get_num_threads() == 1);
+    {
+      const base::ScopedThreadLimit higher(2);  // above the count in effect: no change
+      CHECK(at::get_num_threads() == 1);
+    }
+    CHECK(at::get_num_threads() == 1);
+  }
+  CHECK(at::get_num_threads() == 3);
+}
+
 TEST_CASE("share_of_cores splits the cores evenly, the remainder to the lowest ranks, never below one", "[models][runtime]") {
   CHECK(base::share_of_cores(2, {1, 0}) == 2);
   CHECK(base::share_of_cores(2, {2, 0}) == 1);

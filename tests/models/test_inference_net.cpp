@@ -8,9 +8,12 @@
 #include <random>
 #include <thread>
 
+#include "effscale/base/cpu_runtime.h"
 #include "effscale/models/block_args.h"
+#include "effscale/models/counts.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/inference_net.h"
+#include "effscale/models/inference_threads.h"
 #include "effscale/models/official.h"
 #include "random_spec.h"
 #include "tensor_compare.h"
@@ -145,4 +148,55 @@ TEST_CASE("the inference form's oneDNN plans serve several input shapes, copies 
   for (size_t i = 1; i < inputs.size(); i += 2) results[i] = copy.forward(inputs[i]);
   other.join();
   for (size_t i = 0; i < inputs.size(); ++i) CHECK(effscale::testing::relative_error(results[i], first[i]) < 1e-6);
+}
+
+TEST_CASE("the work of a folded forward pass is the spec's multiply-adds for the batch, in its steps",
+          "[models][inference]") {
+  // Official models, a searched spec (regular convs, pooling shortcuts, blocks without SE), both paddings, odd sizes.
+  ArchSpec searched = official("b0");
+  searched.stages = {parse_block_string("r1_k3_s11_e1_i32_o16_c1"), parse_block_string("r2_k5_s22_e4_i16_o24_se0.25_c1_poolskip"),
+                     parse_block_string("r1_k3_s22_e6_i24_o40_poolskip")};
+  searched.head_filters = 64;
+  const std::vector<std::pair<ArchSpec, int64_t>> cases{
+      {official("b0"), 224}, {official("b0"), 97}, {official("b4"), 65}, {searched, 45},
+      {effscale::testing::grey_proxy_b0(0.25, 1.0), 28}};
+  for (const auto& [base_spec, resolution] : cases) {
+    for (Padding padding : {Padding::Symmetric, Padding::TfSame}) {
+      ArchSpec spec = base_spec;
+      spec.padding = padding;
+      INFO(format_block_string(spec.stages[0]) << " at " << resolution << " px, padding " << int(padding));
+      EfficientNet model(spec, 1);
+      const InferenceNet folded(*model);
+      const InferenceWork work = inference_work(folded.network(), {3, spec.in_channels, resolution, resolution});
+      CHECK(work.macs == 3 * count_macs(spec, int(resolution)));
+      int64_t steps = 3;  // stem, head, classifier
+      for (const FoldedBlock& block : folded.network().blocks)
+        steps += int64_t(block.expands) + 1 + (block.has_se ? 4 : 0) + int64_t(block.projects);
+      CHECK(work.steps == steps);
+    }
+  }
+}
+
+TEST_CASE("a forward pass of little work per step runs on one thread, and the thread count comes back after it",
+          "[models][inference]") {
+  CHECK(inference_threads({kMinMacsPerStepForThreads * 10 - 1, 10}, 2) == 1);
+  CHECK(inference_threads({kMinMacsPerStepForThreads * 10, 10}, 2) == 2);
+  CHECK(inference_threads({kMinMacsPerStepForThreads * 10, 10}, 0) == 1);
+  CHECK(inference_threads({0, 0}, 4) == 1);
+  // B0 at batch 1 and 224 px is above the line (about 3.4M multiply-adds per step); the grey proxy at 28 px below.
+  EfficientNet b0(official("b0"), 1);
+  const InferenceNet big(*b0);
+  CHECK(inference_threads(inference_work(big.network(), {1, 3, 224, 224}), 2) == 2);
+  EfficientNet proxy(effscale::testing::grey_proxy_b0(0.25, 1.0), 1);
+  proxy->eval();
+  const InferenceNet small(*proxy);
+  CHECK(inference_threads(inference_work(small.network(), {64, 1, 28, 28}), 2) == 1);
+  // The limit holds only for the pass: the caller's count is the same after it, and the logits equal LibTorch's.
+  at::set_num_threads(2);
+  effscale::base::limit_thread_intra_op(2);
+  const torch::Tensor x = torch::randn({64, 1, 28, 28});
+  const torch::Tensor logits = small.forward(x);
+  CHECK(at::get_num_threads() == 2);
+  torch::NoGradGuard no_grad;
+  CHECK(effscale::testing::relative_error(logits, proxy->forward(x)) < 1e-4);
 }

@@ -81,6 +81,17 @@ void limit_thread_intra_op(int threads) {
   applied_threads = threads;
 }
 
+ScopedThreadLimit::ScopedThreadLimit(int threads) {
+  const int now = at::get_num_threads();
+  if (threads >= now) return;
+  restore_ = now;
+  limit_thread_intra_op(threads);
+}
+
+ScopedThreadLimit::~ScopedThreadLimit() {
+  if (restore_ > 0) limit_thread_intra_op(restore_);
+}
+
 int configure_cpu_runtime(int threads, const std::filesystem::path& share_folder) {
   CoreShareState& state = core_share_state();
   {

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "effscale/base/cpu_runtime.h"
+#include "effscale/models/inference_threads.h"
 #include "effscale/models/onednn_plan.h"
 
 namespace effscale::models {
@@ -102,6 +104,9 @@ bool InferenceNet::runs_onednn(const torch::Tensor& x) const {
 
 torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   c10::InferenceMode guard;
+  std::optional<base::ScopedThreadLimit> small_work;
+  if (x.device().is_cpu())
+    small_work.emplace(inference_threads(inference_work(net_, x.sizes().vec()), at::get_num_threads()));
 #ifdef EFFSCALE_HAVE_ONEDNN
   if (runs_onednn(x))
     if (std::optional<torch::Tensor> logits = plans_->forward(net_, x)) return *logits;

@@ -22,6 +22,19 @@ int configure_cpu_runtime(int threads, const std::filesystem::path& share_folder
 // for workers that train side by side in one process. No effect when LibTorch was built without OpenMP.
 void limit_thread_intra_op(int threads);
 
+// For its lifetime, limits the calling thread's torch ops to at most `threads` intra-op threads (fewer than now
+// in effect; never more), then restores the count in effect before. For work too small to share among threads.
+class ScopedThreadLimit {
+ public:
+  explicit ScopedThreadLimit(int threads);
+  ~ScopedThreadLimit();
+  ScopedThreadLimit(const ScopedThreadLimit&) = delete;
+  ScopedThreadLimit& operator=(const ScopedThreadLimit&) = delete;
+
+ private:
+  int restore_ = 0;  // the count to set again on exit; 0 when nothing was changed
+};
+
 // When the last configure_cpu_runtime() chose the share (threads <= 0): counts the register again if the last
 // count is over 200 ms old, and sets the calling thread's intra-op threads to its part of the share (the share
 // divided among the workers declared by share_threads_among_workers, at least 1). Otherwise does nothing.

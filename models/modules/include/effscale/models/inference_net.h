@@ -96,6 +96,8 @@ class InferenceNet {
   // Whether forward(x) goes to oneDNN's plans (true; a shape oneDNN cannot compile then runs LibTorch's ops) or
   // straight to LibTorch's ops (false); for tests and benchmarks.
   bool runs_onednn(const torch::Tensor& x) const;
+  // The folded layers forward runs (for tests and the thread choice's benchmark).
+  const FoldedNetwork& network() const { return net_; }
 
  private:
   torch::MemoryFormat layout_;
