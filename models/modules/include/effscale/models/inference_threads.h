@@ -2,7 +2,7 @@
 // How many intra-op threads a forward pass of the folded network takes on the CPU. A small network's layers are a
 // few microseconds of work each, and every layer is a parallel region where OpenMP's threads meet: below some work
 // per layer, a second thread costs more than it shares (the evidence and quick proxies' evaluation, 0.35-0.51M
-// multiply-adds per step at batch 64, ran 1.15-1.3x faster on one thread than on two; docs/benchmarks.md, "Threads
+// multiply-adds per step at batch 64, ran 1.15-1.25x faster on one thread than on two; docs/benchmarks.md, "Threads
 // by work"). The choice is made from the shapes alone, so it does not depend on timing, and the logits do not
 // depend on it beyond float rounding.
 
