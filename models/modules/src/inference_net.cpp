@@ -104,9 +104,9 @@ bool InferenceNet::runs_onednn(const torch::Tensor& x) const {
 
 torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   c10::InferenceMode guard;
-  std::optional<base::ScopedThreadLimit> small_work;
-  if (x.device().is_cpu())
-    small_work.emplace(inference_threads(inference_work(net_, x.sizes().vec()), at::get_num_threads()));
+  const int available = at::get_num_threads();
+  const base::ScopedThreadLimit small_work(
+      x.device().is_cpu() ? inference_threads(inference_work(net_, x.sizes()), available) : available);
 #ifdef EFFSCALE_HAVE_ONEDNN
   if (runs_onednn(x))
     if (std::optional<torch::Tensor> logits = plans_->forward(net_, x)) return *logits;

@@ -3,20 +3,20 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 
 namespace effscale::models {
 namespace {
 
-// Output size along one dimension: both padding conventions give ceil(n / stride) for odd kernels.
-int64_t strided(int64_t n, int64_t stride) { return (n + stride - 1) / stride; }
+// Height and width of a feature map.
+using MapSize = std::array<int64_t, 2>;
 
-// Adds a convolution's work at an input of [h, w] to `work`; returns its output's [h, w].
-std::vector<int64_t> add_conv(const FoldedConv& conv, const std::vector<int64_t>& hw, int64_t images,
-                              InferenceWork& work) {
-  const std::vector<int64_t> out{strided(hw[0], conv.stride[0]), strided(hw[1], conv.stride[1])};
-  // weight [out, in / groups, k, k]: each output value is in / groups * k * k multiply-adds.
-  const int64_t per_output = conv.weight.numel() / conv.weight.size(0);
-  work.macs += images * out[0] * out[1] * conv.weight.size(0) * per_output;
+// Adds a convolution's work on a map of `in` to `work`; returns its output's size: ceil(n / stride) per dimension,
+// which both padding conventions give for odd kernels (as count_macs counts).
+MapSize add_conv(const FoldedConv& conv, const MapSize& in, int64_t images, InferenceWork& work) {
+  const MapSize out{(in[0] + conv.stride[0] - 1) / conv.stride[0], (in[1] + conv.stride[1] - 1) / conv.stride[1]};
+  // weight [out, in / groups, k, k]: each output pixel costs out * in / groups * k * k, the weight's size.
+  work.macs += images * out[0] * out[1] * conv.weight.numel();
   work.steps += 1;
   return out;
 }
@@ -28,22 +28,22 @@ void add_dense(const Dense& dense, int64_t images, InferenceWork& work) {
 
 }  // namespace
 
-InferenceWork inference_work(const FoldedNetwork& net, const std::vector<int64_t>& input_dims) {
+InferenceWork inference_work(const FoldedNetwork& net, c10::IntArrayRef input_dims) {
   InferenceWork work;
   if (input_dims.size() != 4) return work;
   const int64_t images = input_dims[0];
-  std::vector<int64_t> hw = add_conv(net.stem, {input_dims[2], input_dims[3]}, images, work);
+  MapSize map = add_conv(net.stem, {input_dims[2], input_dims[3]}, images, work);
   for (const FoldedBlock& block : net.blocks) {
-    if (block.expands) add_conv(block.expand, hw, images, work);
-    hw = add_conv(block.kxk, hw, images, work);
+    if (block.expands) add_conv(block.expand, map, images, work);
+    map = add_conv(block.kxk, map, images, work);
     if (block.has_se) {
       add_dense(block.se_reduce, images, work);
       add_dense(block.se_expand, images, work);
       work.steps += 2;  // the channel mean and the scaling
     }
-    if (block.projects) add_conv(block.project, hw, images, work);
+    if (block.projects) add_conv(block.project, map, images, work);
   }
-  add_conv(net.head, hw, images, work);
+  add_conv(net.head, map, images, work);
   add_dense(net.classifier, images, work);
   return work;
 }

@@ -6,8 +6,9 @@
 // by work"). The choice is made from the shapes alone, so it does not depend on timing, and the logits do not
 // depend on it beyond float rounding.
 
+#include <c10/util/ArrayRef.h>
+
 #include <cstdint>
-#include <vector>
 
 #include "effscale/models/inference_net.h"
 
@@ -20,11 +21,11 @@ struct InferenceWork {
   int64_t macs = 0;
   int64_t steps = 0;
 };
-InferenceWork inference_work(const FoldedNetwork& net, const std::vector<int64_t>& input_dims);
+InferenceWork inference_work(const FoldedNetwork& net, c10::IntArrayRef input_dims);
 
 // Multiply-adds per step below which a forward pass runs on one thread. Measured on the 2-core development VM
 // (Zen 5, one thread against two): one thread wins at 0.35M and 0.51M per step, two win by 10-25% from 1.2M
-// (B0 at 224 px and batch 1, 3.4M per step, runs 1.4x faster on two). Only this one-or-all choice was measured;
+// (B0 at 224 px and batch 1, 3.4M per step, runs 1.5x faster on two). Only this one-or-all choice was measured;
 // machines with more cores keep all their threads above the line.
 constexpr int64_t kMinMacsPerStepForThreads = 800'000;
 
