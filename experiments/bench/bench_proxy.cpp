@@ -31,8 +31,8 @@
 #include "effscale/models/counts.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/inference_net.h"
-#include "effscale/models/inference_threads.h"
 #include "effscale/models/official.h"
+#include "effscale/models/threads_by_work.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/losses.h"
 #include "effscale/trainers/lr_schedule.h"
@@ -95,6 +95,7 @@ struct StepParts {
 // median step's seconds, and adds the time of each part to `parts` when given.
 double train_steps(Candidate& c, const tr::ImageDataset& data, int warmup, int iters, StepParts* parts = nullptr) {
   const tr::TrainerOptions& o = c.options;
+  const effscale::base::ScopedThreadLimit small_work(tr::training_step_threads(c.model, o));  // as the trainer does
   int64_t epoch = 0, step = 0;
   auto loader = std::make_unique<tr::BatchLoader>(data, o.transform, tr::BatchLoaderOptions{o.batch_size, true, o.seed, epoch});
   return median_seconds(warmup, iters, [&] {
@@ -193,10 +194,10 @@ int run(int argc, char** argv) {
     c.model->eval();
     const m::InferenceNet folded(*c.model);
     const int64_t size = c.options.transform.resolution;
-    const m::InferenceWork work = m::inference_work(folded.network(), {batch, c.spec.in_channels, size, size});
+    const m::PassWork work = m::inference_work(folded.network(), {batch, c.spec.in_channels, size, size});
     std::printf("batch %lld: %lld multiply-adds in %lld steps, %.0f per step: %d thread(s) of %d\n",
                 static_cast<long long>(batch), static_cast<long long>(work.macs), static_cast<long long>(work.steps),
-                double(work.macs) / double(work.steps), m::inference_threads(work, at::get_num_threads()),
+                double(work.macs) / double(work.steps), m::threads_for_work(work, at::get_num_threads()),
                 at::get_num_threads());
   } else if (which == "eval") {
     const tr::ImageDataset data = random_images(vm["val-images"].as<int>());

@@ -13,8 +13,8 @@
 #include "effscale/models/counts.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/inference_net.h"
-#include "effscale/models/inference_threads.h"
 #include "effscale/models/official.h"
+#include "effscale/models/threads_by_work.h"
 #include "random_spec.h"
 #include "tensor_compare.h"
 
@@ -167,30 +167,38 @@ TEST_CASE("the work of a folded forward pass is the spec's multiply-adds for the
       INFO(format_block_string(spec.stages[0]) << " at " << resolution << " px, padding " << int(padding));
       EfficientNet model(spec, 1);
       const InferenceNet folded(*model);
-      const InferenceWork work = inference_work(folded.network(), {3, spec.in_channels, resolution, resolution});
+      const PassWork work = inference_work(folded.network(), {3, spec.in_channels, resolution, resolution});
       CHECK(work.macs == 3 * count_macs(spec, int(resolution)));
       int64_t steps = 3;  // stem, head, classifier
       for (const FoldedBlock& block : folded.network().blocks)
         steps += int64_t(block.expands) + 1 + (block.has_se ? 4 : 0) + int64_t(block.projects);
       CHECK(work.steps == steps);
+      // The spec alone counts the same work (what training's thread choice reads, with no folded network).
+      const PassWork from_spec = forward_work(spec, 3, int(resolution));
+      CHECK(from_spec.macs == work.macs);
+      CHECK(from_spec.steps == work.steps);
     }
   }
 }
 
 TEST_CASE("a forward pass of little work per step runs on one thread, and the thread count comes back after it",
           "[models][inference]") {
-  CHECK(inference_threads({kMinMacsPerStepForThreads * 10 - 1, 10}, 2) == 1);
-  CHECK(inference_threads({kMinMacsPerStepForThreads * 10, 10}, 2) == 2);
-  CHECK(inference_threads({kMinMacsPerStepForThreads * 10, 10}, 0) == 1);
-  CHECK(inference_threads({0, 0}, 4) == 1);
+  CHECK(threads_for_work({kMinMacsPerStepForThreads * 10 - 1, 10}, 2) == 1);
+  CHECK(threads_for_work({kMinMacsPerStepForThreads * 10, 10}, 2) == 2);
+  CHECK(threads_for_work({kMinMacsPerStepForThreads * 10, 10}, 0) == 1);
+  CHECK(threads_for_work({0, 0}, 4) == 1);
   // B0 at batch 1 and 224 px is above the line (about 3.4M multiply-adds per step); the grey proxy at 28 px below.
   EfficientNet b0(official("b0"), 1);
   const InferenceNet big(*b0);
-  CHECK(inference_threads(inference_work(big.network(), {1, 3, 224, 224}), 2) == 2);
+  CHECK(threads_for_work(inference_work(big.network(), {1, 3, 224, 224}), 2) == 2);
   EfficientNet proxy(effscale::testing::grey_proxy_b0(0.25, 1.0), 1);
   proxy->eval();
   const InferenceNet small(*proxy);
-  CHECK(inference_threads(inference_work(small.network(), {64, 1, 28, 28}), 2) == 1);
+  CHECK(threads_for_work(inference_work(small.network(), {64, 1, 28, 28}), 2) == 1);
+  // Training reads the same line from the spec: the proxy's steps at batch 64 on one thread, B0's at 64 px and
+  // batch 32 (about 12M multiply-adds per forward step) on all.
+  CHECK(training_threads(effscale::testing::grey_proxy_b0(0.25, 1.0), 64, 28, 2) == 1);
+  CHECK(training_threads(official("b0"), 32, 64, 2) == 2);
   // The limit holds only for the pass: the caller's count is the same after it, and the logits equal LibTorch's.
   at::set_num_threads(2);
   effscale::base::limit_thread_intra_op(2);

@@ -11,6 +11,7 @@
 
 #include "effscale/base/cpu_runtime.h"
 #include "effscale/models/inference_net.h"
+#include "effscale/models/threads_by_work.h"
 #include "effscale/trainers/batch_loader.h"
 #include "effscale/trainers/batch_norm_recalibration.h"
 #include "effscale/trainers/checkpoint.h"
@@ -119,6 +120,7 @@ struct EpochContext {
 std::pair<double, double> run_epoch(const EpochContext& c, int64_t epoch, int64_t& step, int64_t first_batch, double loss_sum) {
   const TrainerOptions& o = c.o;
   c.model->train();
+  const effscale::base::ScopedThreadLimit small_work(training_step_threads(c.model, o));  // this epoch's steps
   BatchLoader loader(c.data, o.transform, {o.batch_size, true, o.seed, epoch, 2, shard_of(o), shards_of(o), first_batch});
   const auto start = Clock::now();
   int64_t done = first_batch, images = 0;
@@ -178,6 +180,12 @@ torch::Device parse_device(const std::string& text) {
     throw std::invalid_argument("device '" + text + "': this build or machine has no CUDA device");
   if (!device->is_cuda() && !device->is_cpu()) throw std::invalid_argument("device '" + text + "': expected cpu or cuda");
   return *device;
+}
+
+int training_step_threads(const models::EfficientNet& model, const TrainerOptions& o) {
+  const int available = at::get_num_threads();
+  if (!o.device.is_cpu()) return available;
+  return models::training_threads(model->spec, o.batch_size / shards_of(o), o.transform.resolution, available);
 }
 
 EvalResult evaluate(models::EfficientNet& model, const ImageDataset& data, const TransformOptions& transform,

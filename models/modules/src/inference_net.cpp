@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "effscale/base/cpu_runtime.h"
-#include "effscale/models/inference_threads.h"
+#include "effscale/models/threads_by_work.h"
 #include "effscale/models/onednn_plan.h"
 
 namespace effscale::models {
@@ -106,7 +106,7 @@ torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   c10::InferenceMode guard;
   const int available = at::get_num_threads();
   const base::ScopedThreadLimit small_work(
-      x.device().is_cpu() ? inference_threads(inference_work(net_, x.sizes()), available) : available);
+      x.device().is_cpu() ? threads_for_work(inference_work(net_, x.sizes()), available) : available);
 #ifdef EFFSCALE_HAVE_ONEDNN
   if (runs_onednn(x))
     if (std::optional<torch::Tensor> logits = plans_->forward(net_, x)) return *logits;

@@ -91,4 +91,11 @@ int64_t count_activations(const ArchSpec& spec, int resolution) {
   return t.total();
 }
 
+int64_t count_parallel_steps(const ArchSpec& spec) {
+  int64_t steps = 1;  // the classifier
+  // A squeeze-excite's two convs come with its mean and its scaling: one more step for each.
+  for_each_conv(spec, 0, [&](const ConvShape& c) { steps += c.squeeze_excite ? 2 : 1; });
+  return steps;
+}
+
 }  // namespace effscale::models

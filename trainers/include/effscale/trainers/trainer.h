@@ -106,6 +106,11 @@ class TrainingDiverged : public std::runtime_error {
 TrainResult train(models::EfficientNet& model, const ImageDataset& train_set, const ImageDataset& validation,
                   const TrainerOptions& options, const TrainerCallbacks& callbacks = {});
 
+// The intra-op threads train() runs the steps of `model` under `options` on: on the CPU, the calling thread's count
+// lowered to one when the network's forward pass on each rank's batch, at the transform's resolution, is under
+// models::kMinMacsPerStepForThreads multiply-adds per step (models::training_threads); on other devices that count.
+int training_step_threads(const models::EfficientNet& model, const TrainerOptions& options);
+
 // Evaluates `model` (switched to eval mode) on `data` with the evaluation transform, through its folded
 // inference form (models::InferenceNet: the eval-mode logits up to float rounding). With a group, each rank
 // evaluates its share of every batch and all return the totals.

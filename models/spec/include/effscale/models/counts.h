@@ -26,4 +26,9 @@ int64_t count_macs(const ArchSpec& spec, int resolution = 0);
 // Throws SpecError when the spec is invalid or the count does not fit in 64 bits.
 int64_t count_activations(const ArchSpec& spec, int resolution = 0);
 
+// The steps of one forward pass that a CPU runs as parallel regions: every conv count_macs counts, the classifier,
+// and per squeeze-excite its channel mean and its scaling. What a pass's multiply-adds are divided by to judge
+// whether a second thread pays (threads_by_work.h). Throws SpecError when the spec is invalid.
+int64_t count_parallel_steps(const ArchSpec& spec);
+
 }  // namespace effscale::models

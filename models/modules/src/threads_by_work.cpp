@@ -1,9 +1,11 @@
-#include "effscale/models/inference_threads.h"
+#include "effscale/models/threads_by_work.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <array>
+
+#include "effscale/models/counts.h"
 
 namespace effscale::models {
 namespace {
@@ -13,7 +15,7 @@ using MapSize = std::array<int64_t, 2>;
 
 // Adds a convolution's work on a map of `in` to `work`; returns its output's size: ceil(n / stride) per dimension,
 // which both padding conventions give for odd kernels (as count_macs counts).
-MapSize add_conv(const FoldedConv& conv, const MapSize& in, int64_t images, InferenceWork& work) {
+MapSize add_conv(const FoldedConv& conv, const MapSize& in, int64_t images, PassWork& work) {
   const MapSize out{(in[0] + conv.stride[0] - 1) / conv.stride[0], (in[1] + conv.stride[1] - 1) / conv.stride[1]};
   // weight [out, in / groups, k, k]: each output pixel costs out * in / groups * k * k, the weight's size.
   work.macs += images * out[0] * out[1] * conv.weight.numel();
@@ -21,15 +23,15 @@ MapSize add_conv(const FoldedConv& conv, const MapSize& in, int64_t images, Infe
   return out;
 }
 
-void add_dense(const Dense& dense, int64_t images, InferenceWork& work) {
+void add_dense(const Dense& dense, int64_t images, PassWork& work) {
   work.macs += images * dense.weight.numel();
   work.steps += 1;
 }
 
 }  // namespace
 
-InferenceWork inference_work(const FoldedNetwork& net, c10::IntArrayRef input_dims) {
-  InferenceWork work;
+PassWork inference_work(const FoldedNetwork& net, c10::IntArrayRef input_dims) {
+  PassWork work;
   if (input_dims.size() != 4) return work;
   const int64_t images = input_dims[0];
   MapSize map = add_conv(net.stem, {input_dims[2], input_dims[3]}, images, work);
@@ -48,10 +50,18 @@ InferenceWork inference_work(const FoldedNetwork& net, c10::IntArrayRef input_di
   return work;
 }
 
-int inference_threads(const InferenceWork& work, int available) {
+PassWork forward_work(const ArchSpec& spec, int64_t images, int resolution) {
+  return {images * count_macs(spec, resolution), count_parallel_steps(spec)};
+}
+
+int threads_for_work(const PassWork& work, int available) {
   available = std::max(1, available);
   if (work.steps == 0 || work.macs / work.steps < kMinMacsPerStepForThreads) return 1;
   return available;
+}
+
+int training_threads(const ArchSpec& spec, int64_t images, int resolution, int available) {
+  return threads_for_work(forward_work(spec, images, resolution), available);
 }
 
 }  // namespace effscale::models
