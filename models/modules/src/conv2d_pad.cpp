@@ -3,12 +3,13 @@
 #include <torch/torch.h>
 
 #include "effscale/models/depthwise_conv.h"
+#include "effscale/models/rounding.h"
 
 namespace effscale::models {
 
 PaddingExtent padding_extent(int64_t size, int64_t kernel, int64_t stride, Padding padding) {
   if (padding != Padding::TfSame) return {(kernel - 1) / 2, (kernel - 1) / 2};
-  const int64_t out = (size + stride - 1) / stride;
+  const int64_t out = conv_output_size(size, stride);
   const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
   return {total / 2, total - total / 2};
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "effscale/models/parallel_grain.h"
+#include "effscale/models/rounding.h"
 
 namespace effscale::models {
 namespace {
@@ -106,8 +107,8 @@ torch::Tensor effscale_forward(const ConvInput& in, const torch::Tensor& weight,
 // Which of effscale's kernels a depthwise convolution of x with a k x k kernel at `stride` takes (either padding
 // convention gives ceil(n / s) outputs per dimension).
 DepthwiseKernelChoice choice_for(const torch::Tensor& x, int64_t kernel, const Stride2d& stride) {
-  const auto out = [&](int d) { return (x.size(d + 2) + stride[d] - 1) / stride[d]; };
-  return depthwise_kernel_choice(x.size(1), kernel, out(0), out(1));
+  return depthwise_kernel_choice(x.size(1), kernel, conv_output_size(x.size(2), stride[0]),
+                                 conv_output_size(x.size(3), stride[1]));
 }
 
 // conv_input's padded input in NHWC memory, which effscale's kernels read.

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "effscale/models/counts.h"
+#include "effscale/models/rounding.h"
 
 namespace effscale::models {
 namespace {
@@ -16,7 +17,7 @@ using MapSize = std::array<int64_t, 2>;
 // Adds a convolution's work on a map of `in` to `work`; returns its output's size: ceil(n / stride) per dimension,
 // which both padding conventions give for odd kernels (as count_macs counts).
 MapSize add_conv(const FoldedConv& conv, const MapSize& in, int64_t images, PassWork& work) {
-  const MapSize out{(in[0] + conv.stride[0] - 1) / conv.stride[0], (in[1] + conv.stride[1] - 1) / conv.stride[1]};
+  const MapSize out{conv_output_size(in[0], conv.stride[0]), conv_output_size(in[1], conv.stride[1])};
   // weight [out, in / groups, k, k]: each output pixel costs out * in / groups * k * k, the weight's size.
   work.macs += images * out[0] * out[1] * conv.weight.numel();
   work.steps += 1;

@@ -3,13 +3,11 @@
 #include <initializer_list>
 
 #include "effscale/models/layer_plan.h"
+#include "effscale/models/rounding.h"
 #include "effscale/models/spec_error.h"
 
 namespace effscale::models {
 namespace {
-
-// Output size of a 'same'-style conv; symmetric (k-1)/2 padding with odd k gives the same ceil(n / s).
-int64_t out_size(int64_t in, int stride) { return (in + stride - 1) / stride; }
 
 // A sum of products of counts that refuses, naming the spec, any step that would not fit in 64 bits
 // (valid specs can be absurdly large: width 64 times 65536 filters, thousands of layers, 8192 px).
@@ -48,13 +46,13 @@ template <class Visit>
 void for_each_conv(const ArchSpec& spec, int resolution, const Visit& visit) {
   const std::vector<LayerPlan> layers = plan_layers(spec);
   const int64_t res = resolution > 0 ? resolution : spec.resolution;
-  int64_t h = out_size(res, 2), w = out_size(res, 2);
+  int64_t h = conv_output_size(res, 2), w = conv_output_size(res, 2);
   visit(ConvShape{h, w, spec.in_channels, realized_stem_filters(spec), 3});
   for (const LayerPlan& l : layers) {
     const int64_t e = l.expanded_filters;
     if (l.has_expand_conv()) visit(ConvShape{h, w, l.input_filters, e, 1});
-    h = out_size(h, l.strides[0]);
-    w = out_size(w, l.strides[1]);
+    h = conv_output_size(h, l.strides[0]);
+    w = conv_output_size(w, l.strides[1]);
     visit(ConvShape{h, w, l.has_regular_kxk() ? l.input_filters : 1, e, l.kernel_size});
     if (l.se_filters > 0) {
       visit(ConvShape{1, 1, e, l.se_filters, 1, true});
