@@ -107,7 +107,10 @@ int configure_cpu_runtime(int threads, const std::filesystem::path& share_folder
       std::fprintf(stderr, "warning: %s; each process takes all %d cores\n", why.c_str(), threads);
     }
   }
-  at::set_num_threads(threads);
+  // Not at::set_num_threads: once it has been called, every thread's first ATen call (each batch loader's producer
+  // thread, one per epoch and per evaluation pass) calls it again, and LibTorch 1.13 then destroys and recreates its
+  // pthreadpool, whose new worker spins for a million pauses on another core, and clears oneDNN's primitive cache.
+  // The thread count is OpenMP's, per thread: set here for this thread, and by each worker for itself.
   limit_thread_intra_op(threads);
   keep_freed_memory();
   return at::get_num_threads();
