@@ -8,8 +8,8 @@
 namespace effscale::base {
 
 // Sets the calling thread's intra-op thread count (OpenMP's, which LibTorch's CPU ops follow) to `threads`, or,
-// when threads <= 0, to this process's share of the usable cores: the cores divided among the effscale processes in the CPU share register at `share_folder`
-// (see core_share.h), a share that follow_core_share() keeps current as processes come and go (Debian's
+// when threads <= 0, to this process's share of the usable cores: the cores divided among the effscale processes
+// in the CPU share register at `share_folder` (see core_share.h), a share that follow_core_share() keeps current as processes come and go (Debian's
 // LibTorch otherwise uses one thread on small machines, and every process taking all cores makes their OpenMP
 // threads spin against each other). Either way the process joins the register (once), so the others count it;
 // when the register cannot be used, a share is all usable cores and one warning line goes to stderr.
