@@ -9,15 +9,15 @@ namespace effscale::base {
 
 // Sets the calling thread's intra-op thread count (OpenMP's, which LibTorch's CPU ops follow) to `threads`, or,
 // when threads <= 0, to this process's share of the usable cores: the cores divided among the effscale processes
-// in the CPU share register at `share_folder` (see core_share.h), a share that follow_core_share() keeps current as processes come and go (Debian's
-// LibTorch otherwise uses one thread on small machines, and every process taking all cores makes their OpenMP
-// threads spin against each other). Either way the process joins the register (once), so the others count it;
-// when the register cannot be used, a share is all usable cores and one warning line goes to stderr.
-// Also keeps freed tensor memory in the process (glibc malloc: every allocation comes from the heap, never a
-// fresh mapping, and the heap is not trimmed below 1 GiB), so the same large activations are not mapped,
-// zeroed and unmapped at every step. Threads the process starts later set their own count (limit_thread_intra_op);
-// at::set_num_threads is never called (see cpu_runtime.cpp). Returns the thread count in effect. Call early from
-// main(); not thread-safe.
+// in the CPU share register at `share_folder` (see core_share.h), a share that follow_core_share() keeps current
+// as processes come and go (Debian's LibTorch otherwise uses one thread on small machines, and every process
+// taking all cores makes their OpenMP threads spin against each other). Either way the process joins the register
+// (once), so the others count it; when the register cannot be used, a share is all usable cores and one warning
+// line goes to stderr. Also keeps freed tensor memory in the process (glibc malloc: every allocation comes from
+// the heap, never a fresh mapping, and the heap is not trimmed below 1 GiB), so the same large activations are not
+// mapped, zeroed and unmapped at every step. Threads the process starts later set their own count
+// (limit_thread_intra_op); at::set_num_threads is never called (see cpu_runtime.cpp). Returns the thread count in
+// effect. Call early from main(); not thread-safe.
 int configure_cpu_runtime(int threads, const std::filesystem::path& share_folder = default_core_share_folder());
 
 // Limits the torch ops of the calling thread to `threads` intra-op threads (OpenMP's per-thread team size),
