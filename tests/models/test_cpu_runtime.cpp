@@ -145,6 +145,13 @@ TEST_CASE("under the default share a thread follows the processes and workers th
   }
   follow_after_recount();  // the other process has gone
   CHECK(at::get_num_threads() == cores);
+  {  // a scoped limit (a small network's training epoch) holds while the share is followed
+    const base::ScopedThreadLimit small_work(1);
+    follow_after_recount();
+    CHECK(at::get_num_threads() == 1);
+  }
+  base::follow_core_share();
+  CHECK(at::get_num_threads() == cores);
 }
 
 TEST_CASE("a fixed thread count does not follow the share", "[models][runtime]") {

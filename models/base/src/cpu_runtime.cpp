@@ -35,6 +35,8 @@ CoreShareState& core_share_state() {
 
 // The intra-op thread count this thread last set through limit_thread_intra_op (0: none yet).
 thread_local int applied_threads = 0;
+// The innermost ScopedThreadLimit's count on this thread, which follow_core_share stays within (0: none).
+thread_local int scoped_ceiling = 0;
 
 int64_t steady_now() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -85,11 +87,15 @@ ScopedThreadLimit::ScopedThreadLimit(int threads) {
   const int now = at::get_num_threads();
   if (threads >= now) return;
   restore_ = now;
+  outer_ceiling_ = scoped_ceiling;
+  scoped_ceiling = std::max(1, threads);
   limit_thread_intra_op(threads);
 }
 
 ScopedThreadLimit::~ScopedThreadLimit() {
-  if (restore_ > 0) limit_thread_intra_op(restore_);
+  if (restore_ == 0) return;
+  scoped_ceiling = outer_ceiling_;
+  limit_thread_intra_op(restore_);
 }
 
 int configure_cpu_runtime(int threads, const std::filesystem::path& share_folder) {
@@ -124,7 +130,8 @@ void follow_core_share() {
     const std::unique_lock<std::mutex> lock(state.mutex, std::try_to_lock);  // another thread counting is enough
     if (lock.owns_lock() && state.registry && now >= state.next_census) recount(state, now);
   }
-  const int wanted = std::max(1, state.share / std::max(1, state.workers.load()));
+  int wanted = std::max(1, state.share / std::max(1, state.workers.load()));
+  if (scoped_ceiling > 0) wanted = std::min(wanted, scoped_ceiling);  // a ScopedThreadLimit holds
   if (wanted != applied_threads) limit_thread_intra_op(wanted);
 }
 

@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include "effscale/base/cpu_runtime.h"
-#include "effscale/models/threads_by_work.h"
 #include "effscale/models/onednn_plan.h"
+#include "effscale/models/threads_by_work.h"
 
 namespace effscale::models {
 

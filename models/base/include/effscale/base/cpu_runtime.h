@@ -26,6 +26,7 @@ void limit_thread_intra_op(int threads);
 
 // For its lifetime, limits the calling thread's torch ops to at most `threads` intra-op threads (fewer than now
 // in effect; never more), then restores the count in effect before. For work too small to share among threads.
+// follow_core_share() inside the scope keeps to the limit (it lowers the count with the share, never above it).
 class ScopedThreadLimit {
  public:
   explicit ScopedThreadLimit(int threads);
@@ -34,7 +35,8 @@ class ScopedThreadLimit {
   ScopedThreadLimit& operator=(const ScopedThreadLimit&) = delete;
 
  private:
-  int restore_ = 0;  // the count to set again on exit; 0 when nothing was changed
+  int restore_ = 0;         // the count to set again on exit; 0 when nothing was changed
+  int outer_ceiling_ = 0;   // the enclosing scope's limit, in force again on exit (0: none)
 };
 
 // When the last configure_cpu_runtime() chose the share (threads <= 0): counts the register again if the last
