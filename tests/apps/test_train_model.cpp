@@ -121,10 +121,11 @@ TEST_CASE("train_model trains, records a trial and resumes a killed run", "[apps
   CHECK(trials[1].values.size() == 1);
 }
 
-TEST_CASE("train_model --dropout and --drop-connect train the spec with those rates, and say so", "[apps][train_model]") {
+TEST_CASE("train_model --dropout, --drop-connect and --zero-init-residual train the spec so, and say so",
+          "[apps][train_model]") {
   TempDir dir;
   const std::string data = write_tiny_mnist(dir), db = dir.file("study.db"), out = dir.file("run");
-  const std::string args = tiny_args(data, out, db, 1) + " --dropout 0 --drop-connect 0.05";
+  const std::string args = tiny_args(data, out, db, 1) + " --dropout 0 --drop-connect 0.05 --zero-init-residual";
   const auto done = run_command(train_model(args));
   INFO(done.err);
   REQUIRE(done.exit_status == 0);
@@ -137,6 +138,7 @@ TEST_CASE("train_model --dropout and --drop-connect train the spec with those ra
     REQUIRE(trials.size() == 1);
     CHECK(trials[0].user_attrs["dropout"] == 0.0);
     CHECK(trials[0].user_attrs["drop_connect"] == 0.05);
+    CHECK(trials[0].user_attrs["zero_init_residual"] == true);
   }
   // The checkpoint is of that network: resuming with another rate is refused, and the same rates resume.
   const auto other = run_command(train_model(tiny_args(data, out, db, 1) + " --dropout 0 --drop-connect 0.1 --resume"));
@@ -199,6 +201,8 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment mixup", "--augment: augmentation 'mixup'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --in-channels 4", "input channels 4"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --channels-last yes", "--channels-last: channels_last choice 'yes'"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --zero-init-residual yes",
+       "--zero-init-residual: 'yes': expected on or off"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --checkpoint-every=-1", "--checkpoint-every must be"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment randaugment --randaugment-magnitude 12",
        "--randaugment-magnitude must be in [0, 10]"},

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "effscale/models/batch_norm_training.h"
 #include "effscale/models/counts.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/official.h"
@@ -158,6 +159,35 @@ TEST_CASE("weights start from the TF reference initialisation", "[models][effici
   CHECK(model->classifier->weight.abs().max().item<double>() <= bound);
   CHECK(model->classifier->bias.abs().max().item<double>() == 0.0);
   CHECK(model->bn2->weight.min().item<double>() == 1.0);
+}
+
+TEST_CASE("zero-init residual: every block with a shortcut starts as its shortcut, the others unchanged",
+          "[models][efficientnet]") {
+  ArchSpec spec = official("b0");
+  spec.width_mult = 0.25;
+  spec.num_classes = 3;
+  EfficientNet model(spec, /*seed=*/3);
+  // B0's 16 blocks in 7 stages: the first block of each stage changes shape and the other 9 are residual; at width
+  // 0.25 the first block of stage 2 (32 -> 16 filters, stride 1) keeps its 8 channels and is residual too.
+  CHECK(model->zero_init_residual_branches() == 10);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = torch::randn({2, 3, 32, 32});
+  x = swish(batch_norm_forward(*model->bn1, model->conv_stem->forward(x)));
+  int identities = 0;
+  for (MBConv block : model->layers()) {
+    const torch::Tensor y = block->forward(x);
+    if (block->plan.residual) {
+      CHECK(torch::equal(y, x));
+      CHECK(block->project_bn->weight.abs().max().item<double>() == 0.0);
+      ++identities;
+    } else {
+      CHECK(block->project_bn->weight.min().item<double>() == 1.0);
+      CHECK(y.abs().max().item<double>() > 0.0);
+    }
+    x = y;
+  }
+  CHECK(identities == 10);
 }
 
 TEST_CASE("a tiny model trains: finite loss, every parameter gets a gradient", "[models][efficientnet]") {

@@ -85,6 +85,7 @@ json run_training(const models::ArchSpec& given, const ProxyData& data, const Tr
   const bool leader = !options.group || options.group->leader();  // data-parallel: only rank 0 writes
   if (leader) fs::create_directories(out_dir);
   models::EfficientNet model(spec, options.seed);  // its own generators: the same whatever other workers do
+  if (options.zero_init_residual) model->zero_init_residual_branches();
   TrainResult result = train(model, data.split.train, data.split.validation, options, logging_callbacks(log, options, on_epoch));
   const EvalResult test = evaluate(result.eval_model, data.test, options.transform, options.batch_size, options.device,
                                    options.group.get());

@@ -123,6 +123,12 @@ std::function<void(const std::string&)> not_empty(const std::string& flag) {
   };
 }
 
+bool parse_on_off(const std::string& text) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  throw std::invalid_argument("'" + text + "': expected on or off");
+}
+
 std::string default_text(double value) {
   char buffer[40];
   if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {

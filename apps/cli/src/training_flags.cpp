@@ -38,6 +38,8 @@ po::options_description training_options() {
       ("dropout", po::value<double>(), "train with this dropout rate before the classifier instead of the spec's, in [0, 1)")
       ("drop-connect", po::value<double>(), "train with this drop-connect (stochastic depth) rate of the last block "
        "instead of the spec's, in [0, 1)")
+      ("zero-init-residual", with_default(std::string("off"))->implicit_value("on"),
+       "on: start every block with a shortcut as that shortcut (its last BN weight zero; Goyal et al. 2017)")
       ("recipe", with_default(std::string("auto"))->notifier([](const std::string& mode) {
          if (mode != "auto" && mode != "paper" && mode != "short")
            throw UsageError("--recipe: '" + mode + "': expected auto, paper or short");
@@ -197,6 +199,7 @@ trainers::TrainerOptions recipe_from(const po::variables_map& vm) {
   o.ema_decay = vm["ema-decay"].as<double>();
   if (vm.count("dropout")) o.dropout = vm["dropout"].as<double>();
   if (vm.count("drop-connect")) o.drop_connect = vm["drop-connect"].as<double>();
+  o.zero_init_residual = parse_flag("--zero-init-residual", [&] { return parse_on_off(vm["zero-init-residual"].as<std::string>()); });
   o.bn_recalibration_batches = vm["bn-recalibrate"].as<int64_t>();
   o.transform.crop_min_area = vm["crop-min-area"].as<double>();
   o.transform.eval_crop = vm["eval-crop"].as<double>();

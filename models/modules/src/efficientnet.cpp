@@ -76,6 +76,17 @@ void EfficientNetImpl::init_weights() {
   }
 }
 
+int EfficientNetImpl::zero_init_residual_branches() {
+  torch::NoGradGuard no_grad;
+  int changed = 0;
+  for (const MBConv& block : layers()) {
+    if (!(block->plan.residual || block->plan.pool_shortcut) || !block->project_bn) continue;
+    block->project_bn->weight.zero_();
+    ++changed;
+  }
+  return changed;
+}
+
 torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
   torch::Tensor y = swish(batch_norm_forward(*bn1, conv_stem->forward(x).contiguous(layout)));  // set_layout says why
   for (const auto& stage : *blocks)

@@ -33,6 +33,7 @@ json start_attributes(const models::ArchSpec& spec, const ProxyData& data, const
               {"batch_size", options.batch_size}, {"seed", options.seed}, {"checkpoint", options.checkpoint_path}};
   if (options.dropout) all["dropout"] = *options.dropout;
   if (options.drop_connect) all["drop_connect"] = *options.drop_connect;
+  if (options.zero_init_residual) all["zero_init_residual"] = true;
   all.update(attrs);
   return all;
 }

@@ -32,6 +32,8 @@ struct TrainerOptions {
   // Set: run_training trains the spec with this dropout rate (before the classifier) or drop-connect rate (of the
   // last block) instead of the spec's, each in [0, 1); the run's spec.json and checkpoint say the rate trained.
   std::optional<double> dropout, drop_connect;
+  bool zero_init_residual = false;    // run_training starts every block with a shortcut as that shortcut
+                                      // (EfficientNetImpl::zero_init_residual_branches)
   int64_t bn_recalibration_batches = 0;  // > 0: re-estimate BN statistics of the evaluated model from this many
                                          // training batches before each evaluation (for short proxy runs)
   TransformOptions transform;         // resolution, channels, augmentation

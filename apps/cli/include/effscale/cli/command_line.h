@@ -98,6 +98,10 @@ std::function<void(const T&)> at_least(const std::string& flag, T min) {
 std::function<void(const double&)> positive(const std::string& flag);
 std::function<void(const std::string&)> not_empty(const std::string& flag);
 
+// An on/off switch's value: "on" is true, "off" false; throws std::invalid_argument naming `text` otherwise (wrap it
+// in parse_flag to name the flag).
+bool parse_on_off(const std::string& text);
+
 // Runs `parse` (a library parser of the flag's value) and returns what it returns. The library names the
 // value, never the flag: a std::invalid_argument it throws becomes UsageError("FLAG: <its message>").
 template <typename Parse>

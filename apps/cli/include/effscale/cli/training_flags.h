@@ -16,8 +16,8 @@
 namespace effscale::cli {
 
 // --dataset, --data-dir, --train-limit, --val-fraction, --epochs, --batch-size, --lr, --optimizer, --schedule,
-// --warmup-epochs, --weight-decay, --label-smoothing, --ema-decay, --dropout, --drop-connect, --bn-recalibrate,
-// --bn-momentum,
+// --warmup-epochs, --weight-decay, --label-smoothing, --ema-decay, --dropout, --drop-connect, --zero-init-residual,
+// --bn-recalibrate, --bn-momentum,
 // --crop-min-area, --eval-crop, --amp, --channels-last, --augment, --randaugment-layers, --randaugment-magnitude,
 // --checkpoint-every, --pruner, --schema, --seed, --threads, --device. Any of them may come from the --config INI file.
 boost::program_options::options_description training_options();

@@ -40,6 +40,11 @@ class EfficientNetImpl : public torch::nn::Cloneable<EfficientNetImpl> {
   torch::Tensor forward_features(const torch::Tensor& x);
   // Re-applies the TF reference initialisation to every parameter, from a generator seeded with `seed`.
   void init_weights();
+  // Zeroes the weight (gamma) of the last batch norm of every block with a shortcut (residual or pooling) and a
+  // projection, so each such block starts as its shortcut: the network starts as shallow as its layout allows
+  // (Goyal et al. 2017, "zero-init residual"; torchvision's zero_init_residual, timm's zero_init_last). Returns how
+  // many blocks it changed.
+  int zero_init_residual_branches();
   // The MBConv layers in forward order (shared with `blocks`; a fresh list on every call, so it stays
   // right after clone() or load, which replace the modules inside `blocks`).
   std::vector<MBConv> layers() const;
