@@ -2,6 +2,10 @@
 //   depthwise N C H k s  ours=MS libtorch=MS ratio=R   (forward and backward of a depthwise convolution,
 //                                                       channels_last; ours: what padded_conv2d runs in training)
 //   batch_norm N C H     ours=MS libtorch=MS ratio=R   (training-mode forward and backward, channels_last)
+//   batch_norm_swish N C H fused=MS unfused=MS libtorch=MS ratio=R
+//                        (swish(batch norm(x)) in training, forward and backward: fused, batch_norm_swish_training;
+//                        unfused, effscale's batch norm then swish, as before the fused kernel; libtorch, its batch
+//                        norm then silu; ratio = unfused / fused)
 //   depthwise_infer N C H k s ours=MS libtorch=MS libtorch_strided=MS ratio=R
 //                        (inference forward with a bias, as the folded inference form runs it; the input has the
 //                        strides .contiguous(channels_last) gives, as the model's activations do; libtorch_strided:
@@ -22,6 +26,7 @@
 #include "effscale/models/batch_norm_training.h"
 #include "effscale/models/conv2d_pad.h"
 #include "effscale/models/efficientnet.h"
+#include "effscale/models/mbconv.h"
 
 namespace m = effscale::models;
 namespace po = boost::program_options;
@@ -89,6 +94,20 @@ void batch_norm(int64_t n, int64_t c, int64_t h, int iters) {
               theirs / ours);
 }
 
+void batch_norm_swish(int64_t n, int64_t c, int64_t h, int iters) {
+  const torch::Tensor x = m::in_layout(torch::randn({n, c, h, h}), kChannelsLast);
+  torch::nn::BatchNorm2d bn(c);
+  const double fused =
+      forward_backward_ms(x, iters, [&](const torch::Tensor& in) { return m::batch_norm_swish_training(*bn, in); });
+  const double unfused =
+      forward_backward_ms(x, iters, [&](const torch::Tensor& in) { return m::swish(m::batch_norm_forward(*bn, in)); });
+  const double theirs =
+      forward_backward_ms(x, iters, [&](const torch::Tensor& in) { return torch::silu(bn->forward(in)); });
+  std::printf("batch_norm_swish N%-4lld C%-5lld H%-4lld fused=%.3fms unfused=%.3fms libtorch=%.3fms ratio=%.2f\n",
+              static_cast<long long>(n), static_cast<long long>(c), static_cast<long long>(h), fused, unfused, theirs,
+              unfused / fused);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -112,6 +131,7 @@ int run(int argc, char** argv) {
   const int64_t norms[][3] = {{128, 4, 14}, {128, 24, 14}, {128, 36, 7}, {128, 288, 1}, {64, 48, 14},
                               {32, 96, 32}, {32, 144, 16}, {32, 1152, 2}, {32, 96, 56}};
   for (const auto& b : norms) batch_norm(b[0], b[1], b[2], iters);
+  for (const auto& b : norms) batch_norm_swish(b[0], b[1], b[2], iters);
   std::printf("# inference forward (median ms)\n");
   for (const auto& c : convs) depthwise_infer(c[0], c[1], c[2], c[3], c[4], iters);
   return 0;

@@ -4,6 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <functional>
+#include <vector>
+
 #include "effscale/models/batch_norm_training.h"
 #include "effscale/models/depthwise_conv.h"
 #include "effscale/models/efficientnet.h"
@@ -202,40 +206,45 @@ BatchNormRun run_batch_norm(const torch::nn::BatchNorm2d& bn, const torch::Tenso
 
 }  // namespace
 
-TEST_CASE("training batch norm on channels_last gives LibTorch's outputs, gradients and statistics",
-          "[models][training_kernels]") {
-  // batch, channels, size; momentum 0.1, then unset (the cumulative average batch norm recalibration uses).
-  const std::vector<std::array<int64_t, 3>> shapes = {{128, 4, 14}, {16, 36, 7}, {64, 288, 1}, {3, 7, 33}};
-  for (const auto& s : shapes)
-    for (const bool cumulative : {false, true}) {
-      INFO("shape " << s[0] << "x" << s[1] << "x" << s[2] << (cumulative ? " cumulative" : " momentum 0.1"));
-      torch::manual_seed(s[1]);
-      auto options = torch::nn::BatchNorm2dOptions(s[1]).eps(1e-3).momentum(0.1);
-      if (cumulative) options.momentum(c10::nullopt);
-      torch::nn::BatchNorm2d bn(options);
-      {
-        torch::NoGradGuard no_grad;
-        bn->weight.uniform_(0.5, 1.5);
-        bn->bias.uniform_(-0.5, 0.5);
+TEST_CASE("training batch norm on channels_last gives LibTorch's outputs, gradients and statistics, alone and fused "
+          "with swish", "[models][training_kernels]") {
+  using Forward = std::function<torch::Tensor(torch::nn::BatchNorm2dImpl&, const torch::Tensor&)>;
+  const Forward ours_alone = [](auto& m, const auto& t) { return batch_norm_forward(m, t); };
+  const Forward theirs_alone = [](auto& m, const auto& t) { return m.forward(t); };
+  const Forward ours_fused = [](auto& m, const auto& t) { return batch_norm_swish_training(m, t); };
+  const Forward theirs_fused = [](auto& m, const auto& t) { return torch::silu(m.forward(t)); };
+  // batch, channels, size, and the scale of the affine weight (x 40: the activation reaches the clamp of the fused
+  // kernel's e^x, |z| > 87); momentum 0.1, then unset (the cumulative average batch norm recalibration uses).
+  const std::vector<std::array<int64_t, 4>> shapes = {{128, 4, 14, 1}, {16, 36, 7, 1}, {64, 288, 1, 1}, {3, 7, 33, 1},
+                                                      {8, 16, 5, 40}};
+  for (const bool fused : {false, true})
+    for (const auto& s : shapes)
+      for (const bool cumulative : {false, true}) {
+        INFO((fused ? "fused " : "alone ") << "shape " << s[0] << "x" << s[1] << "x" << s[2] << " weight x" << s[3]
+                                           << (cumulative ? " cumulative" : " momentum 0.1"));
+        torch::manual_seed(s[1]);
+        auto options = torch::nn::BatchNorm2dOptions(s[1]).eps(1e-3).momentum(0.1);
+        if (cumulative) options.momentum(c10::nullopt);
+        torch::nn::BatchNorm2d bn(options);
+        {
+          torch::NoGradGuard no_grad;
+          bn->weight.uniform_(0.5, 1.5).mul_(double(s[3]));
+          bn->bias.uniform_(-0.5, 0.5);
+        }
+        const torch::Tensor x = (torch::randn({s[0], s[1], s[2], s[2]}) * 3 + 1).contiguous(kChannelsLast);
+        const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
+        REQUIRE(batch_norm_training_applies(*bn, x));
+        const BatchNormRun ours = run_batch_norm(bn, x, probe, fused ? ours_fused : ours_alone);
+        const BatchNormRun theirs = run_batch_norm(bn, x, probe, fused ? theirs_fused : theirs_alone);
+        CHECK(ours.y.is_contiguous(kChannelsLast));
+        CHECK(relative_error(ours.y, theirs.y) < 1e-5);
+        CHECK(relative_error(ours.grad_x, theirs.grad_x) < 1e-5);
+        CHECK(relative_error(ours.grad_w, theirs.grad_w) < 1e-5);
+        CHECK(relative_error(ours.grad_b, theirs.grad_b) < 1e-5);
+        CHECK(relative_error(ours.running_mean, theirs.running_mean) < 1e-5);
+        CHECK(relative_error(ours.running_var, theirs.running_var) < 1e-5);
+        CHECK(ours.batches == theirs.batches);
       }
-      const torch::Tensor x = (torch::randn({s[0], s[1], s[2], s[2]}) * 3 + 1).contiguous(kChannelsLast);
-      const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
-      REQUIRE(batch_norm_training_applies(*bn, x));
-      const BatchNormRun ours = run_batch_norm(bn, x, probe, [](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) {
-        return batch_norm_forward(m, t);
-      });
-      const BatchNormRun theirs = run_batch_norm(bn, x, probe, [](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) {
-        return m.forward(t);
-      });
-      CHECK(ours.y.is_contiguous(kChannelsLast));
-      CHECK(relative_error(ours.y, theirs.y) < 1e-5);
-      CHECK(relative_error(ours.grad_x, theirs.grad_x) < 1e-5);
-      CHECK(relative_error(ours.grad_w, theirs.grad_w) < 1e-5);
-      CHECK(relative_error(ours.grad_b, theirs.grad_b) < 1e-5);
-      CHECK(relative_error(ours.running_mean, theirs.running_mean) < 1e-5);
-      CHECK(relative_error(ours.running_var, theirs.running_var) < 1e-5);
-      CHECK(ours.batches == theirs.batches);
-    }
   // Evaluation and NCHW memory go to LibTorch; a single value per channel is refused.
   torch::nn::BatchNorm2d bn(4);
   CHECK_FALSE(batch_norm_training_applies(*bn, torch::randn({2, 4, 3, 3})));
@@ -243,19 +252,30 @@ TEST_CASE("training batch norm on channels_last gives LibTorch's outputs, gradie
   CHECK_FALSE(batch_norm_training_applies(*bn, torch::randn({2, 4, 3, 3}).contiguous(kChannelsLast)));
   bn->train();
   CHECK_THROWS(batch_norm_forward(*bn, torch::randn({1, 4, 1, 1}).contiguous(kChannelsLast)));
+  CHECK_THROWS(batch_norm_swish_training(*bn, torch::randn({2, 4, 3, 3})));
+  // The fused form falls back to the two ops where the kernels do not apply.
+  bn->eval();
+  const torch::Tensor nchw = torch::randn({2, 4, 3, 3});
+  CHECK(torch::equal(batch_norm_swish(*bn, nchw), torch::silu(bn->forward(nchw))));
 }
 
-TEST_CASE("training batch norm does not depend on the thread count", "[models][training_kernels]") {
+TEST_CASE("training batch norm, alone and fused with swish, does not depend on the thread count",
+          "[models][training_kernels]") {
   torch::manual_seed(9);
   torch::nn::BatchNorm2d bn(24);
   const torch::Tensor x = torch::randn({64, 24, 14, 14}).contiguous(kChannelsLast);
   const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
-  const auto forward = [](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) { return batch_norm_forward(m, t); };
-  const auto [one, two] = on_one_and_two_threads([&] { return run_batch_norm(bn, x, probe, forward); });
-  CHECK(torch::equal(one.y, two.y));
-  CHECK(torch::equal(one.grad_x, two.grad_x));
-  CHECK(torch::equal(one.grad_w, two.grad_w));
-  CHECK(torch::equal(one.running_var, two.running_var));
+  for (const bool fused : {false, true}) {
+    INFO((fused ? "fused with swish" : "alone"));
+    const auto forward = [fused](torch::nn::BatchNorm2dImpl& m, const torch::Tensor& t) {
+      return fused ? batch_norm_swish_training(m, t) : batch_norm_forward(m, t);
+    };
+    const auto [one, two] = on_one_and_two_threads([&] { return run_batch_norm(bn, x, probe, forward); });
+    CHECK(torch::equal(one.y, two.y));
+    CHECK(torch::equal(one.grad_x, two.grad_x));
+    CHECK(torch::equal(one.grad_w, two.grad_w));
+    CHECK(torch::equal(one.running_var, two.running_var));
+  }
 }
 
 TEST_CASE("a channels_last training step equals the NCHW one, which takes LibTorch's kernels throughout",

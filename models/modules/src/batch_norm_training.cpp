@@ -3,9 +3,13 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "effscale/models/mbconv.h"
 #include "effscale/models/parallel_grain.h"
 
 namespace effscale::models {
@@ -41,46 +45,252 @@ void scale_shift(const float* x, const float* scale, const float* shift, float* 
   });
 }
 
-class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
+// e^x to about 1e-7 relative for x in [-87, 88] (clamped there), in plain float arithmetic the compiler vectorises
+// (the Cephes single-precision polynomial; rounding to the nearest integer by the 1.5 * 2^23 trick, 2^n from its
+// bits). Internal and always inlined, so the copies compiled into the cloned kernels below stay theirs.
+static inline __attribute__((always_inline)) float exp_clamped(float x) {
+  x = x < -87.0f ? -87.0f : x;  // conditional moves, not std::min / std::max, which GCC keeps as branches here
+  x = x > 88.0f ? 88.0f : x;
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits
+  const float shifted = x * 1.44269504088896341f + kMagic;
+  const float n = shifted - kMagic;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  const int32_t exponent = (bits - 0x4B400000) + 127;  // n + 127, in [1, 254] for the clamped range
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t scale_bits = exponent << 23;
+  float scale;
+  std::memcpy(&scale, &scale_bits, sizeof scale);
+  return p * scale;
+}
+
+// The fused kernel's two loops, on x86-64 compiled for AVX-512, AVX2 with FMA and the baseline, the CPU's chosen
+// when the program loads (target_clones, GCC and clang): LibTorch dispatches its own vector kernels so, and built for
+// the baseline alone the sigmoid's arithmetic made the fused step slower than batch norm and LibTorch's silu apart.
+// Results depend on the CPU (FMA contraction), not on the thread count.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EFFSCALE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EFFSCALE_VECTOR_CLONES
+#endif
+
+// The loops below run over `count` values of channels_last rows in periods of `period` values (a whole number of
+// rows; per-channel arrays tiled to that length), so that rows of few channels still fill the vector units.
+
+// y = swish(x * scale + shift), scale and shift tiled to the period.
+EFFSCALE_VECTOR_CLONES static void scale_shift_swish_run(const float* __restrict x, const float* __restrict scale,
+                                                         const float* __restrict shift, float* __restrict y,
+                                                         int64_t count, int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) {
+      const float z = x[base + j] * scale[j] + shift[j];
+      y[base + j] = z / (1.0f + exp_clamped(-z));
+    }
+  }
+}
+
+// gz = go * swish'(z) with z = x * scale + shift, and, per position of the period, the sums of gz (into sum_g) and
+// of gz * (x - mean) (into sum_gd); scale, shift and mean tiled to the period.
+EFFSCALE_VECTOR_CLONES static void swish_gradient_run(const float* __restrict x, const float* __restrict go,
+                                                      const float* __restrict scale, const float* __restrict shift,
+                                                      const float* __restrict mean, float* __restrict gz,
+                                                      float* __restrict sum_g, float* __restrict sum_gd, int64_t count,
+                                                      int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = x[base + j];
+      const float z = v * scale[j] + shift[j];
+      const float sigmoid = 1.0f / (1.0f + exp_clamped(-z));
+      const float g = go[base + j] * sigmoid * (1.0f + z * (1.0f - sigmoid));
+      gz[base + j] = g;
+      sum_g[j] += g;
+      sum_gd[j] += g * (v - mean[j]);
+    }
+  }
+}
+
+// Rows per period of the loops above: enough for 128 values (eight AVX-512 vectors, so that a remainder is a small
+// part) when a row is shorter.
+int64_t rows_per_period(int64_t channels) { return channels >= 128 ? 1 : (128 + channels - 1) / channels; }
+
+// `values` repeated `times` times.
+std::vector<float> tiled(const float* values, int64_t size, int64_t times) {
+  std::vector<float> out(size * times);
+  for (int64_t t = 0; t < times; ++t) std::copy(values, values + size, out.begin() + t * size);
+  return out;
+}
+
+// The batch's statistics of x, what normalising by them takes per channel (y = x * scale + shift, with the affine
+// weight and bias), and the running statistics updated with `factor` (the weight of this batch).
+struct BatchStatistics {
+  torch::Tensor mean, invstd;
+  std::vector<float> scale, shift;
+};
+
+// scale and shift from the affine weight and bias and the batch's mean and invstd, the same floats in forward and
+// backward.
+void fill_scale_shift(BatchStatistics& stats, const float* w, const float* b, int64_t channels) {
+  const float* m = stats.mean.data_ptr<float>();
+  const float* s = stats.invstd.data_ptr<float>();
+  stats.scale.resize(channels);
+  stats.shift.resize(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    stats.scale[c] = s[c] * w[c];
+    stats.shift[c] = b[c] - m[c] * stats.scale[c];
+  }
+}
+
+BatchStatistics batch_statistics(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                 torch::Tensor& running_mean, torch::Tensor& running_var, double factor, double eps) {
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
+  const float* in = x.data_ptr<float>();
+  const std::vector<double> sums = channel_sums(rows, channels, 1, [&](int64_t begin, int64_t end, float* acc) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < channels; ++c) acc[c] += in[r * channels + c];
+  });
+  BatchStatistics stats{torch::empty({channels}, x.options()), torch::empty({channels}, x.options()), {}, {}};
+  float* m = stats.mean.data_ptr<float>();
+  for (int64_t c = 0; c < channels; ++c) m[c] = float(sums[c] / double(rows));
+  const std::vector<double> squares = channel_sums(rows, channels, 1, [&](int64_t begin, int64_t end, float* acc) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < channels; ++c) {
+        const float d = in[r * channels + c] - m[c];
+        acc[c] += d * d;
+      }
+  });
+  float* s = stats.invstd.data_ptr<float>();
+  torch::Tensor unbiased = torch::empty({channels}, x.options());
+  for (int64_t c = 0; c < channels; ++c) {
+    s[c] = float(1.0 / std::sqrt(squares[c] / double(rows) + eps));
+    unbiased.data_ptr<float>()[c] = float(rows > 1 ? squares[c] / double(rows - 1) : squares[c]);
+  }
+  const torch::Tensor w = weight.detach().contiguous(), b = bias.detach().contiguous();
+  fill_scale_shift(stats, w.data_ptr<float>(), b.data_ptr<float>(), channels);
+  torch::NoGradGuard no_grad;
+  running_mean.mul_(1.0 - factor).add_(stats.mean, factor);
+  running_var.mul_(1.0 - factor).add_(unbiased, factor);
+  return stats;
+}
+
+// The gradients of batch norm in training from the per-channel sums of g (the gradient of its output) and of
+// g * (x - mean): the weight's and the bias's, and the input's as g * a + x * b + shift per channel.
+struct BackwardCoefficients {
+  torch::Tensor grad_weight, grad_bias;
+  std::vector<float> a, b, shift;
+};
+
+BackwardCoefficients backward_coefficients(const std::vector<double>& sums, const torch::Tensor& weight,
+                                           const float* mean, const float* invstd, int64_t rows) {
+  const int64_t channels = weight.numel();
+  const torch::Tensor w = weight.contiguous();
+  BackwardCoefficients k{torch::empty({channels}, w.options()), torch::empty({channels}, w.options()),
+                         std::vector<float>(channels), std::vector<float>(channels), std::vector<float>(channels)};
+  // grad_x = w * invstd * (g - mean(g) - (x - mean) * invstd^2 * mean(g * (x - mean))) = g * a + x * b + shift
+  for (int64_t c = 0; c < channels; ++c) {
+    const double scale = double(w.data_ptr<float>()[c]) * invstd[c];
+    const double mean_g = sums[c] / double(rows);
+    const double mean_gd = sums[channels + c] / double(rows) * invstd[c] * invstd[c];
+    k.grad_bias.data_ptr<float>()[c] = float(sums[c]);
+    k.grad_weight.data_ptr<float>()[c] = float(sums[channels + c] * invstd[c]);
+    k.a[c] = float(scale);
+    k.b[c] = float(-scale * mean_gd);
+    k.shift[c] = float(-scale * mean_g + scale * mean_gd * mean[c]);
+  }
+  return k;
+}
+
+// gx = g * a + x * b + shift per channel over rows of `channels` values; gx may be g.
+void input_gradient(const float* g, const float* x, const BackwardCoefficients& k, float* gx, int64_t rows,
+                    int64_t channels) {
+  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < channels; ++c)
+        gx[r * channels + c] = g[r * channels + c] * k.a[c] + x[r * channels + c] * k.b[c] + k.shift[c];
+  });
+}
+
+// The outputs' list of a backward: the input's gradient, the weight's and the bias's where asked for, none for the
+// rest of forward's `inputs` arguments.
+torch::autograd::variable_list gradients(torch::autograd::AutogradContext* ctx, torch::Tensor grad_x,
+                                         BackwardCoefficients& k, size_t inputs) {
+  torch::autograd::variable_list out(inputs);
+  if (ctx->needs_input_grad(0)) out[0] = std::move(grad_x);
+  if (ctx->needs_input_grad(1)) out[1] = k.grad_weight;
+  if (ctx->needs_input_grad(2)) out[2] = k.grad_bias;
+  return out;
+}
+
+// y = swish(x * scale + shift) with the statistics' scale and shift, over rows of `channels` values.
+void scale_shift_swish(const float* x, const BatchStatistics& stats, float* y, int64_t rows, int64_t channels) {
+  const int64_t tile = rows_per_period(channels);
+  const std::vector<float> scale = tiled(stats.scale.data(), channels, tile),
+                           shift = tiled(stats.shift.data(), channels, tile);
+  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
+    scale_shift_swish_run(x + begin * channels, scale.data(), shift.data(), y + begin * channels,
+                          (end - begin) * channels, tile * channels);
+  });
+}
+
+// Per channel, the sums of g and of g * (x - mean) (channel_sums' layout: all of the first, then the second).
+std::vector<double> gradient_sums(const float* x, const float* g, const float* mean, int64_t rows, int64_t channels) {
+  return channel_sums(rows, channels, 2, [&](int64_t begin, int64_t end, float* acc) {
+    float* sum_g = acc;
+    float* sum_gd = acc + channels;
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < channels; ++c) {
+        const float v = g[r * channels + c];
+        sum_g[c] += v;
+        sum_gd[c] += v * (x[r * channels + c] - mean[c]);
+      }
+  });
+}
+
+// gz = go * swish'(z) with z = x * scale + shift (the statistics' scale and shift), and gradient_sums of gz; each
+// block's sums are taken per position of the period, then folded into channels.
+std::vector<double> swish_gradient_sums(const float* x, const float* go, const BatchStatistics& stats, float* gz,
+                                        int64_t rows, int64_t channels) {
+  const int64_t tile = rows_per_period(channels), period = tile * channels;
+  const std::vector<float> scale = tiled(stats.scale.data(), channels, tile),
+                           shift = tiled(stats.shift.data(), channels, tile),
+                           mean = tiled(stats.mean.data_ptr<float>(), channels, tile);
+  return channel_sums(rows, channels, 2, [&](int64_t begin, int64_t end, float* acc) {
+    std::vector<float> sums(2 * period, 0.f);
+    swish_gradient_run(x + begin * channels, go + begin * channels, scale.data(), shift.data(), mean.data(),
+                       gz + begin * channels, sums.data(), sums.data() + period, (end - begin) * channels, period);
+    for (int64_t j = 0; j < period; ++j) {
+      acc[j % channels] += sums[j];
+      acc[channels + j % channels] += sums[period + j];
+    }
+  });
+}
+
+// Batch norm in training, followed by swish when kSwish: then one pass over x forward (the normalised activation z
+// is never stored) and two backward (the gradient of z is formed in the pass that sums it, in grad_x's storage).
+template <bool kSwish>
+class BatchNormFunction : public torch::autograd::Function<BatchNormFunction<kSwish>> {
  public:
   // Returns y; updates running_mean / running_var in place with `factor` (the weight of this batch).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias, torch::Tensor running_mean,
                                torch::Tensor running_var, double factor, double eps) {
+    const BatchStatistics stats = batch_statistics(x, weight, bias, running_mean, running_var, factor, eps);
     const int64_t channels = x.size(1), rows = x.numel() / channels;
-    const float* in = x.data_ptr<float>();
-    const std::vector<double> sums = channel_sums(rows, channels, 1, [&](int64_t begin, int64_t end, float* acc) {
-      for (int64_t r = begin; r < end; ++r)
-        for (int64_t c = 0; c < channels; ++c) acc[c] += in[r * channels + c];
-    });
-    torch::Tensor mean = torch::empty({channels}, x.options()), invstd = torch::empty({channels}, x.options());
-    float* m = mean.data_ptr<float>();
-    for (int64_t c = 0; c < channels; ++c) m[c] = float(sums[c] / double(rows));
-    const std::vector<double> squares = channel_sums(rows, channels, 1, [&](int64_t begin, int64_t end, float* acc) {
-      for (int64_t r = begin; r < end; ++r)
-        for (int64_t c = 0; c < channels; ++c) {
-          const float d = in[r * channels + c] - m[c];
-          acc[c] += d * d;
-        }
-    });
-    const torch::Tensor w = weight.detach().contiguous(), b = bias.detach().contiguous();
-    std::vector<float> scale(channels), shift(channels);
-    float* s = invstd.data_ptr<float>();
-    torch::Tensor unbiased = torch::empty({channels}, x.options());
-    for (int64_t c = 0; c < channels; ++c) {
-      s[c] = float(1.0 / std::sqrt(squares[c] / double(rows) + eps));
-      scale[c] = s[c] * w.data_ptr<float>()[c];
-      shift[c] = b.data_ptr<float>()[c] - m[c] * scale[c];
-      unbiased.data_ptr<float>()[c] = float(rows > 1 ? squares[c] / double(rows - 1) : squares[c]);
-    }
     torch::Tensor y = torch::empty_like(x, x.options(), torch::MemoryFormat::ChannelsLast);
-    scale_shift(in, scale.data(), shift.data(), y.data_ptr<float>(), rows, channels);
-    {
-      torch::NoGradGuard no_grad;
-      running_mean.mul_(1.0 - factor).add_(mean, factor);
-      running_var.mul_(1.0 - factor).add_(unbiased, factor);
+    if constexpr (kSwish) {
+      scale_shift_swish(x.data_ptr<float>(), stats, y.data_ptr<float>(), rows, channels);
+    } else {
+      scale_shift(x.data_ptr<float>(), stats.scale.data(), stats.shift.data(), y.data_ptr<float>(), rows, channels);
     }
-    ctx->save_for_backward({x, weight, mean, invstd});
+    ctx->save_for_backward({x, weight, bias, stats.mean, stats.invstd});
     return y;
   }
 
@@ -88,52 +298,43 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor& x = saved[0];
-    const torch::Tensor w = saved[1].contiguous();
-    const float* mean = saved[2].data_ptr<float>();
-    const float* invstd = saved[3].data_ptr<float>();
-    const torch::Tensor grad_out = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor w = saved[1].contiguous(), b = saved[2].contiguous();
+    BatchStatistics stats{saved[3], saved[4], {}, {}};
     const int64_t channels = x.size(1), rows = x.numel() / channels;
+    const float* mean = stats.mean.data_ptr<float>();
+    const torch::Tensor grad_out = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
     const float* in = x.data_ptr<float>();
     const float* go = grad_out.data_ptr<float>();
-    // Per channel: sum of grad_out and of grad_out * (x - mean).
-    const std::vector<double> sums = channel_sums(rows, channels, 2, [&](int64_t begin, int64_t end, float* acc) {
-      float* sum_g = acc;
-      float* sum_gd = acc + channels;
-      for (int64_t r = begin; r < end; ++r)
-        for (int64_t c = 0; c < channels; ++c) {
-          const float g = go[r * channels + c];
-          sum_g[c] += g;
-          sum_gd[c] += g * (in[r * channels + c] - mean[c]);
-        }
-    });
-    torch::Tensor grad_weight = torch::empty({channels}, x.options()), grad_bias = torch::empty({channels}, x.options());
-    // grad_x = w * invstd * (g - mean(g) - (x - mean) * invstd^2 * mean(g * (x - mean))) = g * a + x * b + shift
-    std::vector<float> a(channels), b(channels), shift(channels);
-    for (int64_t c = 0; c < channels; ++c) {
-      const double k = double(w.data_ptr<float>()[c]) * invstd[c];
-      const double mean_g = sums[c] / double(rows);
-      const double mean_gd = sums[channels + c] / double(rows) * invstd[c] * invstd[c];
-      grad_bias.data_ptr<float>()[c] = float(sums[c]);
-      grad_weight.data_ptr<float>()[c] = float(sums[channels + c] * invstd[c]);
-      a[c] = float(k);
-      b[c] = float(-k * mean_gd);
-      shift[c] = float(-k * mean_g + k * mean_gd * mean[c]);
-    }
     torch::Tensor grad_x;
-    if (ctx->needs_input_grad(0)) {
+    const float* g = go;  // the gradient of batch norm's output
+    std::vector<double> sums;
+    if constexpr (kSwish) {
+      fill_scale_shift(stats, w.data_ptr<float>(), b.data_ptr<float>(), channels);
       grad_x = torch::empty_like(x, x.options(), torch::MemoryFormat::ChannelsLast);
-      float* gx = grad_x.data_ptr<float>();
-      at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r)
-          for (int64_t c = 0; c < channels; ++c)
-            gx[r * channels + c] = go[r * channels + c] * a[c] + in[r * channels + c] * b[c] + shift[c];
-      });
+      sums = swish_gradient_sums(in, go, stats, grad_x.data_ptr<float>(), rows, channels);
+      g = grad_x.data_ptr<float>();
+    } else {
+      sums = gradient_sums(in, go, mean, rows, channels);
+      if (ctx->needs_input_grad(0)) grad_x = torch::empty_like(x, x.options(), torch::MemoryFormat::ChannelsLast);
     }
-    return {grad_x, ctx->needs_input_grad(1) ? grad_weight : torch::Tensor(),
-            ctx->needs_input_grad(2) ? grad_bias : torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    BackwardCoefficients k = backward_coefficients(sums, w, mean, stats.invstd.data_ptr<float>(), rows);
+    if (ctx->needs_input_grad(0)) input_gradient(g, in, k, grad_x.data_ptr<float>(), rows, channels);
+    return gradients(ctx, ctx->needs_input_grad(0) ? grad_x : torch::Tensor(), k, 7);
   }
 };
+
+// The weight of this batch in bn's running statistics, counting the batch as BatchNormImplBase::forward does: the
+// momentum, or 1 / batches when the momentum is unset.
+double count_batch(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  TORCH_CHECK(x.numel() / x.size(1) > 1, "Expected more than 1 value per channel when training, got input size ",
+              x.sizes());
+  double factor = bn.options.momentum().value_or(0.0);
+  if (bn.num_batches_tracked.defined()) {
+    bn.num_batches_tracked += 1;
+    if (!bn.options.momentum()) factor = 1.0 / bn.num_batches_tracked.item<double>();
+  }
+  return factor;
+}
 
 }  // namespace
 
@@ -147,15 +348,21 @@ bool batch_norm_training_applies(const torch::nn::BatchNorm2dImpl& bn, const tor
 
 torch::Tensor batch_norm_forward(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
   if (!batch_norm_training_applies(bn, x)) return bn.forward(x);
-  TORCH_CHECK(x.numel() / x.size(1) > 1, "Expected more than 1 value per channel when training, got input size ",
-              x.sizes());
-  // As BatchNormImplBase::forward: count the batch, and weigh it by the momentum or, unset, by 1 / batches.
-  double factor = bn.options.momentum().value_or(0.0);
-  if (bn.num_batches_tracked.defined()) {
-    bn.num_batches_tracked += 1;
-    if (!bn.options.momentum()) factor = 1.0 / bn.num_batches_tracked.item<double>();
-  }
-  return BatchNormFunction::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor, bn.options.eps());
+  const double factor = count_batch(bn, x);
+  return BatchNormFunction<false>::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor,
+                                         bn.options.eps());
+}
+
+torch::Tensor batch_norm_swish_training(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  TORCH_CHECK(batch_norm_training_applies(bn, x), "batch_norm_swish_training: not a case for effscale's kernels");
+  const double factor = count_batch(bn, x);
+  return BatchNormFunction<true>::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor,
+                                        bn.options.eps());
+}
+
+torch::Tensor batch_norm_swish(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  if (batch_norm_training_applies(bn, x)) return batch_norm_swish_training(bn, x);
+  return swish(batch_norm_forward(bn, x));
 }
 
 }  // namespace effscale::models

@@ -88,10 +88,10 @@ int EfficientNetImpl::zero_init_residual_branches() {
 }
 
 torch::Tensor EfficientNetImpl::forward_features(const torch::Tensor& x) {
-  torch::Tensor y = swish(batch_norm_forward(*bn1, conv_stem->forward(x).contiguous(layout)));  // set_layout says why
+  torch::Tensor y = batch_norm_swish(*bn1, conv_stem->forward(x).contiguous(layout));  // set_layout says why
   for (const auto& stage : *blocks)
     for (const auto& layer : *stage->as<torch::nn::ModuleList>()) y = layer->as<MBConvImpl>()->forward(y);
-  return swish(batch_norm_forward(*bn2, conv_head->forward(y)));
+  return batch_norm_swish(*bn2, conv_head->forward(y));
 }
 
 torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {

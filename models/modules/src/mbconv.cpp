@@ -87,8 +87,8 @@ torch::Tensor pool_shortcut(const torch::Tensor& x, const std::array<int, 2>& st
 
 torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x;
-  if (expand_conv) y = swish(batch_norm_forward(*expand_bn, expand_conv->forward(y)));
-  y = swish(batch_norm_forward(*depthwise_bn, depthwise_conv->forward(y)));
+  if (expand_conv) y = batch_norm_swish(*expand_bn, expand_conv->forward(y));
+  y = batch_norm_swish(*depthwise_bn, depthwise_conv->forward(y));
   if (se) y = se->forward(y);
   if (project_conv) y = batch_norm_forward(*project_bn, project_conv->forward(y));
   // The add can be in place: neither batch norm's nor drop-connect's backward reads this tensor.

@@ -20,4 +20,14 @@ bool batch_norm_training_applies(const torch::nn::BatchNorm2dImpl& bn, const tor
 // batch_norm_training_applies, effscale's kernels compute it and its first-order gradients; otherwise bn.forward.
 torch::Tensor batch_norm_forward(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
 
+// swish(batch_norm_forward(bn, x)) through one kernel, for x where batch_norm_training_applies (checked): the
+// normalised activation z is never stored, and the backward pass recomputes it to form z's gradient in the pass that
+// sums the channels. The sigmoid is a polynomial e^x (about 1e-7 relative), so results match LibTorch's silu to
+// float rounding, not to the bit, and its loops are built for AVX-512, AVX2 and the baseline (the CPU's at load).
+torch::Tensor batch_norm_swish_training(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
+
+// swish(batch_norm_forward(bn, x)): batch_norm_swish_training where batch_norm_training_applies, otherwise the two
+// ops (swish in mbconv.h).
+torch::Tensor batch_norm_swish(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
+
 }  // namespace effscale::models
