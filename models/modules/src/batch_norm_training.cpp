@@ -54,9 +54,9 @@ static inline __attribute__((always_inline)) float exp_clamped(float x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits
   const float shifted = x * 1.44269504088896341f + kMagic;
   const float n = shifted - kMagic;
-  int32_t bits;
+  uint32_t bits;  // unsigned: a NaN's bits make a meaningless exponent, but no undefined shift (the result is NaN)
   std::memcpy(&bits, &shifted, sizeof bits);
-  const int32_t exponent = (bits - 0x4B400000) + 127;  // n + 127, in [1, 254] for the clamped range
+  const uint32_t exponent = bits - 0x4B400000u + 127u;  // n + 127, in [1, 254] for the clamped range
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -65,7 +65,7 @@ static inline __attribute__((always_inline)) float exp_clamped(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t scale_bits = exponent << 23;
+  const uint32_t scale_bits = exponent << 23;
   float scale;
   std::memcpy(&scale, &scale_bits, sizeof scale);
   return p * scale;
