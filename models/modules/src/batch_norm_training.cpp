@@ -34,17 +34,6 @@ std::vector<double> channel_sums(int64_t rows, int64_t channels, int64_t width, 
   return total;
 }
 
-// y = x * scale + shift per channel, over rows of `channels` values.
-void scale_shift(const float* x, const float* scale, const float* shift, float* y, int64_t rows, int64_t channels) {
-  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float* in = x + r * channels;
-      float* out = y + r * channels;
-      for (int64_t c = 0; c < channels; ++c) out[c] = in[c] * scale[c] + shift[c];
-    }
-  });
-}
-
 // e^x to about 1e-7 relative for x in [-87, 88] (clamped there), in plain float arithmetic the compiler vectorises
 // (the Cephes single-precision polynomial; rounding to the nearest integer by the 1.5 * 2^23 trick, 2^n from its
 // bits). Internal and always inlined, so the copies compiled into the cloned kernels below stay theirs.
@@ -118,6 +107,68 @@ EFFSCALE_VECTOR_CLONES static void swish_gradient_run(const float* __restrict x,
   }
 }
 
+// y = x * a + b (batch norm's forward with its scale and shift).
+EFFSCALE_VECTOR_CLONES static void affine_run(const float* __restrict x, const float* __restrict a,
+                                              const float* __restrict b, float* __restrict y, int64_t count,
+                                              int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) y[base + j] = x[base + j] * a[j] + b[j];
+  }
+}
+
+// gx = g * a + x * b + c (batch norm's input gradient), into gx; in_place_run does it over g's own storage.
+EFFSCALE_VECTOR_CLONES static void input_gradient_run(const float* __restrict g, const float* __restrict x,
+                                                      const float* __restrict a, const float* __restrict b,
+                                                      const float* __restrict c, float* __restrict gx, int64_t count,
+                                                      int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) gx[base + j] = g[base + j] * a[j] + x[base + j] * b[j] + c[j];
+  }
+}
+EFFSCALE_VECTOR_CLONES static void input_gradient_in_place_run(float* __restrict g, const float* __restrict x,
+                                                               const float* __restrict a, const float* __restrict b,
+                                                               const float* __restrict c, int64_t count,
+                                                               int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) g[base + j] = g[base + j] * a[j] + x[base + j] * b[j] + c[j];
+  }
+}
+
+// Per position of the period: s += x (mean_run), s += (x - mean)^2 (squares_run), and sum_g += g, sum_gd += g * (x -
+// mean) (gradient_sums_run).
+EFFSCALE_VECTOR_CLONES static void sum_run(const float* __restrict x, float* __restrict s, int64_t count,
+                                           int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) s[j] += x[base + j];
+  }
+}
+EFFSCALE_VECTOR_CLONES static void squares_run(const float* __restrict x, const float* __restrict mean,
+                                               float* __restrict s, int64_t count, int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) {
+      const float d = x[base + j] - mean[j];
+      s[j] += d * d;
+    }
+  }
+}
+EFFSCALE_VECTOR_CLONES static void gradient_sums_run(const float* __restrict x, const float* __restrict g,
+                                                     const float* __restrict mean, float* __restrict sum_g,
+                                                     float* __restrict sum_gd, int64_t count, int64_t period) {
+  for (int64_t base = 0; base < count; base += period) {
+    const int64_t n = count - base < period ? count - base : period;
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = g[base + j];
+      sum_g[j] += v;
+      sum_gd[j] += v * (x[base + j] - mean[j]);
+    }
+  }
+}
+
 // Rows per period of the loops above: enough for 128 values (eight AVX-512 vectors, so that a remainder is a small
 // part) when a row is shorter.
 int64_t rows_per_period(int64_t channels) { return channels >= 128 ? 1 : (128 + channels - 1) / channels; }
@@ -127,6 +178,34 @@ std::vector<float> tiled(const float* values, int64_t size, int64_t times) {
   std::vector<float> out(size * times);
   for (int64_t t = 0; t < times; ++t) std::copy(values, values + size, out.begin() + t * size);
   return out;
+}
+
+// Per-channel sums of `width` quantities over rows of `channels` values, taken per position of a period of
+// rows_per_period(channels) rows: run(offset, count, period, sums) adds values [offset, offset + count) into
+// sums[width * period]; each block's are folded into channel_sums' layout (all of the first quantity, then the next).
+template <class Run>
+std::vector<double> period_sums(int64_t rows, int64_t channels, int64_t width, const Run& run) {
+  const int64_t period = rows_per_period(channels) * channels;
+  return channel_sums(rows, channels, width, [&](int64_t begin, int64_t end, float* acc) {
+    std::vector<float> sums(width * period, 0.f);
+    run(begin * channels, (end - begin) * channels, period, sums.data());
+    for (int64_t q = 0; q < width; ++q)
+      for (int64_t j = 0; j < period; ++j) acc[q * channels + j % channels] += sums[q * period + j];
+  });
+}
+
+// run(offset, count, period) over the rows in parallel, in runs of whole rows.
+template <class Run>
+void for_each_run(int64_t rows, int64_t channels, const Run& run) {
+  const int64_t period = rows_per_period(channels) * channels;
+  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
+    run(begin * channels, (end - begin) * channels, period);
+  });
+}
+
+// A per-channel array tiled to the period of rows of `channels` values.
+std::vector<float> per_period(const float* values, int64_t channels) {
+  return tiled(values, channels, rows_per_period(channels));
 }
 
 // The batch's statistics of x, what normalising by them takes per channel (y = x * scale + shift, with the affine
@@ -153,19 +232,17 @@ BatchStatistics batch_statistics(const torch::Tensor& x, const torch::Tensor& we
                                  torch::Tensor& running_mean, torch::Tensor& running_var, double factor, double eps) {
   const int64_t channels = x.size(1), rows = x.numel() / channels;
   const float* in = x.data_ptr<float>();
-  const std::vector<double> sums = channel_sums(rows, channels, 1, [&](int64_t begin, int64_t end, float* acc) {
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < channels; ++c) acc[c] += in[r * channels + c];
+  const std::vector<double> sums = period_sums(rows, channels, 1, [&](int64_t offset, int64_t count, int64_t period,
+                                                                      float* acc) {
+    sum_run(in + offset, acc, count, period);
   });
   BatchStatistics stats{torch::empty({channels}, x.options()), torch::empty({channels}, x.options()), {}, {}};
   float* m = stats.mean.data_ptr<float>();
   for (int64_t c = 0; c < channels; ++c) m[c] = float(sums[c] / double(rows));
-  const std::vector<double> squares = channel_sums(rows, channels, 1, [&](int64_t begin, int64_t end, float* acc) {
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < channels; ++c) {
-        const float d = in[r * channels + c] - m[c];
-        acc[c] += d * d;
-      }
+  const std::vector<float> mean = per_period(m, channels);
+  const std::vector<double> squares = period_sums(rows, channels, 1, [&](int64_t offset, int64_t count,
+                                                                         int64_t period, float* acc) {
+    squares_run(in + offset, mean.data(), acc, count, period);
   });
   float* s = stats.invstd.data_ptr<float>();
   torch::Tensor unbiased = torch::empty({channels}, x.options());
@@ -211,10 +288,15 @@ BackwardCoefficients backward_coefficients(const std::vector<double>& sums, cons
 // gx = g * a + x * b + shift per channel over rows of `channels` values; gx may be g.
 void input_gradient(const float* g, const float* x, const BackwardCoefficients& k, float* gx, int64_t rows,
                     int64_t channels) {
-  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < channels; ++c)
-        gx[r * channels + c] = g[r * channels + c] * k.a[c] + x[r * channels + c] * k.b[c] + k.shift[c];
+  const int64_t n = int64_t(k.a.size());
+  const std::vector<float> a = per_period(k.a.data(), n), b = per_period(k.b.data(), n),
+                           c = per_period(k.shift.data(), n);
+  for_each_run(rows, channels, [&](int64_t offset, int64_t count, int64_t period) {
+    if (g == gx) {
+      input_gradient_in_place_run(gx + offset, x + offset, a.data(), b.data(), c.data(), count, period);
+    } else {
+      input_gradient_run(g + offset, x + offset, a.data(), b.data(), c.data(), gx + offset, count, period);
+    }
   });
 }
 
@@ -229,28 +311,25 @@ torch::autograd::variable_list gradients(torch::autograd::AutogradContext* ctx, 
   return out;
 }
 
-// y = swish(x * scale + shift) with the statistics' scale and shift, over rows of `channels` values.
-void scale_shift_swish(const float* x, const BatchStatistics& stats, float* y, int64_t rows, int64_t channels) {
-  const int64_t tile = rows_per_period(channels);
-  const std::vector<float> scale = tiled(stats.scale.data(), channels, tile),
-                           shift = tiled(stats.shift.data(), channels, tile);
-  at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
-    scale_shift_swish_run(x + begin * channels, scale.data(), shift.data(), y + begin * channels,
-                          (end - begin) * channels, tile * channels);
+// y = x * scale + shift, or swish of it when `swish`, with the statistics' scale and shift, over rows of `channels`
+// values.
+void normalise(const float* x, const BatchStatistics& stats, float* y, int64_t rows, int64_t channels, bool swish) {
+  const std::vector<float> scale = per_period(stats.scale.data(), channels),
+                           shift = per_period(stats.shift.data(), channels);
+  for_each_run(rows, channels, [&](int64_t offset, int64_t count, int64_t period) {
+    if (swish) {
+      scale_shift_swish_run(x + offset, scale.data(), shift.data(), y + offset, count, period);
+    } else {
+      affine_run(x + offset, scale.data(), shift.data(), y + offset, count, period);
+    }
   });
 }
 
 // Per channel, the sums of g and of g * (x - mean) (channel_sums' layout: all of the first, then the second).
 std::vector<double> gradient_sums(const float* x, const float* g, const float* mean, int64_t rows, int64_t channels) {
-  return channel_sums(rows, channels, 2, [&](int64_t begin, int64_t end, float* acc) {
-    float* sum_g = acc;
-    float* sum_gd = acc + channels;
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < channels; ++c) {
-        const float v = g[r * channels + c];
-        sum_g[c] += v;
-        sum_gd[c] += v * (x[r * channels + c] - mean[c]);
-      }
+  const std::vector<float> mean_tiled = per_period(mean, channels);
+  return period_sums(rows, channels, 2, [&](int64_t offset, int64_t count, int64_t period, float* sums) {
+    gradient_sums_run(x + offset, g + offset, mean_tiled.data(), sums, sums + period, count, period);
   });
 }
 
@@ -258,18 +337,12 @@ std::vector<double> gradient_sums(const float* x, const float* g, const float* m
 // block's sums are taken per position of the period, then folded into channels.
 std::vector<double> swish_gradient_sums(const float* x, const float* go, const BatchStatistics& stats, float* gz,
                                         int64_t rows, int64_t channels) {
-  const int64_t tile = rows_per_period(channels), period = tile * channels;
-  const std::vector<float> scale = tiled(stats.scale.data(), channels, tile),
-                           shift = tiled(stats.shift.data(), channels, tile),
-                           mean = tiled(stats.mean.data_ptr<float>(), channels, tile);
-  return channel_sums(rows, channels, 2, [&](int64_t begin, int64_t end, float* acc) {
-    std::vector<float> sums(2 * period, 0.f);
-    swish_gradient_run(x + begin * channels, go + begin * channels, scale.data(), shift.data(), mean.data(),
-                       gz + begin * channels, sums.data(), sums.data() + period, (end - begin) * channels, period);
-    for (int64_t j = 0; j < period; ++j) {
-      acc[j % channels] += sums[j];
-      acc[channels + j % channels] += sums[period + j];
-    }
+  const std::vector<float> scale = per_period(stats.scale.data(), channels),
+                           shift = per_period(stats.shift.data(), channels),
+                           mean = per_period(stats.mean.data_ptr<float>(), channels);
+  return period_sums(rows, channels, 2, [&](int64_t offset, int64_t count, int64_t period, float* sums) {
+    swish_gradient_run(x + offset, go + offset, scale.data(), shift.data(), mean.data(), gz + offset, sums,
+                       sums + period, count, period);
   });
 }
 
@@ -285,11 +358,7 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction<kSw
     const BatchStatistics stats = batch_statistics(x, weight, bias, running_mean, running_var, factor, eps);
     const int64_t channels = x.size(1), rows = x.numel() / channels;
     torch::Tensor y = torch::empty_like(x, x.options(), torch::MemoryFormat::ChannelsLast);
-    if constexpr (kSwish) {
-      scale_shift_swish(x.data_ptr<float>(), stats, y.data_ptr<float>(), rows, channels);
-    } else {
-      scale_shift(x.data_ptr<float>(), stats.scale.data(), stats.shift.data(), y.data_ptr<float>(), rows, channels);
-    }
+    normalise(x.data_ptr<float>(), stats, y.data_ptr<float>(), rows, channels, kSwish);
     ctx->save_for_backward({x, weight, bias, stats.mean, stats.invstd});
     return y;
   }

@@ -1,10 +1,11 @@
 #pragma once
 // Batch norm in training mode for channels_last CPU tensors, through effscale's kernels. LibTorch 1.13's
-// channels_last batch norm is slow on few channels (a [128, 4, 14, 14] batch, forward and backward: 3.5 ms against
-// 0.4 here) and about as fast as these on many; these also take a gradient in either layout without LibTorch's
-// mixed-layout slow paths, which makes whole training steps 4-7% faster than keeping LibTorch's from 64 channels
-// (docs/benchmarks.md, "Training kernels"). Statistics are summed in fixed blocks of rows combined in order, so
-// results do not depend on the number of threads.
+// channels_last batch norm is slow on few channels (a [128, 4, 14, 14] batch, forward and backward: 3.0 ms against
+// 0.11 here) and about as fast as these on many; these also take a gradient in either layout without LibTorch's
+// mixed-layout slow paths (docs/benchmarks.md, "Training kernels", "Batch norm fused with swish"). Their loops run
+// over periods of whole rows (short rows taken several at a time) and are compiled for AVX-512, AVX2 and the x86-64
+// baseline, the CPU's chosen when the program loads. Statistics are summed in fixed blocks of rows combined in order,
+// so results do not depend on the number of threads (they can differ between CPUs with and without FMA).
 
 #include <torch/nn/modules/batchnorm.h>
 
