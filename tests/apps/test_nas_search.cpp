@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -219,4 +220,26 @@ TEST_CASE("nas_search refuses a study of an earlier effscale, whose conv op buil
   CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: study 's' holds a search of an earlier effscale") &&
                         Catch::Contains("now `fused`"));
   CHECK_FALSE(std::filesystem::exists(dir.file("runs/0")));  // nothing trained
+}
+
+TEST_CASE("every committed preset is read by nas_search --space-info, and a bad value in one is refused by name",
+          "[apps][nas_search][presets]") {
+  const std::filesystem::path presets = std::filesystem::path(EFFSCALE_SOURCE_ROOT) / "experiments" / "presets";
+  int read = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(presets)) {
+    if (entry.path().extension() != ".ini") continue;
+    INFO(entry.path());
+    const auto r = run_command(std::string(EFFSCALE_NAS_SEARCH) + " --space-info --config " +
+                               shell_quote(entry.path().string()));
+    CHECK(r.exit_status == 0);
+    CHECK(r.out.find("distinct_networks") != std::string::npos);
+    ++read;
+  }
+  CHECK(read >= 3);  // quick, evidence, evidence-quiet at least
+  TempDir dir;
+  const auto bad = run_command(std::string(EFFSCALE_NAS_SEARCH) + " --space-info --config " +
+                               shell_quote(dir.write("bad.ini", "epochs = 1\nzero-init-residual = maybe\n")));
+  CHECK(bad.exit_status == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--zero-init-residual: 'maybe': expected on or off"));
+  CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
 }

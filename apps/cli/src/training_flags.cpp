@@ -38,8 +38,9 @@ po::options_description training_options() {
       ("dropout", po::value<double>(), "train with this dropout rate before the classifier instead of the spec's, in [0, 1)")
       ("drop-connect", po::value<double>(), "train with this drop-connect (stochastic depth) rate of the last block "
        "instead of the spec's, in [0, 1)")
-      ("zero-init-residual", with_default(std::string("off"))->implicit_value("on"),
-       "on: start every block with a shortcut as that shortcut (its last BN weight zero; Goyal et al. 2017)")
+      ("zero-init-residual", with_default(std::string("off"))->implicit_value("on")->notifier([](const std::string& v) {
+         parse_flag("--zero-init-residual", [&] { return parse_on_off(v); });
+       }), "on: start every block with a shortcut as that shortcut (its last BN weight zero; Goyal et al. 2017)")
       ("recipe", with_default(std::string("auto"))->notifier([](const std::string& mode) {
          if (mode != "auto" && mode != "paper" && mode != "short")
            throw UsageError("--recipe: '" + mode + "': expected auto, paper or short");
