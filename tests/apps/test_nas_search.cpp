@@ -242,4 +242,9 @@ TEST_CASE("every committed preset is read by nas_search --space-info, and a bad 
   CHECK(bad.exit_status == 2);
   CHECK_THAT(bad.err, Catch::Contains("--zero-init-residual: 'maybe': expected on or off"));
   CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
+  // Every recipe flag spelled wrong is refused by name when the flags are read, not only when a command trains.
+  const auto adam = run_command(std::string(EFFSCALE_NAS_SEARCH) + " --space-info --config " +
+                                shell_quote(dir.write("adam.ini", "optimizer = adam\n")));
+  CHECK(adam.exit_status == 2);
+  CHECK_THAT(adam.err, Catch::Contains("--optimizer: optimizer 'adam'"));
 }

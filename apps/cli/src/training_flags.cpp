@@ -15,6 +15,18 @@ namespace po = boost::program_options;
 
 namespace effscale::cli {
 
+namespace {
+
+// A notifier that refuses a value the library parser `parse` refuses, naming the flag (parse_flag): the value's
+// spelling is checked when the flags are read, so every command refuses it, one that trains nothing
+// (nas_search --space-info) included. recipe_from converts the value with the same parser.
+template <class Parse>
+std::function<void(const std::string&)> spelled_as(const std::string& flag, Parse parse) {
+  return [flag, parse](const std::string& value) { parse_flag(flag, [&] { return parse(value); }); };
+}
+
+}  // namespace
+
 po::options_description training_options() {
   const trainers::TrainerOptions t;
   const trainers::ProxyDataOptions d;
@@ -29,8 +41,10 @@ po::options_description training_options() {
       ("epochs", with_default(t.epochs)->notifier(at_least<int64_t>("--epochs", 1)), "epochs")
       ("batch-size", with_default(t.batch_size)->notifier(at_least<int64_t>("--batch-size", 1)), "batch size")
       ("lr", with_default(t.lr_per_256)->notifier(positive("--lr")), "peak learning rate per 256 images")
-      ("optimizer", with_default(std::string("rmsprop_tf")), "rmsprop_tf, sgd or adamw")
-      ("schedule", with_default(std::string("exponential")), "exponential (staircase) or cosine")
+      ("optimizer", with_default(std::string("rmsprop_tf"))->notifier(spelled_as("--optimizer", trainers::parse_optimizer_kind)),
+       "rmsprop_tf, sgd or adamw")
+      ("schedule", with_default(std::string("exponential"))->notifier(spelled_as("--schedule", trainers::parse_schedule_kind)),
+       "exponential (staircase) or cosine")
       ("warmup-epochs", with_default(t.schedule.warmup_epochs)->notifier(at_least("--warmup-epochs", 0.0)), "linear warmup epochs (capped at half of --epochs)")
       ("weight-decay", with_default(t.optimizer.weight_decay)->notifier(at_least("--weight-decay", 0.0)), "weight decay on non-BN weights")
       ("label-smoothing", with_default(t.label_smoothing), "label smoothing")
@@ -38,9 +52,9 @@ po::options_description training_options() {
       ("dropout", po::value<double>(), "train with this dropout rate before the classifier instead of the spec's, in [0, 1)")
       ("drop-connect", po::value<double>(), "train with this drop-connect (stochastic depth) rate of the last block "
        "instead of the spec's, in [0, 1)")
-      ("zero-init-residual", with_default(std::string("off"))->implicit_value("on")->notifier([](const std::string& v) {
-         parse_flag("--zero-init-residual", [&] { return parse_on_off(v); });
-       }), "on: start every block with a shortcut as that shortcut (its last BN weight zero; Goyal et al. 2017)")
+      ("zero-init-residual",
+       with_default(std::string("off"))->implicit_value("on")->notifier(spelled_as("--zero-init-residual", parse_on_off)),
+       "on: start every block with a shortcut as that shortcut (its last BN weight zero; Goyal et al. 2017)")
       ("recipe", with_default(std::string("auto"))->notifier([](const std::string& mode) {
          if (mode != "auto" && mode != "paper" && mode != "short")
            throw UsageError("--recipe: '" + mode + "': expected auto, paper or short");
@@ -50,10 +64,12 @@ po::options_description training_options() {
       ("bn-momentum", po::value<double>(), "override the spec's BN momentum (PyTorch sense; the paper's is 0.01)")
       ("crop-min-area", with_default(t.transform.crop_min_area), "random-resized crop minimum area fraction")
       ("eval-crop", with_default(t.transform.eval_crop), "evaluation center-crop fraction")
-      ("amp", with_default(std::string("none")), "mixed precision: none, bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling)")
+      ("amp", with_default(std::string("none"))->notifier(spelled_as("--amp", trainers::parse_precision)),
+       "mixed precision: none, bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling)")
       ("channels-last", with_default(std::string("auto"))->implicit_value("on"),
        "channels_last memory format: auto (on for the CPU, where it trains faster), on or off")
-      ("augment", with_default(std::string("none")), "training augmentation: none, autoaugment (ImageNet policy v0) or randaugment")
+      ("augment", with_default(std::string("none"))->notifier(spelled_as("--augment", trainers::parse_augment_policy)),
+       "training augmentation: none, autoaugment (ImageNet policy v0) or randaugment")
       ("randaugment-layers", with_default(t.transform.augment.layers), "RandAugment: ops per image (N)")
       ("randaugment-magnitude", with_default(t.transform.augment.magnitude), "RandAugment: level of every op (M, 0..10)")
       ("checkpoint-every", with_default(t.checkpoint_every_steps),

@@ -17,23 +17,6 @@ namespace {
 
 constexpr int64_t kRowsPerBlock = 512;  // rows summed in float before the blocks are added in double, in order
 
-// Per-channel sums over the rows [0, rows) of `width` quantities: `sum_rows(begin, end, acc)` adds rows
-// [begin, end) into acc[width * channels]. Blocks of kRowsPerBlock rows run in parallel; their sums are added in
-// block order, so the result does not depend on the thread count.
-template <class SumRows>
-std::vector<double> channel_sums(int64_t rows, int64_t channels, int64_t width, const SumRows& sum_rows) {
-  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock, stride = width * channels;
-  std::vector<float> partial(blocks * stride, 0.f);
-  at::parallel_for(0, blocks, grain_for(kRowsPerBlock * stride), [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b)
-      sum_rows(b * kRowsPerBlock, std::min(rows, (b + 1) * kRowsPerBlock), partial.data() + b * stride);
-  });
-  std::vector<double> total(stride, 0.0);
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int64_t q = 0; q < stride; ++q) total[q] += partial[b * stride + q];
-  return total;
-}
-
 // e^x to about 1e-7 relative for x in [-87, 88] (clamped there), in plain float arithmetic the compiler vectorises
 // (the Cephes single-precision polynomial; rounding to the nearest integer by the 1.5 * 2^23 trick, 2^n from its
 // bits). Internal and always inlined, so the copies compiled into the cloned kernels below stay theirs.
@@ -137,7 +120,7 @@ EFFSCALE_VECTOR_CLONES static void input_gradient_in_place_run(float* __restrict
   }
 }
 
-// Per position of the period: s += x (mean_run), s += (x - mean)^2 (squares_run), and sum_g += g, sum_gd += g * (x -
+// Per position of the period: s += x (sum_run), s += (x - mean)^2 (squares_run), and sum_g += g, sum_gd += g * (x -
 // mean) (gradient_sums_run).
 EFFSCALE_VECTOR_CLONES static void sum_run(const float* __restrict x, float* __restrict s, int64_t count,
                                            int64_t period) {
@@ -180,18 +163,27 @@ std::vector<float> tiled(const float* values, int64_t size, int64_t times) {
   return out;
 }
 
-// Per-channel sums of `width` quantities over rows of `channels` values, taken per position of a period of
-// rows_per_period(channels) rows: run(offset, count, period, sums) adds values [offset, offset + count) into
-// sums[width * period]; each block's are folded into channel_sums' layout (all of the first quantity, then the next).
+// Per-channel sums of `width` quantities over rows of `channels` values. Blocks of kRowsPerBlock rows are summed in
+// parallel, each per position of a period of rows_per_period(channels) rows: run(offset, count, period, sums) adds
+// the values [offset, offset + count) into sums[width * period] (float). The blocks' sums are then added in block
+// order in double and folded into channels (all of the first quantity, then the next), so the result does not
+// depend on the thread count.
 template <class Run>
-std::vector<double> period_sums(int64_t rows, int64_t channels, int64_t width, const Run& run) {
-  const int64_t period = rows_per_period(channels) * channels;
-  return channel_sums(rows, channels, width, [&](int64_t begin, int64_t end, float* acc) {
-    std::vector<float> sums(width * period, 0.f);
-    run(begin * channels, (end - begin) * channels, period, sums.data());
-    for (int64_t q = 0; q < width; ++q)
-      for (int64_t j = 0; j < period; ++j) acc[q * channels + j % channels] += sums[q * period + j];
+std::vector<double> channel_sums(int64_t rows, int64_t channels, int64_t width, const Run& run) {
+  const int64_t period = rows_per_period(channels) * channels, stride = width * period;
+  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  std::vector<float> partial(blocks * stride, 0.f);
+  at::parallel_for(0, blocks, grain_for(kRowsPerBlock * width * channels), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t begin = b * kRowsPerBlock, end = std::min(rows, begin + kRowsPerBlock);
+      run(begin * channels, (end - begin) * channels, period, partial.data() + b * stride);
+    }
   });
+  std::vector<double> total(width * channels, 0.0);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t q = 0; q < width; ++q)
+      for (int64_t j = 0; j < period; ++j) total[q * channels + j % channels] += partial[b * stride + q * period + j];
+  return total;
 }
 
 // run(offset, count, period) over the rows in parallel, in runs of whole rows.
@@ -232,7 +224,7 @@ BatchStatistics batch_statistics(const torch::Tensor& x, const torch::Tensor& we
                                  torch::Tensor& running_mean, torch::Tensor& running_var, double factor, double eps) {
   const int64_t channels = x.size(1), rows = x.numel() / channels;
   const float* in = x.data_ptr<float>();
-  const std::vector<double> sums = period_sums(rows, channels, 1, [&](int64_t offset, int64_t count, int64_t period,
+  const std::vector<double> sums = channel_sums(rows, channels, 1, [&](int64_t offset, int64_t count, int64_t period,
                                                                       float* acc) {
     sum_run(in + offset, acc, count, period);
   });
@@ -240,7 +232,7 @@ BatchStatistics batch_statistics(const torch::Tensor& x, const torch::Tensor& we
   float* m = stats.mean.data_ptr<float>();
   for (int64_t c = 0; c < channels; ++c) m[c] = float(sums[c] / double(rows));
   const std::vector<float> mean = per_period(m, channels);
-  const std::vector<double> squares = period_sums(rows, channels, 1, [&](int64_t offset, int64_t count,
+  const std::vector<double> squares = channel_sums(rows, channels, 1, [&](int64_t offset, int64_t count,
                                                                          int64_t period, float* acc) {
     squares_run(in + offset, mean.data(), acc, count, period);
   });
@@ -328,19 +320,18 @@ void normalise(const float* x, const BatchStatistics& stats, float* y, int64_t r
 // Per channel, the sums of g and of g * (x - mean) (channel_sums' layout: all of the first, then the second).
 std::vector<double> gradient_sums(const float* x, const float* g, const float* mean, int64_t rows, int64_t channels) {
   const std::vector<float> mean_tiled = per_period(mean, channels);
-  return period_sums(rows, channels, 2, [&](int64_t offset, int64_t count, int64_t period, float* sums) {
+  return channel_sums(rows, channels, 2, [&](int64_t offset, int64_t count, int64_t period, float* sums) {
     gradient_sums_run(x + offset, g + offset, mean_tiled.data(), sums, sums + period, count, period);
   });
 }
 
-// gz = go * swish'(z) with z = x * scale + shift (the statistics' scale and shift), and gradient_sums of gz; each
-// block's sums are taken per position of the period, then folded into channels.
+// gz = go * swish'(z) with z = x * scale + shift (the statistics' scale and shift), and gradient_sums of gz.
 std::vector<double> swish_gradient_sums(const float* x, const float* go, const BatchStatistics& stats, float* gz,
                                         int64_t rows, int64_t channels) {
   const std::vector<float> scale = per_period(stats.scale.data(), channels),
                            shift = per_period(stats.shift.data(), channels),
                            mean = per_period(stats.mean.data_ptr<float>(), channels);
-  return period_sums(rows, channels, 2, [&](int64_t offset, int64_t count, int64_t period, float* sums) {
+  return channel_sums(rows, channels, 2, [&](int64_t offset, int64_t count, int64_t period, float* sums) {
     swish_gradient_run(x + offset, go + offset, scale.data(), shift.data(), mean.data(), gz + offset, sums,
                        sums + period, count, period);
   });
