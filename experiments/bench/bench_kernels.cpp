@@ -6,6 +6,9 @@
 //                        (swish(batch norm(x)) in training, forward and backward: fused, batch_norm_swish_training;
 //                        unfused, effscale's batch norm then swish, as before the fused kernel; libtorch, its batch
 //                        norm then silu; ratio = unfused / fused)
+//   squeeze_excite N C H fused=MS ops=MS ratio=R
+//                        (squeeze-excite in training, forward and backward: fused, squeeze_excite_training; ops,
+//                        LibTorch's ops through autograd, as before it; ratio = ops / fused)
 //   depthwise_infer N C H k s ours=MS libtorch=MS libtorch_strided=MS ratio=R
 //                        (inference forward with a bias, as the folded inference form runs it; the input has the
 //                        strides .contiguous(channels_last) gives, as the model's activations do; libtorch_strided:
@@ -27,6 +30,7 @@
 #include "effscale/models/conv2d_pad.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/mbconv.h"
+#include "effscale/models/squeeze_excite_training.h"
 
 namespace m = effscale::models;
 namespace po = boost::program_options;
@@ -108,6 +112,16 @@ void batch_norm_swish(int64_t n, int64_t c, int64_t h, int iters) {
               unfused / fused);
 }
 
+void squeeze_excite(int64_t n, int64_t c, int64_t h, int iters) {
+  const torch::Tensor x = m::in_layout(torch::randn({n, c, h, h}), kChannelsLast);
+  m::SqueezeExcite se(c, std::max<int64_t>(1, c / 24));  // an MBConv's squeeze: a quarter of its input, 1/6 expanded
+  const double fused =
+      forward_backward_ms(x, iters, [&](const torch::Tensor& in) { return m::squeeze_excite_training(*se, in); });
+  const double ops = forward_backward_ms(x, iters, [&](const torch::Tensor& in) { return se->forward_ops(in); });
+  std::printf("squeeze_excite N%-4lld C%-5lld H%-4lld fused=%.3fms ops=%.3fms ratio=%.2f\n", static_cast<long long>(n),
+              static_cast<long long>(c), static_cast<long long>(h), fused, ops, ops / fused);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -132,6 +146,7 @@ int run(int argc, char** argv) {
                               {32, 96, 32}, {32, 144, 16}, {32, 1152, 2}, {32, 96, 56}};
   for (const auto& b : norms) batch_norm(b[0], b[1], b[2], iters);
   for (const auto& b : norms) batch_norm_swish(b[0], b[1], b[2], iters);
+  for (const auto& b : norms) squeeze_excite(b[0], b[1], b[2], iters);
   std::printf("# inference forward (median ms)\n");
   for (const auto& c : convs) depthwise_infer(c[0], c[1], c[2], c[3], c[4], iters);
   return 0;

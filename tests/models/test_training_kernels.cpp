@@ -1,4 +1,5 @@
-// effscale's CPU kernels (depthwise forward and backward, in training and inference; channels_last batch norm)
+// effscale's CPU kernels (depthwise forward and backward, in training and inference; channels_last batch norm;
+// squeeze-excite in training)
 // against LibTorch's own, on the shapes that take each branch, both padding conventions, and across thread counts.
 #include <torch/torch.h>
 
@@ -12,6 +13,7 @@
 #include "effscale/models/depthwise_conv.h"
 #include "effscale/models/efficientnet.h"
 #include "effscale/models/mbconv.h"
+#include "effscale/models/squeeze_excite_training.h"
 #include "random_spec.h"
 #include "tensor_compare.h"
 
@@ -276,6 +278,92 @@ TEST_CASE("training batch norm, alone and fused with swish, does not depend on t
     CHECK(torch::equal(one.grad_w, two.grad_w));
     CHECK(torch::equal(one.running_var, two.running_var));
   }
+}
+
+namespace {
+
+struct SqueezeExciteRun {
+  torch::Tensor y, grad_x, grad_reduce_w, grad_reduce_b, grad_expand_w, grad_expand_b;
+};
+
+// y and the gradients of sum(y * probe) through a copy of `se` run by `forward`, from a fresh leaf holding x.
+template <class Forward>
+SqueezeExciteRun run_squeeze_excite(const SqueezeExcite& se, const torch::Tensor& x, const torch::Tensor& probe,
+                                    Forward forward) {
+  auto copy = std::dynamic_pointer_cast<SqueezeExciteImpl>(se->clone());
+  const torch::Tensor xl = x.clone(x.suggest_memory_format()).requires_grad_();
+  const torch::Tensor y = forward(*copy, xl);
+  (y * probe).sum().backward();
+  return {y.detach(), xl.grad(), copy->conv_reduce->weight.grad(), copy->conv_reduce->bias.grad(),
+          copy->conv_expand->weight.grad(), copy->conv_expand->bias.grad()};
+}
+
+// A squeeze-excite of `channels` and `reduced` with weights drawn from `seed`, large enough that the gate moves.
+SqueezeExcite random_squeeze_excite(int64_t channels, int64_t reduced, uint64_t seed) {
+  torch::manual_seed(seed);
+  SqueezeExcite se(channels, reduced);
+  torch::NoGradGuard no_grad;
+  for (auto& p : se->parameters()) p.uniform_(-1, 1);
+  return se;
+}
+
+}  // namespace
+
+TEST_CASE("training squeeze-excite on channels_last gives LibTorch's outputs and gradients",
+          "[models][training_kernels]") {
+  const auto ours = [](SqueezeExciteImpl& m, const torch::Tensor& t) { return squeeze_excite_training(m, t); };
+  const auto theirs = [](SqueezeExciteImpl& m, const torch::Tensor& t) { return m.forward_ops(t); };
+  // batch, channels, reduced, size: the evidence proxy's small layers, rows of 128 channels or more, one pixel, and
+  // 24 x 24 = 576 rows (more than one block of the sums).
+  const std::vector<std::array<int64_t, 4>> shapes = {
+      {64, 4, 1, 14}, {16, 36, 2, 7}, {64, 288, 12, 1}, {3, 7, 3, 24}, {4, 144, 6, 5}};
+  for (const auto& s : shapes) {
+    INFO("shape " << s[0] << "x" << s[1] << "x" << s[3] << " reduced " << s[2]);
+    const SqueezeExcite se = random_squeeze_excite(s[1], s[2], uint64_t(s[1]));
+    const torch::Tensor x = (torch::randn({s[0], s[1], s[3], s[3]}) * 2 + 0.5).contiguous(kChannelsLast);
+    const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
+    REQUIRE(squeeze_excite_training_applies(*se, x));
+    const SqueezeExciteRun a = run_squeeze_excite(se, x, probe, ours);
+    const SqueezeExciteRun b = run_squeeze_excite(se, x, probe, theirs);
+    CHECK(a.y.is_contiguous(kChannelsLast));
+    CHECK(a.grad_x.is_contiguous(kChannelsLast));
+    CHECK(relative_error(a.y, b.y) < 1e-5);
+    CHECK(relative_error(a.grad_x, b.grad_x) < 1e-5);
+    CHECK(relative_error(a.grad_reduce_w, b.grad_reduce_w) < 1e-5);
+    CHECK(relative_error(a.grad_reduce_b, b.grad_reduce_b) < 1e-5);
+    CHECK(relative_error(a.grad_expand_w, b.grad_expand_w) < 1e-5);
+    CHECK(relative_error(a.grad_expand_b, b.grad_expand_b) < 1e-5);
+    // The module's forward takes the kernel here.
+    CHECK(torch::equal(run_squeeze_excite(se, x, probe, [](SqueezeExciteImpl& m, const torch::Tensor& t) {
+                         return m.forward(t);
+                       }).grad_x,
+                       a.grad_x));
+  }
+  // NCHW memory, no autograd and other dtypes go to LibTorch's ops; the kernel refuses them.
+  SqueezeExcite se = random_squeeze_excite(8, 2, 1);
+  CHECK_FALSE(squeeze_excite_training_applies(*se, torch::randn({2, 8, 3, 3})));
+  CHECK_FALSE(squeeze_excite_training_applies(*se, torch::randn({2, 8, 3, 3}, torch::kDouble).contiguous(kChannelsLast)));
+  CHECK_THROWS(squeeze_excite_training(*se, torch::randn({2, 8, 3, 3})));
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 8, 3, 3}).contiguous(kChannelsLast);
+  CHECK_FALSE(squeeze_excite_training_applies(*se, x));
+  CHECK(torch::allclose(se->forward(x.clone()), se->forward_ops(x.clone())));
+}
+
+TEST_CASE("training squeeze-excite does not depend on the thread count", "[models][training_kernels]") {
+  const SqueezeExcite se = random_squeeze_excite(24, 6, 3);
+  torch::manual_seed(5);
+  const torch::Tensor x = torch::randn({64, 24, 14, 14}).contiguous(kChannelsLast);
+  const torch::Tensor probe = torch::randn(x.sizes()).contiguous(kChannelsLast);
+  const auto [one, two] = on_one_and_two_threads([&] {
+    return run_squeeze_excite(se, x, probe, [](SqueezeExciteImpl& m, const torch::Tensor& t) {
+      return squeeze_excite_training(m, t);
+    });
+  });
+  CHECK(torch::equal(one.y, two.y));
+  CHECK(torch::equal(one.grad_x, two.grad_x));
+  CHECK(torch::equal(one.grad_reduce_w, two.grad_reduce_w));
+  CHECK(torch::equal(one.grad_expand_b, two.grad_expand_b));
 }
 
 TEST_CASE("a channels_last training step equals the NCHW one, which takes LibTorch's kernels throughout",

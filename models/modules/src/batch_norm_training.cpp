@@ -11,9 +11,12 @@
 
 #include "effscale/models/mbconv.h"
 #include "effscale/models/parallel_grain.h"
+#include "row_loops.h"
 
 namespace effscale::models {
 namespace {
+
+using namespace row_loops;
 
 constexpr int64_t kRowsPerBlock = 512;  // rows summed in float before the blocks are added in double, in order
 
@@ -42,16 +45,6 @@ static inline __attribute__((always_inline)) float exp_clamped(float x) {
   std::memcpy(&scale, &scale_bits, sizeof scale);
   return p * scale;
 }
-
-// The fused kernel's two loops, on x86-64 compiled for AVX-512, AVX2 with FMA and the baseline, the CPU's chosen
-// when the program loads (target_clones, GCC and clang): LibTorch dispatches its own vector kernels so, and built for
-// the baseline alone the sigmoid's arithmetic made the fused step slower than batch norm and LibTorch's silu apart.
-// Results depend on the CPU (FMA contraction), not on the thread count.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EFFSCALE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define EFFSCALE_VECTOR_CLONES
-#endif
 
 // The loops below run over `count` values of channels_last rows in periods of `period` values (a whole number of
 // rows; per-channel arrays tiled to that length), so that rows of few channels still fill the vector units.
@@ -90,16 +83,6 @@ EFFSCALE_VECTOR_CLONES static void swish_gradient_run(const float* __restrict x,
   }
 }
 
-// y = x * a + b (batch norm's forward with its scale and shift).
-EFFSCALE_VECTOR_CLONES static void affine_run(const float* __restrict x, const float* __restrict a,
-                                              const float* __restrict b, float* __restrict y, int64_t count,
-                                              int64_t period) {
-  for (int64_t base = 0; base < count; base += period) {
-    const int64_t n = count - base < period ? count - base : period;
-    for (int64_t j = 0; j < n; ++j) y[base + j] = x[base + j] * a[j] + b[j];
-  }
-}
-
 // gx = g * a + x * b + c (batch norm's input gradient), into gx; in_place_run does it over g's own storage.
 EFFSCALE_VECTOR_CLONES static void input_gradient_run(const float* __restrict g, const float* __restrict x,
                                                       const float* __restrict a, const float* __restrict b,
@@ -120,15 +103,8 @@ EFFSCALE_VECTOR_CLONES static void input_gradient_in_place_run(float* __restrict
   }
 }
 
-// Per position of the period: s += x (sum_run), s += (x - mean)^2 (squares_run), and sum_g += g, sum_gd += g * (x -
-// mean) (gradient_sums_run).
-EFFSCALE_VECTOR_CLONES static void sum_run(const float* __restrict x, float* __restrict s, int64_t count,
-                                           int64_t period) {
-  for (int64_t base = 0; base < count; base += period) {
-    const int64_t n = count - base < period ? count - base : period;
-    for (int64_t j = 0; j < n; ++j) s[j] += x[base + j];
-  }
-}
+// Per position of the period: s += (x - mean)^2 (squares_run), and sum_g += g, sum_gd += g * (x - mean)
+// (gradient_sums_run); sum_run (row_loops.h) adds x.
 EFFSCALE_VECTOR_CLONES static void squares_run(const float* __restrict x, const float* __restrict mean,
                                                float* __restrict s, int64_t count, int64_t period) {
   for (int64_t base = 0; base < count; base += period) {
@@ -150,17 +126,6 @@ EFFSCALE_VECTOR_CLONES static void gradient_sums_run(const float* __restrict x, 
       sum_gd[j] += v * (x[base + j] - mean[j]);
     }
   }
-}
-
-// Rows per period of the loops above: enough for 128 values (eight AVX-512 vectors, so that a remainder is a small
-// part) when a row is shorter.
-int64_t rows_per_period(int64_t channels) { return channels >= 128 ? 1 : (128 + channels - 1) / channels; }
-
-// `values` repeated `times` times.
-std::vector<float> tiled(const float* values, int64_t size, int64_t times) {
-  std::vector<float> out(size * times);
-  for (int64_t t = 0; t < times; ++t) std::copy(values, values + size, out.begin() + t * size);
-  return out;
 }
 
 // Per-channel sums of `width` quantities over rows of `channels` values. Blocks of kRowsPerBlock rows are summed in
@@ -193,11 +158,6 @@ void for_each_run(int64_t rows, int64_t channels, const Run& run) {
   at::parallel_for(0, rows, grain_for(channels), [&](int64_t begin, int64_t end) {
     run(begin * channels, (end - begin) * channels, period);
   });
-}
-
-// A per-channel array tiled to the period of rows of `channels` values.
-std::vector<float> per_period(const float* values, int64_t channels) {
-  return tiled(values, channels, rows_per_period(channels));
 }
 
 // The batch's statistics of x, what normalising by them takes per channel (y = x * scale + shift, with the affine

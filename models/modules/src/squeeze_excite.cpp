@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "effscale/models/squeeze_excite_training.h"
+
 namespace effscale::models {
 
 SqueezeExciteImpl::SqueezeExciteImpl(int64_t channels_, int64_t reduced_)
@@ -15,6 +17,11 @@ void SqueezeExciteImpl::reset() {
 }
 
 torch::Tensor SqueezeExciteImpl::forward(torch::Tensor x) {
+  if (squeeze_excite_training_applies(*this, x)) return squeeze_excite_training(*this, x);
+  return forward_ops(std::move(x));
+}
+
+torch::Tensor SqueezeExciteImpl::forward_ops(torch::Tensor x) {
   torch::Tensor s = x.mean({2, 3}, /*keepdim=*/true);
   s = torch::silu(conv_reduce->forward(s));
   s = torch::sigmoid(conv_expand->forward(s));

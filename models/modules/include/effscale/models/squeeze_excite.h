@@ -15,8 +15,11 @@ class SqueezeExciteImpl : public torch::nn::Cloneable<SqueezeExciteImpl> {
   SqueezeExciteImpl(int64_t channels, int64_t reduced);
   void reset() override;
   // x: [N, channels, H, W] -> same shape, x * sigmoid(expand(swish(reduce(mean_hw(x))))). With autograd
-  // off the gate is applied to x in place (pass a temporary you own).
+  // off the gate is applied to x in place (pass a temporary you own). Recording autograd on a channels_last float
+  // CPU tensor, it runs as one function through effscale's loops (squeeze_excite_training.h); otherwise forward_ops.
   torch::Tensor forward(torch::Tensor x);
+  // forward through LibTorch's ops alone (the same contract).
+  torch::Tensor forward_ops(torch::Tensor x);
 
   int64_t channels;
   int64_t reduced;
