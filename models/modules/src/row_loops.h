@@ -1,7 +1,9 @@
 #pragma once
 // Internal to effscale_modules' CPU training kernels (batch_norm_training.cpp, squeeze_excite_training.cpp): loops
 // over channels_last rows in periods of whole rows, compiled for AVX-512, AVX2 with FMA and the x86-64 baseline, the
-// CPU's chosen when the program loads. Each including file gets its own copies (the functions are static).
+// CPU's chosen when the program loads. The shared loops are defined once, in row_loops.cpp. A file's own cloned
+// loops need names no other file of the library uses, even when static: clang gives their resolvers external
+// linkage, so two static clones of one name fail to link.
 
 #include <algorithm>
 #include <cstdint>
@@ -40,22 +42,10 @@ inline std::vector<float> per_period(const float* values, int64_t channels) {
 // rows); their per-channel arrays are tiled to the period.
 
 // Per position of the period: s += x.
-EFFSCALE_VECTOR_CLONES static void sum_run(const float* __restrict x, float* __restrict s, int64_t count,
-                                           int64_t period) {
-  for (int64_t base = 0; base < count; base += period) {
-    const int64_t n = count - base < period ? count - base : period;
-    for (int64_t j = 0; j < n; ++j) s[j] += x[base + j];
-  }
-}
+void sum_run(const float* __restrict x, float* __restrict s, int64_t count, int64_t period);
 
 // y = x * a + b.
-EFFSCALE_VECTOR_CLONES static void affine_run(const float* __restrict x, const float* __restrict a,
-                                              const float* __restrict b, float* __restrict y, int64_t count,
-                                              int64_t period) {
-  for (int64_t base = 0; base < count; base += period) {
-    const int64_t n = count - base < period ? count - base : period;
-    for (int64_t j = 0; j < n; ++j) y[base + j] = x[base + j] * a[j] + b[j];
-  }
-}
+void affine_run(const float* __restrict x, const float* __restrict a, const float* __restrict b, float* __restrict y,
+                int64_t count, int64_t period);
 
 }  // namespace effscale::models::row_loops
