@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -47,10 +48,11 @@ struct Samples {
 Samples samples_of(const torch::Tensor& x) { return {x.size(0), x.size(2) * x.size(3), x.size(1)}; }
 
 // Per sample and channel, the sum over the sample's rows of what run(offset, count, period, acc) adds per position
-// of a period (offsets from the sample's start), into out [count, channels]: blocks of kRowsPerBlock rows summed in
-// float, added in order in double, each sample on one thread, so the result does not depend on the thread count.
+// of a period (offsets from the sample's start), times `scale`, into out [count, channels]: blocks of kRowsPerBlock
+// rows summed in float, added in order in double, each sample on one thread, so the result does not depend on the
+// thread count.
 template <class Run>
-torch::Tensor sample_sums(const Samples& s, const Run& run) {
+torch::Tensor sample_sums(const Samples& s, double scale, const Run& run) {
   torch::Tensor out = torch::empty({s.count, s.channels}, torch::kFloat);
   float* sums = out.data_ptr<float>();
   const int64_t period = rows_per_period(s.channels) * s.channels;
@@ -65,7 +67,7 @@ torch::Tensor sample_sums(const Samples& s, const Run& run) {
         run(n * s.values() + begin * s.channels, rows * s.channels, period, partial.data());
         for (int64_t j = 0; j < period; ++j) total[j % s.channels] += partial[j];
       }
-      for (int64_t c = 0; c < s.channels; ++c) sums[n * s.channels + c] = float(total[c]);
+      for (int64_t c = 0; c < s.channels; ++c) sums[n * s.channels + c] = float(total[c] * scale);
     }
   });
   return out;
@@ -90,6 +92,32 @@ void per_sample_affine(const Samples& s, const float* x, const torch::Tensor& a,
   });
 }
 
+// The squeeze's element-wise steps on its small [N, width] matrices, in plain loops: through ATen each was a
+// dispatched op of a few microseconds, and a squeeze-excite on a 1 x 1 or 2 x 2 map is mostly such steps.
+
+// sigmoid(v) in place.
+void sigmoid_in_place(torch::Tensor& v) {
+  float* p = v.data_ptr<float>();
+  for (int64_t i = 0, n = v.numel(); i < n; ++i) p[i] = 1.0f / (1.0f + std::exp(-p[i]));
+}
+
+// grad *= f'(at) per value, where f'(at) is derivative(at) (at and grad alike in shape); returns the column sums of
+// the result (the gradient of a bias added before f).
+template <class Derivative>
+torch::Tensor chain_in_place(torch::Tensor& grad, const torch::Tensor& at, const Derivative& derivative) {
+  const int64_t rows = grad.size(0), cols = grad.size(1);
+  torch::Tensor column_sums = torch::zeros({cols}, grad.options());
+  float* g = grad.data_ptr<float>();
+  const float* a = at.data_ptr<float>();
+  float* sums = column_sums.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      g[r * cols + c] *= derivative(a[r * cols + c]);
+      sums[c] += g[r * cols + c];
+    }
+  return column_sums;
+}
+
 // A 1x1 convolution's weight [out, in, 1, 1] as the matrix [out, in].
 torch::Tensor as_matrix(const torch::Tensor& w) { return w.reshape({w.size(0), w.size(1)}); }
 
@@ -100,13 +128,15 @@ class SqueezeExciteFunction : public torch::autograd::Function<SqueezeExciteFunc
                                const torch::Tensor& expand_weight, const torch::Tensor& expand_bias) {
     const Samples s = samples_of(x);
     const float* in = x.data_ptr<float>();
-    const torch::Tensor pooled = sample_sums(s, [&](int64_t offset, int64_t count, int64_t period, float* acc) {
-                                   sum_run(in + offset, acc, count, period);
-                                 }).div_(double(s.rows));
+    const torch::Tensor pooled =
+        sample_sums(s, 1.0 / double(s.rows), [&](int64_t offset, int64_t count, int64_t period, float* acc) {
+          sum_run(in + offset, acc, count, period);
+        });
     const torch::Tensor w1 = as_matrix(reduce_weight.detach()), w2 = as_matrix(expand_weight.detach());
     const torch::Tensor hidden = torch::addmm(reduce_bias.detach(), pooled, w1.t());
     const torch::Tensor activated = torch::silu(hidden);
-    const torch::Tensor gate = torch::sigmoid(torch::addmm(expand_bias.detach(), activated, w2.t())).contiguous();
+    torch::Tensor gate = torch::addmm(expand_bias.detach(), activated, w2.t());
+    sigmoid_in_place(gate);
     torch::Tensor y = torch::empty_like(x, x.options(), torch::MemoryFormat::ChannelsLast);
     per_sample_affine(s, in, gate, torch::Tensor(), y.data_ptr<float>());
     ctx->save_for_backward({x, reduce_weight, expand_weight, pooled, hidden, activated, gate});
@@ -123,12 +153,17 @@ class SqueezeExciteFunction : public torch::autograd::Function<SqueezeExciteFunc
     const torch::Tensor grad_out = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
     const float* in = x.data_ptr<float>();
     const float* go = grad_out.data_ptr<float>();
-    // The gate's gradient, then the squeeze's algebra backward on [N, C] and [N, reduced].
-    const torch::Tensor grad_gate = sample_sums(s, [&](int64_t offset, int64_t count, int64_t period, float* acc) {
+    // The gate's gradient (turned into the logit's in place), then the squeeze's algebra backward on [N, C] and
+    // [N, reduced].
+    torch::Tensor grad_logit = sample_sums(s, 1.0, [&](int64_t offset, int64_t count, int64_t period, float* acc) {
       product_sum_run(go + offset, in + offset, acc, count, period);
     });
-    const torch::Tensor grad_logit = grad_gate * gate * (1 - gate);
-    const torch::Tensor grad_hidden = at::silu_backward(grad_logit.mm(w2), hidden);
+    const torch::Tensor grad_expand_bias = chain_in_place(grad_logit, gate, [](float g) { return g * (1.0f - g); });
+    torch::Tensor grad_hidden = grad_logit.mm(w2);
+    const torch::Tensor grad_reduce_bias = chain_in_place(grad_hidden, hidden, [](float h) {
+      const float sigmoid = 1.0f / (1.0f + std::exp(-h));
+      return sigmoid * (1.0f + h * (1.0f - sigmoid));  // swish'(h)
+    });
     torch::autograd::variable_list out(5);
     if (ctx->needs_input_grad(0)) {
       // x's two paths: through the gate's product (go * gate) and through the mean (its gradient over the rows).
@@ -138,9 +173,9 @@ class SqueezeExciteFunction : public torch::autograd::Function<SqueezeExciteFunc
       out[0] = grad_x;
     }
     if (ctx->needs_input_grad(1)) out[1] = grad_hidden.t().mm(pooled).view_as(saved[1]);
-    if (ctx->needs_input_grad(2)) out[2] = grad_hidden.sum(0);
+    if (ctx->needs_input_grad(2)) out[2] = grad_reduce_bias;
     if (ctx->needs_input_grad(3)) out[3] = grad_logit.t().mm(activated).view_as(saved[2]);
-    if (ctx->needs_input_grad(4)) out[4] = grad_logit.sum(0);
+    if (ctx->needs_input_grad(4)) out[4] = grad_expand_bias;
     return out;
   }
 };
