@@ -4,7 +4,8 @@
 // of the gate's gradient, their reduction, the mean's expansion and the sum of the input's two gradients) and a dozen
 // dispatched ops; this makes two forward (the per-sample channel sums, the gated product) and two backward (the sums
 // of the output gradient times the input, the input gradient), with the squeeze's small [N, C] algebra in between
-// (docs/benchmarks.md, "Squeeze-excite in one function").
+// (its matrix products through ATen, its element-wise steps in plain loops; docs/benchmarks.md, "Squeeze-excite in
+// one function").
 
 #include <torch/types.h>
 
