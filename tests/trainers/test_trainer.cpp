@@ -162,7 +162,10 @@ TEST_CASE("a small B0-derived net learns Fashion-MNIST", "[trainers][learning]")
   o.transform.eval_crop = 1.0;
   const TrainResult r = train(model, split.train, split.validation, o);
   INFO("validation top-1 after 3 epochs on 4500 images: " << r.history.back().validation.top1);
-  CHECK(r.history.back().validation.top1 >= 0.72);  // chance is 0.10
+  // Chance is 0.10. Over model seeds 0-5 this run reached 0.713-0.787 (mean 0.750, sd 0.025; 2026-12-02), and a change
+  // of float rounding alone moves seed 0 within that spread (0.72 was once its floor here and failed so): the floor
+  // sits about three sd below the mean, far above what a broken step learns.
+  CHECK(r.history.back().validation.top1 >= 0.65);
 }
 
 TEST_CASE("bf16 autocast and channels_last train on the CPU, fp16 asks for CUDA", "[trainers][precision]") {
