@@ -18,8 +18,6 @@ namespace {
 
 using namespace row_loops;
 
-constexpr int64_t kRowsPerBlock = 512;  // rows summed in float before the blocks are added in double, in order
-
 // e^x to about 1e-7 relative for x in [-87, 88] (clamped there), in plain float arithmetic the compiler vectorises
 // (the Cephes single-precision polynomial; rounding to the nearest integer by the 1.5 * 2^23 trick, 2^n from its
 // bits). Internal and always inlined, so the copies compiled into the cloned kernels below stay theirs.
@@ -147,7 +145,7 @@ std::vector<double> channel_sums(int64_t rows, int64_t channels, int64_t width, 
   std::vector<double> total(width * channels, 0.0);
   for (int64_t b = 0; b < blocks; ++b)
     for (int64_t q = 0; q < width; ++q)
-      for (int64_t j = 0; j < period; ++j) total[q * channels + j % channels] += partial[b * stride + q * period + j];
+      fold_into_channels(partial.data() + b * stride + q * period, period, channels, total.data() + q * channels);
   return total;
 }
 

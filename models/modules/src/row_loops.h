@@ -26,16 +26,25 @@ inline int64_t rows_per_period(int64_t channels) {
   return channels >= 128 ? 1 : (128 + channels - 1) / channels;
 }
 
-// `values` repeated `times` times.
-inline std::vector<float> tiled(const float* values, int64_t size, int64_t times) {
-  std::vector<float> out(size * times);
-  for (int64_t t = 0; t < times; ++t) std::copy(values, values + size, out.begin() + t * size);
-  return out;
+// Rows summed in float before the sums are added, block after block in order, in double: bounds the float error of
+// a long sum and keeps the order, so results do not depend on the thread count.
+inline constexpr int64_t kRowsPerBlock = 512;
+
+// The per-channel array `values` tiled into out[period] (period a whole number of rows of `channels` values).
+inline void tile_into(const float* values, int64_t channels, float* out, int64_t period) {
+  for (int64_t base = 0; base < period; base += channels) std::copy(values, values + channels, out + base);
 }
 
 // A per-channel array tiled to the period of rows of `channels` values.
 inline std::vector<float> per_period(const float* values, int64_t channels) {
-  return tiled(values, channels, rows_per_period(channels));
+  std::vector<float> out(rows_per_period(channels) * channels);
+  tile_into(values, channels, out.data(), int64_t(out.size()));
+  return out;
+}
+
+// Adds sums per position of a period (partial[period]) into per-channel totals (total[channels]), in double.
+inline void fold_into_channels(const float* partial, int64_t period, int64_t channels, double* total) {
+  for (int64_t j = 0; j < period; ++j) total[j % channels] += partial[j];
 }
 
 // The loops below run over `count` values of channels_last rows in periods of `period` values (a whole number of

@@ -15,11 +15,11 @@ namespace effscale::models {
 namespace {
 
 using row_loops::affine_run;
-using row_loops::per_period;
+using row_loops::fold_into_channels;
+using row_loops::kRowsPerBlock;
 using row_loops::rows_per_period;
 using row_loops::sum_run;
-
-constexpr int64_t kRowsPerBlock = 512;  // rows summed in float before the blocks are added in double, in order
+using row_loops::tile_into;
 
 // Per position of the period: s += a * b.
 EFFSCALE_VECTOR_CLONES static void product_sum_run(const float* __restrict a, const float* __restrict b,
@@ -65,7 +65,7 @@ torch::Tensor sample_sums(const Samples& s, double scale, const Run& run) {
         const int64_t rows = std::min(kRowsPerBlock, s.rows - begin);
         std::fill(partial.begin(), partial.end(), 0.f);
         run(n * s.values() + begin * s.channels, rows * s.channels, period, partial.data());
-        for (int64_t j = 0; j < period; ++j) total[j % s.channels] += partial[j];
+        fold_into_channels(partial.data(), period, s.channels, total.data());
       }
       for (int64_t c = 0; c < s.channels; ++c) sums[n * s.channels + c] = float(total[c] * scale);
     }
@@ -79,13 +79,14 @@ void per_sample_affine(const Samples& s, const float* x, const torch::Tensor& a,
   const float* shift = b.defined() ? b.data_ptr<float>() : nullptr;
   const int64_t period = rows_per_period(s.channels) * s.channels;
   at::parallel_for(0, s.count, grain_for(s.values()), [&](int64_t first, int64_t last) {
+    std::vector<float> a_tiled(period), b_tiled(period);  // one sample's, refilled per sample
     for (int64_t n = first; n < last; ++n) {
       const int64_t offset = n * s.values();
-      const std::vector<float> a_tiled = per_period(scale + n * s.channels, s.channels);
+      tile_into(scale + n * s.channels, s.channels, a_tiled.data(), period);
       if (shift == nullptr) {
         scale_run(x + offset, a_tiled.data(), out + offset, s.values(), period);
       } else {
-        const std::vector<float> b_tiled = per_period(shift + n * s.channels, s.channels);
+        tile_into(shift + n * s.channels, s.channels, b_tiled.data(), period);
         affine_run(x + offset, a_tiled.data(), b_tiled.data(), out + offset, s.values(), period);
       }
     }
