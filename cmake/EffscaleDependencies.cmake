@@ -22,6 +22,24 @@ add_library(effscale_torch INTERFACE)
 target_link_libraries(effscale_torch INTERFACE ${TORCH_LIBRARIES})
 effscale_library(effscale_torch torch_libraries)
 
+# LibTorch's CPU ops share their work among OpenMP threads (Debian's LibTorch: GNU libgomp), and so do effscale's
+# own kernels, through at::parallel_for. That is a header template: it runs in parallel only in a file compiled with
+# OpenMP; elsewhere it runs the whole range on the calling thread, whatever the thread count (as every effscale
+# kernel did until 2026-12-02). With GCC every file is compiled with -fopenmp and links the libgomp LibTorch runs
+# on. Clang's -fopenmp would bring a second runtime (libomp) beside LibTorch's, so a clang build (the sanitizer
+# build) and -DEFFSCALE_OPENMP=OFF keep the kernels on one thread.
+option(EFFSCALE_OPENMP "Compile effscale's kernels with OpenMP (GCC), so that they share work among LibTorch's threads" ON)
+set(EFFSCALE_HAVE_OPENMP OFF)
+if(EFFSCALE_OPENMP AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  find_package(OpenMP REQUIRED COMPONENTS CXX)
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:${OpenMP_CXX_FLAGS}>)
+  target_link_libraries(effscale_torch INTERFACE ${OpenMP_CXX_LIBRARIES})
+  set(EFFSCALE_HAVE_OPENMP ON)
+  message(STATUS "effscale: kernels share work among OpenMP threads (${OpenMP_CXX_FLAGS}, ${OpenMP_CXX_LIBRARIES})")
+else()
+  message(STATUS "effscale: kernels built without OpenMP: each runs on the calling thread")
+endif()
+
 # Gloo's headers (Debian: libgloo-dev; LibTorch links Gloo itself) let the trainers join a data-parallel
 # group through c10d's ProcessGroupGloo. Without them effscale still builds, and refuses WORLD_SIZE > 1 with
 # a message that says so.

@@ -66,6 +66,11 @@ function(effscale_install_pkg_config)
   if(EFFSCALE_HAVE_ONEDNN)  # the inference form's plans call oneDNN (the library LibTorch links) directly
     string(APPEND torch_libs " ${EFFSCALE_ONEDNN_LIBRARY}")
   endif()
+  if(EFFSCALE_HAVE_OPENMP)  # the kernels' parallel regions call the libgomp LibTorch runs on
+    foreach(l ${OpenMP_CXX_LIBRARIES})
+      string(APPEND torch_libs " ${l}")
+    endforeach()
+  endif()
   set(torch_cflags "")
   foreach(d ${TORCH_INCLUDE_DIRS})
     if(NOT d IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)  # -I/usr/include breaks libstdc++'s #include_next

@@ -8,6 +8,7 @@
 //   --case params: the proxy network's parameter count (the peer's network must have the same)
 //   --case breakdown: where a training step's time goes, one line: data, forward (with the loss), backward, optimizer
 //   --case eval_breakdown: where an evaluation pass's time goes: data, folding the weights, forward, metrics
+//   --case eval_forward: one folded network's forward pass on a batch (its plans built), median ms, and its lanes
 //   --case eval_work: the evaluation batch's multiply-adds, steps, and the threads the inference form takes for it
 //   --case ops: the training steps' LibTorch ops with the most self time, by name and input shapes
 //   --case eval_ops: the same for the evaluation passes' forward (the folded inference form)
@@ -126,12 +127,12 @@ int run(int argc, char** argv) {
   po::options_description options("bench_proxy");
   options.add(effscale::cli::training_options()).add(effscale::cli::proxy_options());
   options.add_options()
-      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown, eval_work, ops or eval_ops")
+      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown, eval_forward, eval_work, ops or eval_ops")
       ("warmup", effscale::cli::with_default(3), "untimed steps or passes")
       ("iters", effscale::cli::with_default(20), "timed steps or passes")
       ("val-images", effscale::cli::with_default(2048), "eval: images in the evaluated set");
   auto parsed = effscale::cli::parse_command_line(
-      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown|ops|eval_ops");
+      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown|eval_forward|eval_work|ops|eval_ops");
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
@@ -199,6 +200,14 @@ int run(int argc, char** argv) {
                 static_cast<long long>(batch), static_cast<long long>(work.macs), static_cast<long long>(work.steps),
                 double(work.macs) / double(work.steps), m::threads_for_work(work, at::get_num_threads()),
                 at::get_num_threads());
+  } else if (which == "eval_forward") {
+    c.model->eval();
+    const m::InferenceNet folded(*c.model);
+    const int64_t size = c.options.transform.resolution;
+    const torch::Tensor x = torch::randn({batch, c.spec.in_channels, size, size});
+    const double seconds = median_seconds(warmup, iters, [&] { folded.forward(x); });
+    std::printf("batch %lld: %.3f ms a forward pass, %d lane(s)\n", static_cast<long long>(batch), 1000 * seconds,
+                m::inference_lanes(m::inference_work(folded.network(), x.sizes()), at::get_num_threads()));
   } else if (which == "eval") {
     const tr::ImageDataset data = random_images(vm["val-images"].as<int>());
     const double seconds = median_seconds(warmup, iters, [&] {
@@ -206,7 +215,7 @@ int run(int argc, char** argv) {
     });
     std::cout << data.size() / seconds << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown, eval_work, ops or eval_ops");
+    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown, eval_forward, eval_work, ops or eval_ops");
   }
   return 0;
 }

@@ -208,3 +208,35 @@ TEST_CASE("a forward pass of little work per step runs on one thread, and the th
   torch::NoGradGuard no_grad;
   CHECK(effscale::testing::relative_error(logits, proxy->forward(x)) < 1e-4);
 }
+
+TEST_CASE("a pass of little work per step splits its batch into lanes, one per thread, with the one-lane logits",
+          "[models][inference]") {
+  EfficientNet proxy(effscale::testing::grey_proxy_b0(0.25, 1.0), 1);
+  randomise_batch_norms(*proxy);
+  proxy->eval();
+  const InferenceNet small(*proxy);
+  EfficientNet b0(official("b0"), 1);
+  const InferenceNet big(*b0);
+  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 2) == 2);
+  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 1) == 1);
+  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 0) == 1);
+  CHECK(inference_lanes(inference_work(big.network(), {1, 3, 224, 224}), 2) == 1);
+  // An odd batch splits unevenly (33 + 32); a batch of one runs in one lane. Each image's logits equal those of the
+  // pass on one thread, in one lane, and LibTorch's ops; the caller's thread count is the same after.
+  at::set_num_threads(2);
+  effscale::base::limit_thread_intra_op(2);
+  for (int64_t images : {65, 2, 1}) {
+    INFO(images << " images");
+    const torch::Tensor x = torch::randn({images, 1, 28, 28});
+    const torch::Tensor in_lanes = small.forward(x);
+    CHECK(at::get_num_threads() == 2);
+    torch::Tensor one_lane;
+    {
+      const effscale::base::ScopedThreadLimit one_thread(1);
+      one_lane = small.forward(x);
+    }
+    CHECK(effscale::testing::relative_error(in_lanes, one_lane) < 1e-5);
+    torch::NoGradGuard no_grad;
+    CHECK(effscale::testing::relative_error(in_lanes, proxy->forward(x)) < 1e-4);
+  }
+}

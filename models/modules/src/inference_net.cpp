@@ -105,12 +105,12 @@ bool InferenceNet::runs_onednn(const torch::Tensor& x) const {
 torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   c10::InferenceMode guard;
   const int available = at::get_num_threads();
-  const base::ScopedThreadLimit small_work(
-      x.device().is_cpu() ? threads_for_work(inference_work(net_, x.sizes()), available) : available);
+  const PassWork work = x.device().is_cpu() ? inference_work(net_, x.sizes()) : PassWork{};
 #ifdef EFFSCALE_HAVE_ONEDNN
   if (runs_onednn(x))
-    if (std::optional<torch::Tensor> logits = plans_->forward(net_, x)) return *logits;
+    if (std::optional<torch::Tensor> logits = plans_->forward(net_, x, inference_lanes(work, available))) return *logits;
 #endif
+  const base::ScopedThreadLimit small_work(x.device().is_cpu() ? threads_for_work(work, available) : available);
   // A grey input is in both layouts at once, and so may be the stem's output (in_layout says why that matters).
   torch::Tensor y = in_layout(net_.stem.forward(in_layout(x, layout_)), layout_);
   for (const FoldedBlock& block : net_.blocks) y = block.forward(y);

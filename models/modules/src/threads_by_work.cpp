@@ -61,6 +61,10 @@ int threads_for_work(const PassWork& work, int available) {
   return available;
 }
 
+int inference_lanes(const PassWork& work, int available) {
+  return threads_for_work(work, available) == 1 ? std::max(1, available) : 1;
+}
+
 int training_threads(const ArchSpec& spec, int64_t images, int resolution, int available) {
   return threads_for_work(forward_work(spec, images, resolution), available);
 }

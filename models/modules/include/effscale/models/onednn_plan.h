@@ -29,33 +29,39 @@ class OnednnPlan;
 // with the network's input channels.
 bool onednn_plan_fits(const FoldedNetwork& net, const torch::Tensor& x);
 
-// The plans of one folded network for the input shapes it was last called with (at most kMaxShapes; the least
-// recently used is dropped), and the weights each convolution was reordered into, shared by plans that read the
-// same layout. A batch runs in chunks of as many images as keep the largest activation within kChunkBytes, so that
+// The plans of one folded network for the input shapes it was last called with (at most kMaxShapes per lane; the
+// least recently used is dropped), and the weights each convolution was reordered into, shared by plans that read
+// the same layout. A batch runs in chunks of as many images as keep the largest activation within kChunkBytes, so that
 // each layer's output is still in the cache when the next reads it (B0 at 224 px: 3 images, 4.8 MB each; measured
-// 1.12x over whole batches of 32, the median of ten runs each on the 2-core VM with a 32 MB L3). Calls take turns (one
-// mutex): a plan's buffers serve one call at a time.
+// 1.12x over whole batches of 32, the median of ten runs each on the 2-core VM with a 32 MB L3). A call may split its
+// batch into lanes: contiguous shares run side by side, one thread each, each through plans of its own (their own
+// buffers; the packed weights are shared, read only while lanes run). Calls take turns (one mutex): a plan's buffers
+// serve one call at a time.
 class OnednnPlans {
  public:
-  static constexpr int kMaxShapes = 4;  // one image, a chunk, a batch's remainder, and one more
+  static constexpr int kMaxShapes = 4;  // per lane: one image, a chunk, a batch's remainder, and one more
   static constexpr int64_t kChunkBytes = int64_t{16} << 20;
   OnednnPlans();
   ~OnednnPlans();
   // The logits of `net` for x ([N, in_channels, H, W], any memory format; onednn_plan_fits), a new [N, classes]
   // tensor; nullopt when oneDNN has no primitive for one of the layers at this shape (remembered: the caller then
   // runs LibTorch's ops for it). `net` must be the network every earlier call passed (the plans keep its weights,
-  // reordered).
-  std::optional<torch::Tensor> forward(const FoldedNetwork& net, const torch::Tensor& x);
+  // reordered). `lanes` > 1 (at most N are used): the batch is split into that many contiguous shares of
+  // (N + lanes - 1) / lanes images or fewer, run at once on as many threads of LibTorch's pool, one intra-op thread
+  // each; every image's logits are the same as in a call with one lane and the same chunk shapes, and otherwise
+  // equal up to float rounding.
+  std::optional<torch::Tensor> forward(const FoldedNetwork& net, const torch::Tensor& x, int lanes = 1);
 
  private:
   friend class OnednnPlan;
   struct PackedWeights;
-  // The plan for input `dims`, built when new (dropping the least recently used beyond kMaxShapes); null when
-  // oneDNN cannot compile it.
-  OnednnPlan* plan_for(const FoldedNetwork& net, const std::vector<int64_t>& dims);
+  using PlanList = std::list<std::unique_ptr<OnednnPlan>>;  // most recently used first
+  // Lane `lane`'s plan for input `dims`, built when new (dropping the lane's least recently used beyond
+  // kMaxShapes); null when oneDNN cannot compile it.
+  OnednnPlan* plan_for(const FoldedNetwork& net, const std::vector<int64_t>& dims, size_t lane);
   std::mutex mutex_;
-  std::list<std::unique_ptr<OnednnPlan>> plans_;  // most recently used first
-  std::vector<std::vector<int64_t>> refused_;     // input shapes oneDNN could not compile
+  std::vector<PlanList> lanes_;                // lanes_[i]: the plans lane i runs
+  std::vector<std::vector<int64_t>> refused_;  // input shapes oneDNN could not compile
   std::unique_ptr<PackedWeights> packed_;
 };
 

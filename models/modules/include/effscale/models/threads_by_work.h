@@ -40,6 +40,11 @@ constexpr int64_t kMinMacsPerStepForThreads = 800'000;
 // multiply-adds per step, `available` otherwise (at least 1).
 int threads_for_work(const PassWork& work, int available);
 
+// The lanes an inference pass of `work` splits its batch into when `available` threads are there: where the layers'
+// steps are too small to share among threads (threads_for_work gives 1), whole images are not: `available` lanes,
+// each a contiguous share of the batch on one thread; otherwise 1 (the pass's layers use the threads).
+int inference_lanes(const PassWork& work, int available);
+
 // The intra-op threads for the training steps of the network `spec` builds, on batches of `images` at `resolution`,
 // when `available` are there: the forward pass's work decides, as for inference (a backward pass has about twice
 // the forward's multiply-adds over about twice its steps, so the same line holds for the whole step). Throws
