@@ -207,7 +207,7 @@ int run(int argc, char** argv) {
     const torch::Tensor x = torch::randn({batch, c.spec.in_channels, size, size});
     const double seconds = median_seconds(warmup, iters, [&] { folded.forward(x); });
     std::printf("batch %lld: %.3f ms a forward pass, %d lane(s)\n", static_cast<long long>(batch), 1000 * seconds,
-                m::inference_lanes(m::inference_work(folded.network(), x.sizes()), at::get_num_threads()));
+                m::inference_lanes(m::inference_work(folded.network(), x.sizes()), batch, at::get_num_threads()));
   } else if (which == "eval") {
     const tr::ImageDataset data = random_images(vm["val-images"].as<int>());
     const double seconds = median_seconds(warmup, iters, [&] {

@@ -209,7 +209,7 @@ TEST_CASE("a forward pass of little work per step runs on one thread, and the th
   CHECK(effscale::testing::relative_error(logits, proxy->forward(x)) < 1e-4);
 }
 
-TEST_CASE("a pass of little work per step splits its batch into lanes, one per thread, with the one-lane logits",
+TEST_CASE("a pass splits its batch into lanes, one per thread, with the one-lane logits",
           "[models][inference]") {
   EfficientNet proxy(effscale::testing::grey_proxy_b0(0.25, 1.0), 1);
   randomise_batch_norms(*proxy);
@@ -217,10 +217,13 @@ TEST_CASE("a pass of little work per step splits its batch into lanes, one per t
   const InferenceNet small(*proxy);
   EfficientNet b0(official("b0"), 1);
   const InferenceNet big(*b0);
-  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 2) == 2);
-  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 1) == 1);
-  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 0) == 1);
-  CHECK(inference_lanes(inference_work(big.network(), {1, 3, 224, 224}), 2) == 1);
+  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 64, 2) == 2);
+  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 64, 1) == 1);
+  CHECK(inference_lanes(inference_work(small.network(), {64, 1, 28, 28}), 64, 0) == 1);
+  // Much work per step: lanes only where every thread gets an image (B0 at batch 1 shares its layers instead).
+  CHECK(inference_lanes(inference_work(big.network(), {1, 3, 224, 224}), 1, 2) == 1);
+  CHECK(inference_lanes(inference_work(big.network(), {2, 3, 224, 224}), 2, 2) == 2);
+  CHECK(inference_lanes(inference_work(big.network(), {3, 3, 224, 224}), 3, 4) == 1);
   // An odd batch splits unevenly (33 + 32); a batch of one runs in one lane. Each image's logits equal those of the
   // pass on one thread, in one lane, and LibTorch's ops; the caller's thread count is the same after.
   at::set_num_threads(2);
@@ -239,4 +242,9 @@ TEST_CASE("a pass of little work per step splits its batch into lanes, one per t
     torch::NoGradGuard no_grad;
     CHECK(effscale::testing::relative_error(in_lanes, proxy->forward(x)) < 1e-4);
   }
+  // B0 (much work per step), three images in two lanes (2 + 1), against one thread.
+  const torch::Tensor x = torch::randn({3, 3, 64, 64});
+  const torch::Tensor in_lanes = big.forward(x);
+  const effscale::base::ScopedThreadLimit one_thread(1);
+  CHECK(effscale::testing::relative_error(in_lanes, big.forward(x)) < 1e-5);
 }

@@ -61,8 +61,9 @@ int threads_for_work(const PassWork& work, int available) {
   return available;
 }
 
-int inference_lanes(const PassWork& work, int available) {
-  return threads_for_work(work, available) == 1 ? std::max(1, available) : 1;
+int inference_lanes(const PassWork& work, int64_t images, int available) {
+  available = std::max(1, available);
+  return threads_for_work(work, available) == 1 || images >= available ? available : 1;
 }
 
 int training_threads(const ArchSpec& spec, int64_t images, int resolution, int available) {

@@ -91,8 +91,9 @@ class InferenceNet {
                         bool allow_onednn = true);
   // x: [N, in_channels, H, W] on the model's device -> logits [N, num_classes], equal to the model's
   // forward in eval mode up to float rounding (1e-4 relative). Runs in inference mode (no autograd);
-  // x is not changed. Dropout and drop-connect do not apply. On the CPU, a pass of little work per step runs its
-  // layers on one thread (threads_for_work), and through oneDNN its batch in inference_lanes(...) lanes at once.
+  // x is not changed. Dropout and drop-connect do not apply. On the CPU, through oneDNN, the batch runs in
+  // inference_lanes(...) lanes at once; otherwise a pass of little work per step runs its layers on one thread
+  // (threads_for_work).
   torch::Tensor forward(const torch::Tensor& x) const;
   // Whether forward(x) goes to oneDNN's plans (true; a shape oneDNN cannot compile then runs LibTorch's ops) or
   // straight to LibTorch's ops (false); for tests and benchmarks.
