@@ -154,6 +154,31 @@ TEST_CASE("PPO beats random search on a synthetic objective over 5 seeds", "[sea
   }
 }
 
+TEST_CASE("PPO updates its policy once per batch of rewards, and not before", "[search][controllers]") {
+  // nas_search --batch N sets PpoOptions::batch (apps/nas_search.cpp) and asks a round of N candidates from one
+  // stored policy before telling their rewards, so every update's old log-probabilities are the sampling policy's.
+  const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
+  for (int batch : {3, 5}) {
+    INFO("batch " << batch);
+    PpoOptions options;
+    options.batch = batch;
+    auto ppo = make_ppo_controller(counts, 11, options);
+    const Candidate target(counts.size(), 0);
+    const std::string initial = ppo->state().at("policy").get<std::string>();
+    std::vector<Candidate> round;
+    for (int i = 0; i < batch; ++i) round.push_back(ppo->ask());
+    for (int i = 0; i + 1 < batch; ++i) {
+      ppo->tell(round[size_t(i)], agreement(round[size_t(i)], target));
+      CHECK(ppo->state().at("policy").get<std::string>() == initial);
+      CHECK(ppo->state().at("buffer").size() == size_t(i + 1));
+    }
+    ppo->tell(round.back(), agreement(round.back(), target));
+    CHECK(ppo->state().at("policy").get<std::string>() != initial);
+    CHECK(ppo->state().at("buffer").empty());
+    CHECK(ppo->state().at("has_baseline").get<bool>());
+  }
+}
+
 TEST_CASE("evolution beats random search on a synthetic objective over 5 seeds", "[search][controllers]") {
   const std::vector<int> counts = counts_of(SearchSpace::efficientnet_default());
   for (uint64_t seed = 0; seed < 5; ++seed) {
