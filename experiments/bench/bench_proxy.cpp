@@ -123,16 +123,19 @@ double train_steps(Candidate& c, const tr::ImageDataset& data, int warmup, int i
   });
 }
 
+// The --case values, as help and errors list them.
+constexpr const char* kCases = "train, eval, params, breakdown, eval_breakdown, eval_forward, eval_work, ops or eval_ops";
+
 int run(int argc, char** argv) {
   po::options_description options("bench_proxy");
   options.add(effscale::cli::training_options()).add(effscale::cli::proxy_options());
   options.add_options()
-      ("case", po::value<std::string>()->required(), "train, eval, params, breakdown, eval_breakdown, eval_forward, eval_work, ops or eval_ops")
+      ("case", po::value<std::string>()->required(), kCases)
       ("warmup", effscale::cli::with_default(3), "untimed steps or passes")
       ("iters", effscale::cli::with_default(20), "timed steps or passes")
       ("val-images", effscale::cli::with_default(2048), "eval: images in the evaluated set");
   auto parsed = effscale::cli::parse_command_line(
-      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case train|eval|params|breakdown|eval_breakdown|eval_forward|eval_work|ops|eval_ops");
+      argc, argv, options, "usage: bench_proxy --config experiments/presets/quick.ini --case CASE (" + std::string(kCases) + ")");
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
@@ -215,7 +218,7 @@ int run(int argc, char** argv) {
     });
     std::cout << data.size() / seconds << "\n";
   } else {
-    throw effscale::cli::UsageError("--case '" + which + "': expected train, eval, params, breakdown, eval_breakdown, eval_forward, eval_work, ops or eval_ops");
+    throw effscale::cli::UsageError("--case '" + which + "': expected " + kCases);
   }
   return 0;
 }

@@ -107,8 +107,10 @@ torch::Tensor InferenceNet::forward(const torch::Tensor& x) const {
   const int available = at::get_num_threads();
   const PassWork work = x.device().is_cpu() ? inference_work(net_, x.sizes()) : PassWork{};
 #ifdef EFFSCALE_HAVE_ONEDNN
-  if (runs_onednn(x))
-    if (std::optional<torch::Tensor> logits = plans_->forward(net_, x, inference_lanes(work, x.size(0), available))) return *logits;
+  if (runs_onednn(x)) {
+    const int lanes = inference_lanes(work, x.size(0), available);
+    if (std::optional<torch::Tensor> logits = plans_->forward(net_, x, lanes)) return *logits;
+  }
 #endif
   const base::ScopedThreadLimit small_work(x.device().is_cpu() ? threads_for_work(work, available) : available);
   // A grey input is in both layouts at once, and so may be the stem's output (in_layout says why that matters).

@@ -96,10 +96,12 @@ void per_sample_affine(const Samples& s, const float* x, const torch::Tensor& a,
 // The squeeze's element-wise steps on its small [N, width] matrices, in plain loops: through ATen each was a
 // dispatched op of a few microseconds, and a squeeze-excite on a 1 x 1 or 2 x 2 map is mostly such steps.
 
+float sigmoid_of(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
 // sigmoid(v) in place.
 void sigmoid_in_place(torch::Tensor& v) {
   float* p = v.data_ptr<float>();
-  for (int64_t i = 0, n = v.numel(); i < n; ++i) p[i] = 1.0f / (1.0f + std::exp(-p[i]));
+  for (int64_t i = 0, n = v.numel(); i < n; ++i) p[i] = sigmoid_of(p[i]);
 }
 
 // grad *= f'(at) per value, where f'(at) is derivative(at) (at and grad alike in shape); returns the column sums of
@@ -162,7 +164,7 @@ class SqueezeExciteFunction : public torch::autograd::Function<SqueezeExciteFunc
     const torch::Tensor grad_expand_bias = chain_in_place(grad_logit, gate, [](float g) { return g * (1.0f - g); });
     torch::Tensor grad_hidden = grad_logit.mm(w2);
     const torch::Tensor grad_reduce_bias = chain_in_place(grad_hidden, hidden, [](float h) {
-      const float sigmoid = 1.0f / (1.0f + std::exp(-h));
+      const float sigmoid = sigmoid_of(h);
       return sigmoid * (1.0f + h * (1.0f - sigmoid));  // swish'(h)
     });
     torch::autograd::variable_list out(5);
