@@ -279,12 +279,15 @@ void run_search_worker(const SearchJob& job, int threads) {
       report_finished(job, *storage, claimed->trial.trial_id, clock);
       continue;
     }
+    // Once the budget is met no round is told, whoever finished the last candidate: a worker that found the
+    // final round complete here must not advance the controller past where a single worker stops (the next
+    // search with a larger budget tells that round first).
     recorded = storage->get_trials(job.study_id, {});
+    if (evaluated_count(recorded) >= job.trials * job.seeds) return;
     if (const auto rewards = round_rewards(job, round, recorded)) {
       advance(job, *storage, round, *rewards);
       continue;
     }
-    if (evaluated_count(recorded) >= job.trials * job.seeds) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // others are training this round's candidates
   }
 }
