@@ -64,7 +64,7 @@ TEST_CASE("the depthwise training path gives LibTorch's outputs and gradients", 
       {4, 24, 8, 5, 2, Padding::TfSame},      // odd total padding: padded explicitly, the weight by effscale
       {4, 40, 9, 5, 2, Padding::TfSame},      // even total padding
       {4, 20, 6, 3, 2, Padding::TfSame},      // odd, k = 3: LibTorch's gradients of the padded input, cut back
-      {3, 33, 3, 3, 2, Padding::Symmetric},   // channels not a multiple of the kernels' block
+      {3, 33, 3, 3, 2, Padding::Symmetric},   // an odd channel count: the vector loops' remainders
   };
   for (const auto& c : cases) {
     INFO("n " << c.n << " c " << c.c << " size " << c.size << " k " << c.kernel << " stride " << c.stride << " "
@@ -137,7 +137,7 @@ TEST_CASE("the depthwise inference path gives LibTorch's outputs, with and witho
       {16, 48, 1, 5, 1, Padding::Symmetric},  // 1x1 with a 5x5 kernel
       {8, 40, 2, 5, 1, Padding::TfSame},      // 2x2, even total padding
       {4, 24, 4, 3, 2, Padding::TfSame},      // odd total padding: padded explicitly
-      {3, 33, 3, 3, 2, Padding::Symmetric},   // channels not a multiple of the kernel's block
+      {3, 33, 3, 3, 2, Padding::Symmetric},   // an odd channel count: the vector loops' remainders
   };
   for (const auto& c : cases) {
     INFO("n " << c.n << " c " << c.c << " size " << c.size << " k " << c.kernel << " stride " << c.stride << " "

@@ -4,17 +4,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "effscale/models/parallel_grain.h"
 #include "effscale/models/rounding.h"
+#include "row_loops.h"
 
 namespace effscale::models {
 namespace {
 
 constexpr int64_t kMinChannels = 16;
-constexpr int64_t kChannelBlock = 32;  // channels one gather keeps in registers
 
 // Sizes of one depthwise convolution over an NHWC input that is already padded explicitly where needed; pad_h /
 // pad_w are the symmetric zero padding the convolution adds itself.
@@ -22,63 +22,64 @@ struct Geometry {
   int64_t n, c, h, w, k, stride_h, stride_w, pad_h, pad_w, out_h, out_w;
 };
 
-// Calls visit(tap, pixel) for each tap of output pixel (n, oh, ow) that falls inside the input, in tap order: `tap`
-// the tap's index (i * k + j), `pixel` the input pixel's index in [N, H, W] order.
-template <class Visit>
-inline void for_each_tap_inside(const Geometry& g, int64_t n, int64_t oh, int64_t ow, Visit visit) {
-  for (int64_t i = 0; i < g.k; ++i) {
-    const int64_t ih = oh * g.stride_h - g.pad_h + i;
-    if (ih < 0 || ih >= g.h) continue;
-    for (int64_t j = 0; j < g.k; ++j) {
-      const int64_t iw = ow * g.stride_w - g.pad_w + j;
-      if (iw >= 0 && iw < g.w) visit(i * g.k + j, (n * g.h + ih) * g.w + iw);
-    }
+// The output positions o in [0, out) whose input position o * stride - pad + offset lies in [0, size):
+// [first, last), empty when first == last.
+inline std::pair<int64_t, int64_t> inside_range(int64_t size, int64_t out, int64_t stride, int64_t pad, int64_t offset) {
+  const int64_t shift = pad - offset;  // o * stride >= shift
+  const int64_t first = shift <= 0 ? 0 : (shift + stride - 1) / stride;
+  const int64_t top = size - 1 + shift;  // o * stride <= top
+  const int64_t last = top < 0 ? 0 : std::min(out, top / stride + 1);
+  return {std::min(first, out), std::max(std::min(first, out), last)};
+}
+
+// dst[p * dst_step + c] += src[p * src_step + c] * tap[c] for `pixels` pixels of `channels` values: one tap of a
+// depthwise convolution over a run of pixels of one row. Compiled for AVX-512, AVX2 and the baseline (row_loops.h).
+EFFSCALE_VECTOR_CLONES static void depthwise_tap_accumulate(const float* __restrict src, int64_t src_step,
+                                                            const float* __restrict tap, float* __restrict dst,
+                                                            int64_t dst_step, int64_t pixels, int64_t channels) {
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* s = src + p * src_step;
+    float* d = dst + p * dst_step;
+    for (int64_t c = 0; c < channels; ++c) d[c] += s[c] * tap[c];
   }
 }
 
-// One output pixel, channels [c0, c0 + m): bias (or zero), then the taps that fall inside the input, in tap order.
-// M as in gather_input_grad.
-template <int64_t M>
-inline void gather_output(const float* input, const float* taps, const float* bias, float* out, const Geometry& g,
-                          int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t m) {
-  float acc[kChannelBlock];
-  const int64_t len = M == 0 ? m : M;
-  for (int64_t c = 0; c < len; ++c) acc[c] = bias == nullptr ? 0.f : bias[c0 + c];
-  for_each_tap_inside(g, n, oh, ow, [&](int64_t tap, int64_t pixel) {
-    const float* in = input + pixel * g.c + c0;
-    const float* t = taps + tap * g.c + c0;
-    for (int64_t c = 0; c < len; ++c) acc[c] += in[c] * t[c];
-  });
-  for (int64_t c = 0; c < len; ++c) out[c] = acc[c];
+// acc[c] += a[p * channels_step + c] * b[p * b_step + c] over `pixels` pixels: one tap's share of the weight
+// gradient over a run of pixels of one row (a the output gradient, b the input), channels [0, channels).
+EFFSCALE_VECTOR_CLONES static void depthwise_tap_products(const float* __restrict a, int64_t a_step,
+                                                          const float* __restrict b, int64_t b_step,
+                                                          float* __restrict acc, int64_t pixels, int64_t channels) {
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* x = a + p * a_step;
+    const float* y = b + p * b_step;
+    for (int64_t c = 0; c < channels; ++c) acc[c] += x[c] * y[c];
+  }
 }
 
-// For each pixel of an [images, height, width] grid whose values `out` holds in NHWC memory (rows split among
-// threads in tasks of about kGrainWork multiply-adds, a value costing `taps` of them), and each block of
-// kChannelBlock channels and the tail: gather(block, o, n, h, w, c0, m) with `block` an integral constant, M of the
-// gather_* functions (kChannelBlock for a full block, 0 for the tail), o the block's values in `out`, m its channels.
-template <class Gather>
-void over_pixels_in_blocks(int64_t images, int64_t height, int64_t width, int64_t channels, int64_t taps, float* out,
-                           Gather gather) {
-  at::parallel_for(0, images * height, grain_for(width * channels * taps), [&](int64_t begin, int64_t end) {
+// output [N, OH, OW, C] from the input [N, H, W, C], taps [k * k, C] and bias [C] (or nullptr): each output row
+// (rows split among threads) starts at the bias or zero and adds the taps that fall inside the input, in tap order,
+// so every value sums in the same order whatever the threads.
+void output_values(const float* input, const float* taps, const float* bias, float* output, const Geometry& g) {
+  const int64_t row = g.out_w * g.c;
+  at::parallel_for(0, g.n * g.out_h, grain_for(row * g.k * g.k), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t n = r / height, h = r % height;
-      for (int64_t w = 0; w < width; ++w) {
-        float* o = out + ((n * height + h) * width + w) * channels;
-        int64_t c0 = 0;
-        for (; c0 + kChannelBlock <= channels; c0 += kChannelBlock)
-          gather(std::integral_constant<int64_t, kChannelBlock>{}, o + c0, n, h, w, c0, kChannelBlock);
-        if (c0 < channels) gather(std::integral_constant<int64_t, 0>{}, o + c0, n, h, w, c0, channels - c0);
+      const int64_t n = r / g.out_h, oh = r % g.out_h;
+      float* out = output + r * row;
+      for (int64_t ow = 0; ow < g.out_w; ++ow)
+        for (int64_t c = 0; c < g.c; ++c) out[ow * g.c + c] = bias == nullptr ? 0.f : bias[c];
+      for (int64_t i = 0; i < g.k; ++i) {
+        const int64_t ih = oh * g.stride_h - g.pad_h + i;
+        if (ih < 0 || ih >= g.h) continue;
+        for (int64_t j = 0; j < g.k; ++j) {
+          const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
+          if (first == last) continue;
+          const float* in = input + ((n * g.h + ih) * g.w + first * g.stride_w - g.pad_w + j) * g.c;
+          depthwise_tap_accumulate(in, g.stride_w * g.c, taps + (i * g.k + j) * g.c, out + first * g.c, g.c,
+                                   last - first, g.c);
+        }
       }
     }
   });
-}
-
-// output [N, OH, OW, C] from the input [N, H, W, C], taps [k * k, C] and bias [C] (or nullptr).
-void output_values(const float* input, const float* taps, const float* bias, float* output, const Geometry& g) {
-  over_pixels_in_blocks(g.n, g.out_h, g.out_w, g.c, g.k * g.k, output,
-                        [&](auto block, float* o, int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t m) {
-                          gather_output<decltype(block)::value>(input, taps, bias, o, g, n, oh, ow, c0, m);
-                        });
 }
 
 // The taps of a depthwise weight [C, 1, k, k] as [k * k, C], the layout effscale's kernels read.
@@ -130,38 +131,33 @@ bool depthwise_shapes_fit(const torch::Tensor& x, const torch::Tensor& weight, c
          weight.size(2) == k && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
-// Input gradient of one input pixel, channels [c0, c0 + m): the sum over the output pixels whose taps read it, in
-// tap order. M is m when it is the full block (so the accumulator stays in registers), 0 for the tail.
-template <int64_t M>
-inline void gather_input_grad(const float* grad_out, const float* taps, float* out, const Geometry& g, int64_t n,
-                              int64_t ih, int64_t iw, int64_t c0, int64_t m) {
-  float acc[kChannelBlock];
-  const int64_t len = M == 0 ? m : M;
-  for (int64_t c = 0; c < len; ++c) acc[c] = 0.f;
-  for (int64_t i = 0; i < g.k; ++i) {
-    const int64_t th = ih + g.pad_h - i;
-    if (th < 0 || th % g.stride_h != 0 || th / g.stride_h >= g.out_h) continue;
-    for (int64_t j = 0; j < g.k; ++j) {
-      const int64_t tw = iw + g.pad_w - j;
-      if (tw < 0 || tw % g.stride_w != 0 || tw / g.stride_w >= g.out_w) continue;
-      const float* o = grad_out + ((n * g.out_h + th / g.stride_h) * g.out_w + tw / g.stride_w) * g.c + c0;
-      const float* t = taps + (i * g.k + j) * g.c + c0;
-      for (int64_t c = 0; c < len; ++c) acc[c] += o[c] * t[c];
-    }
-  }
-  for (int64_t c = 0; c < len; ++c) out[c] = acc[c];
-}
-
-// grad_input [N, H, W, C] from grad_out [N, OH, OW, C] and taps [k * k, C].
+// grad_input [N, H, W, C] from grad_out [N, OH, OW, C] and taps [k * k, C]: each input row (rows split among
+// threads) sums, in tap order, the output gradients whose taps read it.
 void input_grad(const float* grad_out, const float* taps, float* grad_in, const Geometry& g) {
-  over_pixels_in_blocks(g.n, g.h, g.w, g.c, g.k * g.k, grad_in,
-                        [&](auto block, float* o, int64_t n, int64_t ih, int64_t iw, int64_t c0, int64_t m) {
-                          gather_input_grad<decltype(block)::value>(grad_out, taps, o, g, n, ih, iw, c0, m);
-                        });
+  const int64_t row = g.w * g.c;
+  at::parallel_for(0, g.n * g.h, grain_for(row * g.k * g.k), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / g.h, ih = r % g.h;
+      float* in = grad_in + r * row;
+      std::fill(in, in + row, 0.f);
+      for (int64_t i = 0; i < g.k; ++i) {
+        const int64_t th = ih + g.pad_h - i;
+        if (th < 0 || th % g.stride_h != 0 || th / g.stride_h >= g.out_h) continue;
+        const int64_t oh = th / g.stride_h;
+        for (int64_t j = 0; j < g.k; ++j) {
+          const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
+          if (first == last) continue;
+          const float* go = grad_out + ((n * g.out_h + oh) * g.out_w + first) * g.c;
+          depthwise_tap_accumulate(go, g.c, taps + (i * g.k + j) * g.c, in + (first * g.stride_w - g.pad_w + j) * g.c,
+                                   g.stride_w * g.c, last - first, g.c);
+        }
+      }
+    }
+  });
 }
 
-// grad_taps [k * k, C] from grad_out and the input: per channel block, the sum over every output pixel and tap in
-// a fixed order, so a channel's sum is the same whatever the blocks are.
+// grad_taps [k * k, C] from grad_out and the input: per block of channels (blocks split among threads), each tap's
+// sum over the output pixels in order, so a channel's sum is the same whatever the blocks are.
 void weight_grad(const float* grad_out, const float* input, float* grad_taps, const Geometry& g) {
   const int64_t taps = g.k * g.k;
   at::parallel_for(0, g.c, kMinChannels, [&](int64_t begin, int64_t end) {
@@ -169,13 +165,16 @@ void weight_grad(const float* grad_out, const float* input, float* grad_taps, co
     std::vector<float> acc(taps * m, 0.f);
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t oh = 0; oh < g.out_h; ++oh)
-        for (int64_t ow = 0; ow < g.out_w; ++ow) {
-          const float* o = grad_out + ((n * g.out_h + oh) * g.out_w + ow) * g.c + begin;
-          for_each_tap_inside(g, n, oh, ow, [&](int64_t tap, int64_t pixel) {
-            const float* in = input + pixel * g.c + begin;
-            float* a = acc.data() + tap * m;
-            for (int64_t c = 0; c < m; ++c) a[c] += o[c] * in[c];
-          });
+        for (int64_t i = 0; i < g.k; ++i) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + i;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int64_t j = 0; j < g.k; ++j) {
+            const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
+          if (first == last) continue;
+            const float* go = grad_out + ((n * g.out_h + oh) * g.out_w + first) * g.c + begin;
+            const float* in = input + ((n * g.h + ih) * g.w + first * g.stride_w - g.pad_w + j) * g.c + begin;
+            depthwise_tap_products(go, g.c, in, g.stride_w * g.c, acc.data() + (i * g.k + j) * m, last - first, m);
+          }
         }
     for (int64_t t = 0; t < taps; ++t)
       std::copy_n(acc.data() + t * m, m, grad_taps + t * g.c + begin);

@@ -3,8 +3,10 @@
 // kernel over a 1x1 map takes LibTorch 12-18 ms at batch 128, every tap but the centre in the padding) the forward
 // pass, in training and in inference, and the weight and input gradients are computed by effscale's kernels where
 // they measured faster (docs/benchmarks.md, "Training kernels"), by LibTorch's convolution and
-// convolution_backward elsewhere. effscale's kernels sum in an order that does not depend on the number of
-// threads; their outputs equal LibTorch's up to float rounding (summation order).
+// convolution_backward elsewhere. effscale's kernels run over whole rows of pixels, one tap at a time, in loops
+// compiled for AVX-512, AVX2 and the x86-64 baseline (the CPU's chosen when the program loads); they sum in an order
+// that does not depend on the number of threads; their outputs equal LibTorch's up to float rounding (summation
+// order, FMA).
 
 #include <torch/types.h>
 
