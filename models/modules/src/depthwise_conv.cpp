@@ -44,7 +44,7 @@ EFFSCALE_VECTOR_CLONES static void depthwise_tap_accumulate(const float* __restr
   }
 }
 
-// acc[c] += a[p * channels_step + c] * b[p * b_step + c] over `pixels` pixels: one tap's share of the weight
+// acc[c] += a[p * a_step + c] * b[p * b_step + c] over `pixels` pixels: one tap's share of the weight
 // gradient over a run of pixels of one row (a the output gradient, b the input), channels [0, channels).
 EFFSCALE_VECTOR_CLONES static void depthwise_tap_products(const float* __restrict a, int64_t a_step,
                                                           const float* __restrict b, int64_t b_step,
@@ -170,7 +170,7 @@ void weight_grad(const float* grad_out, const float* input, float* grad_taps, co
           if (ih < 0 || ih >= g.h) continue;
           for (int64_t j = 0; j < g.k; ++j) {
             const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
-          if (first == last) continue;
+            if (first == last) continue;
             const float* go = grad_out + ((n * g.out_h + oh) * g.out_w + first) * g.c + begin;
             const float* in = input + ((n * g.h + ih) * g.w + first * g.stride_w - g.pad_w + j) * g.c + begin;
             depthwise_tap_products(go, g.c, in, g.stride_w * g.c, acc.data() + (i * g.k + j) * m, last - first, m);
