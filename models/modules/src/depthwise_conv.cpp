@@ -32,6 +32,21 @@ inline std::pair<int64_t, int64_t> inside_range(int64_t size, int64_t out, int64
   return {std::min(first, out), std::max(std::min(first, out), last)};
 }
 
+// For output row (n, oh), calls visit(tap, first, last, in) for each tap that reads inside the input, in tap order:
+// `tap` its index (i * k + j), [first, last) the output columns it reads inside the input, `in` the offset in the
+// NHWC input of the pixel column `first` reads.
+template <class Visit>
+inline void for_each_tap_run(const Geometry& g, int64_t n, int64_t oh, Visit visit) {
+  for (int64_t i = 0; i < g.k; ++i) {
+    const int64_t ih = oh * g.stride_h - g.pad_h + i;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int64_t j = 0; j < g.k; ++j) {
+      const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
+      if (first < last) visit(i * g.k + j, first, last, ((n * g.h + ih) * g.w + first * g.stride_w - g.pad_w + j) * g.c);
+    }
+  }
+}
+
 // dst[p * dst_step + c] += src[p * src_step + c] * tap[c] for `pixels` pixels of `channels` values: one tap of a
 // depthwise convolution over a run of pixels of one row. Compiled for AVX-512, AVX2 and the baseline (row_loops.h).
 EFFSCALE_VECTOR_CLONES static void depthwise_tap_accumulate(const float* __restrict src, int64_t src_step,
@@ -67,17 +82,10 @@ void output_values(const float* input, const float* taps, const float* bias, flo
       float* out = output + r * row;
       for (int64_t ow = 0; ow < g.out_w; ++ow)
         for (int64_t c = 0; c < g.c; ++c) out[ow * g.c + c] = bias == nullptr ? 0.f : bias[c];
-      for (int64_t i = 0; i < g.k; ++i) {
-        const int64_t ih = oh * g.stride_h - g.pad_h + i;
-        if (ih < 0 || ih >= g.h) continue;
-        for (int64_t j = 0; j < g.k; ++j) {
-          const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
-          if (first == last) continue;
-          const float* in = input + ((n * g.h + ih) * g.w + first * g.stride_w - g.pad_w + j) * g.c;
-          depthwise_tap_accumulate(in, g.stride_w * g.c, taps + (i * g.k + j) * g.c, out + first * g.c, g.c,
-                                   last - first, g.c);
-        }
-      }
+      for_each_tap_run(g, n, oh, [&](int64_t tap, int64_t first, int64_t last, int64_t in) {
+        depthwise_tap_accumulate(input + in, g.stride_w * g.c, taps + tap * g.c, out + first * g.c, g.c, last - first,
+                                 g.c);
+      });
     }
   });
 }
@@ -165,17 +173,10 @@ void weight_grad(const float* grad_out, const float* input, float* grad_taps, co
     std::vector<float> acc(taps * m, 0.f);
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t oh = 0; oh < g.out_h; ++oh)
-        for (int64_t i = 0; i < g.k; ++i) {
-          const int64_t ih = oh * g.stride_h - g.pad_h + i;
-          if (ih < 0 || ih >= g.h) continue;
-          for (int64_t j = 0; j < g.k; ++j) {
-            const auto [first, last] = inside_range(g.w, g.out_w, g.stride_w, g.pad_w, j);
-            if (first == last) continue;
-            const float* go = grad_out + ((n * g.out_h + oh) * g.out_w + first) * g.c + begin;
-            const float* in = input + ((n * g.h + ih) * g.w + first * g.stride_w - g.pad_w + j) * g.c + begin;
-            depthwise_tap_products(go, g.c, in, g.stride_w * g.c, acc.data() + (i * g.k + j) * m, last - first, m);
-          }
-        }
+        for_each_tap_run(g, n, oh, [&](int64_t tap, int64_t first, int64_t last, int64_t in) {
+          const float* go = grad_out + ((n * g.out_h + oh) * g.out_w + first) * g.c + begin;
+          depthwise_tap_products(go, g.c, input + in + begin, g.stride_w * g.c, acc.data() + tap * m, last - first, m);
+        });
     for (int64_t t = 0; t < taps; ++t)
       std::copy_n(acc.data() + t * m, m, grad_taps + t * g.c + begin);
   });
