@@ -14,6 +14,7 @@
 #include "effscale/cli/output_table.h"
 #include "effscale/cli/training_flags.h"
 #include "effscale/base/cpu_runtime.h"
+#include "effscale/models/counts.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/grid_search.h"
 #include "effscale/trainers/worker_threads.h"
@@ -36,6 +37,19 @@ const char* const kUsage =
     "                             [--macs-tolerance 0.1] [--seeds N]\n"
     "                             [--proxy-resolution R --proxy-width W --proxy-depth D --proxy-divisor Q --in-channels C]\n"
     "                             [--workers N|auto] [training options] [--config PRESET.ini]";
+
+// What one worker takes to train the largest point's phi = 1 network in batches of `batch_size` (for --workers
+// auto). Throws SpecError for a point whose network effscale cannot build: refused before the study holds it, not
+// when the point trains.
+int64_t largest_point_bytes(const sc::GridDefinition& grid, const std::vector<sc::GridPoint>& points, int64_t batch_size) {
+  int64_t bytes = 0;
+  for (const sc::GridPoint& p : points) {
+    const m::ArchSpec spec = sc::trained_model(*grid.trained_baseline, p.coefficients).spec;
+    m::check_buildable(spec);
+    bytes = std::max(bytes, tr::estimated_training_bytes(spec, batch_size));
+  }
+  return bytes;
+}
 
 // The grid the flags define. Throws UsageError naming the flag of a bad range or tolerance.
 sc::GridDefinition grid_from(const po::variables_map& vm) {
@@ -124,18 +138,16 @@ int run(int argc, char** argv) {
   if (job.claim.stale_after_s <= 5) throw UsageError("--stale-after must be above 5 seconds (heartbeats come every 2)");
   job.claim.max_retries = vm["max-retries"].as<int>();
   if (job.claim.max_retries < 0) throw UsageError("--max-retries must be 0 or more");
-  m::validate(tr::shrink_to_proxy(grid.baseline, job.training.proxy));
+  m::check_buildable(tr::shrink_to_proxy(grid.baseline, job.training.proxy));
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
   const tr::ProxyData data = cli::load_data_from(vm);
   cli::adapt_recipe_to_run(vm, data, job.training);
   grid.trained_baseline = tr::trained_spec(grid.baseline, job.training, data.num_classes);
   const std::vector<sc::GridPoint> points = sc::grid_points(grid);
   if (points.empty()) throw UsageError(sc::no_point_reason(grid));
-  int64_t bytes_each = 0;  // a worker training the largest point's phi = 1 network, for --workers auto
-  for (const sc::GridPoint& p : points)
-    bytes_each = std::max(bytes_each, tr::estimated_training_bytes(sc::trained_model(*grid.trained_baseline, p.coefficients).spec,
-                                                                   job.training.recipe.batch_size));
-  const int workers = cli::workers_from(vm, threads, job.training.recipe, bytes_each, int(points.size()) * grid.seeds);
+  const int workers = cli::workers_from(vm, threads, job.training.recipe,
+                                        largest_point_bytes(grid, points, job.training.recipe.batch_size),
+                                        int(points.size()) * grid.seeds);
 
   const std::string url = vm["storage"].as<std::string>();
   const st::SchemaRevision schema = cli::schema_from(vm);

@@ -135,6 +135,21 @@ int64_t largest_candidate_bytes(const se::SearchSpace& space, const tr::ProxyTra
   return bytes(space.decode(se::largest_candidate(space, bytes)));
 }
 
+// Refuses, before the study is opened, proxy settings under which the space's networks cannot be trained: the
+// reference and the largest candidate (by parameters) as `training` trains them on `classes` classes must be
+// networks effscale builds. Throws UsageError naming the proxy flags and the spec's reason.
+void check_space_at_proxy(const se::SearchSpace& space, const tr::ProxyTraining& training, int64_t classes) {
+  const auto trained = [&](const m::ArchSpec& spec) { return tr::trained_spec(spec, training, classes); };
+  try {
+    m::check_buildable(trained(space.reference()));
+    const auto params = [&](const m::ArchSpec& spec) { return m::count_params(trained(spec)); };
+    m::check_buildable(trained(space.decode(se::largest_candidate(space, params))));
+  } catch (const m::SpecError& e) {
+    throw UsageError(std::string("the search's networks at the proxy (--proxy-resolution, --proxy-width, --proxy-depth, "
+                                 "--proxy-divisor, --in-channels): ") + e.what());
+  }
+}
+
 // The search job the flags describe, on `space`, without its study, data and log. Throws UsageError naming
 // the flag of a value out of range.
 se::SearchJob search_job_from(const po::variables_map& vm, const se::SearchSpace& space) {
@@ -289,6 +304,7 @@ int run(int argc, char** argv) {
 
   const tr::ProxyData data = cli::load_data_from(vm);  // the run's length fits the recipe before the study records it
   cli::adapt_recipe_to_run(vm, data, job.training);
+  check_space_at_proxy(space, job.training, data.num_classes);
   const int workers = cli::workers_from(vm, threads, job.training.recipe,
                                         largest_candidate_bytes(space, job.training, data.num_classes),
                                         job.batch * job.seeds);

@@ -16,6 +16,7 @@
 #include "effscale/cli/output_table.h"
 #include "effscale/cli/training_flags.h"
 #include "effscale/base/cpu_runtime.h"
+#include "effscale/models/counts.h"
 #include "effscale/models/spec_json.h"
 #include "effscale/scaling/equal_cost.h"
 #include "effscale/scaling/scaled_model.h"
@@ -99,7 +100,7 @@ m::ArchSpec baseline_from(const po::variables_map& vm) {
   if (!proxy.resolution && !proxy.in_channels && !proxy.divisor && proxy.width == 1.0 && proxy.depth == 1.0) return baseline;
   baseline = tr::shrink_to_proxy(baseline, proxy);
   baseline.name += "-proxy";
-  m::validate(baseline);
+  m::check_buildable(baseline);
   return baseline;
 }
 
@@ -111,6 +112,7 @@ struct FamilyRecipe {
 };
 
 // The models of `phis`; with a method, each within --macs-tolerance of 2^phi x the baseline's multiply-adds.
+// Throws SpecError for a model effscale cannot build, UsageError for one a method cannot bring to its cost.
 std::vector<sc::ScaledModel> scale_family(const m::ArchSpec& baseline, const std::vector<double>& phis, const FamilyRecipe& how,
                                           const po::variables_map& vm) {
   const int divisor = vm["resolution-divisor"].as<int>();
@@ -120,6 +122,7 @@ std::vector<sc::ScaledModel> scale_family(const m::ArchSpec& baseline, const std
     if (how.official) family.push_back(sc::official_scaled_model(baseline, phi));
     else if (!how.method) family.push_back(sc::scale_model(baseline, how.c, phi, divisor));
     else family.push_back(sc::scale_to_cost(baseline, *how.method, phi, how.c, divisor));
+    m::check_buildable(family.back().spec);  // a model effscale cannot build is neither written nor trained
     const double ratio = family.back().macs_ratio, target = std::pow(2.0, phi);
     if (!how.method || std::abs(ratio / target - 1) <= tolerance) continue;
     char text[256];

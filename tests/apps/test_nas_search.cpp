@@ -170,6 +170,8 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
       {" --trials 2 --reward-exponent nan", "reward exponent nan: expected a finite number"},
       {" --trials 2 --target-macs -5", "reward target -5"},
       {" --trials 2 --max-retries -1", "--max-retries must be 0 or more"},
+      {" --trials 2 --proxy-resolution 0", "--proxy-resolution: 0: must be from 8 to 8192"},
+      {" --trials 2 --in-channels 4", "--in-channels: 4: must be 1 (grey) or 3 (RGB)"},
   };
   for (const Case& c : cases) {
     INFO(c.args);
@@ -178,6 +180,14 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
     CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: ") && Catch::Contains(c.message));
   }
   CHECK_FALSE(std::filesystem::exists(dir.file("x.db")));  // refused before any study was touched
+  // Proxy settings under which the space's networks cannot be built are refused before the study is opened too,
+  // not by the first candidate's training.
+  const std::string data = write_mnist_folder(dir.file("mnist"), 32, 8, false, true);
+  const auto r = run_command(search_command(dir, data, 2, "y.db") + " --proxy-divisor 100000");
+  CHECK(r.exit_status == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("nas_search: error: the search's networks at the proxy") &&
+                        Catch::Contains("parameters, more than the 4294967296 effscale builds"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("y.db")));
 }
 
 TEST_CASE("nas_search --seeds trains every candidate with each seed, ranks by the mean and keeps its seeds", "[apps][nas_search]") {

@@ -127,6 +127,9 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
        "no grid point satisfies"},
       {std::string(EFFSCALE_GRID) + " --baseline b9 --study s --storage " + storage, "unknown model 'b9'"},
       {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --workers 65", "--workers '65': expected auto or a whole number from 1 to 64"},
+      {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --proxy-divisor 100000",
+       "parameters, more than the 4294967296 effscale builds"},
+      {std::string(EFFSCALE_GRID) + " --baseline b0 --study s --storage " + storage + " --in-channels 2", "--in-channels: 2: must be 1 (grey) or 3 (RGB)"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0", "give --alpha, --beta and --gamma"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --phi 9", "phi = 1..7"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --alpha 1.2 --beta 1.1 --gamma 1.15 --phi x", "--phi 'x'"},
@@ -134,6 +137,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --output-dir elsewhere", "--output-dir and --out-dir"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 0", "--workers"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 65", "--workers '65': expected auto or a whole number from 1 to 64"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --proxy-resolution 7", "--proxy-resolution: 7: must be from 8 to 8192"},
   };
   for (const Case& c : cases) {
     INFO(c.command);
@@ -142,6 +146,7 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
     CHECK_THAT(r.err, Catch::Contains("error: ") && Catch::Contains(c.message));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
+  CHECK_FALSE(std::filesystem::exists(dir.file("x.db")));  // each refused before a study was opened
 }
 
 TEST_CASE("scale_models writes to --output-dir (--out-dir is its alias) and shrinks the baseline with --proxy-*",

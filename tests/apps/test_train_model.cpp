@@ -199,7 +199,7 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --val-fraction 1.5", "validation fraction"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --batch-size 1000", "smaller than one batch"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment mixup", "--augment: augmentation 'mixup'"},
-      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --in-channels 4", "input channels 4"},
+      {base + " --dataset mnist --data-dir " + shell_quote(data) + " --in-channels 4", "--in-channels: 4: must be 1 (grey) or 3 (RGB)"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --channels-last yes", "--channels-last: channels_last choice 'yes'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --zero-init-residual yes",
        "--zero-init-residual: 'yes': expected on or off"},

@@ -1,5 +1,9 @@
 #include "effscale/trainers/proxy_task.h"
 
+#include <string>
+
+#include "effscale/models/spec_error.h"
+
 namespace effscale::trainers {
 
 models::ArchSpec shrink_to_proxy(models::ArchSpec spec, const ProxyArchitecture& proxy) {
@@ -15,6 +19,9 @@ models::ArchSpec adapt_spec(models::ArchSpec spec, std::optional<double> bn_mome
   if (bn_momentum) spec.bn.momentum = *bn_momentum;
   spec.num_classes = static_cast<int>(num_classes);
   models::validate(spec);
+  if (spec.in_channels != 1 && spec.in_channels != 3)  // what the transforms make of grey and RGB images
+    throw models::SpecError("spec '" + spec.name + "': 'in_channels' is " + std::to_string(spec.in_channels) +
+                            ": training takes grey (1) or RGB (3) images");
   return spec;
 }
 

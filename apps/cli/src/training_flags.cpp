@@ -89,10 +89,14 @@ po::options_description proxy_options() {
   const trainers::ProxyArchitecture p;
   po::options_description o("proxy architecture");
   o.add_options()
-      ("proxy-resolution", po::value<int>(), "train at this resolution (default: the spec's)")
+      ("proxy-resolution", po::value<int>()->notifier(from_to("--proxy-resolution", 8, 8192)),
+       "train at this resolution (default: the spec's)")
       ("proxy-width", with_default(p.width)->notifier(positive("--proxy-width")), "multiply the width for the proxy")
       ("proxy-depth", with_default(p.depth)->notifier(positive("--proxy-depth")), "multiply the depth for the proxy")
-      ("in-channels", po::value<int>(), "1 for a grey stem on grey datasets")
+      ("in-channels", po::value<int>()->notifier([](int c) {
+         if (c != 1 && c != 3) throw UsageError("--in-channels: " + std::to_string(c) + ": must be 1 (grey) or 3 (RGB)");
+       }),
+       "input channels of the stem: 1 for a grey stem on grey datasets (default: the spec's, 3)")
       ("proxy-divisor", po::value<int>()->notifier(at_least("--proxy-divisor", 1)),
        "round the proxy's channels to multiples of this (default: the spec's, 8); 8 x --proxy-width keeps the "
        "search's filter choices apart");

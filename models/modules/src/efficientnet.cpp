@@ -30,9 +30,7 @@ void EfficientNetImpl::reset() {
   std::lock_guard<std::recursive_mutex> lock(global_generator_mutex());
   noise = make_cpu_generator(seed ^ kNoiseStream);
   const std::vector<LayerPlan> plans = plan_layers(spec);  // validates the spec
-  if (const int64_t params = count_params(spec); params > kMaxModuleParams)
-    throw SpecError("spec '" + spec.name + "': " + std::to_string(params) + " parameters, more than the " +
-                    std::to_string(kMaxModuleParams) + " effscale builds");
+  check_buildable(spec);
   const int64_t stem = realized_stem_filters(spec);
   const int64_t head = realized_head_filters(spec);
   conv_stem = register_module(

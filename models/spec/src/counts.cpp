@@ -1,6 +1,7 @@
 #include "effscale/models/counts.h"
 
 #include <initializer_list>
+#include <string>
 
 #include "effscale/models/layer_plan.h"
 #include "effscale/models/rounding.h"
@@ -74,6 +75,12 @@ int64_t count_params(const ArchSpec& spec) {
   });
   t.add({realized_head_filters(spec) + 1, spec.num_classes});  // classifier weight and bias
   return t.total();
+}
+
+void check_buildable(const ArchSpec& spec) {
+  if (const int64_t params = count_params(spec); params > kMaxModuleParams)
+    throw SpecError("spec '" + spec.name + "': " + std::to_string(params) + " parameters, more than the " +
+                    std::to_string(kMaxModuleParams) + " effscale builds");
 }
 
 int64_t count_macs(const ArchSpec& spec, int resolution) {

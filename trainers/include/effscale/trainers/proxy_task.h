@@ -27,7 +27,8 @@ struct ProxyArchitecture {
 models::ArchSpec shrink_to_proxy(models::ArchSpec spec, const ProxyArchitecture& proxy);
 
 // `spec` made ready to train on a dataset of `num_classes` classes, with its BN momentum (PyTorch sense)
-// replaced when `bn_momentum` is set; validated. Throws SpecError naming the field out of range.
+// replaced when `bn_momentum` is set; validated. Throws SpecError naming the field out of range, or an input channel
+// count other than 1 (grey) or 3 (RGB), the images training makes.
 models::ArchSpec adapt_spec(models::ArchSpec spec, std::optional<double> bn_momentum, int64_t num_classes);
 
 // Which data a run trains on.

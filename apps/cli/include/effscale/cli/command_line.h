@@ -79,7 +79,7 @@ boost::program_options::typed_value<T>* with_default(const T& value) {
 
 // Boost notifiers that refuse a flag's value beside its declaration, as UsageError("FLAG: VALUE: must be ..."):
 // at_least(flag, min): the value is >= min (floating point: also finite, so neither NaN nor inf);
-// positive(flag): a finite number > 0; not_empty(flag): a non-empty string.
+// positive(flag): a finite number > 0; not_empty(flag): a non-empty string; from_to(flag, min, max) below.
 template <typename T>
 std::function<void(const T&)> at_least(const std::string& flag, T min) {
   return [flag, min](const T& value) {
@@ -92,6 +92,17 @@ std::function<void(const T&)> at_least(const std::string& flag, T min) {
     } else {
       text << flag << ": " << value << ": must be " << min << " or more";
     }
+    throw UsageError(text.str());
+  };
+}
+// from_to(flag, min, max): a whole number from min to max.
+template <typename T>
+std::function<void(const T&)> from_to(const std::string& flag, T min, T max) {
+  static_assert(std::is_integral_v<T>);
+  return [flag, min, max](const T& value) {
+    if (value >= min && value <= max) return;
+    std::ostringstream text;
+    text << flag << ": " << value << ": must be from " << min << " to " << max;
     throw UsageError(text.str());
   };
 }

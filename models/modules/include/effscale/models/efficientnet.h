@@ -12,12 +12,10 @@
 #include <vector>
 
 #include "effscale/models/arch_spec.h"
+#include "effscale/models/counts.h"  // kMaxModuleParams
 #include "effscale/models/mbconv.h"
 
 namespace effscale::models {
-
-// The most parameters a module is built with: 2^32 (16 GiB of fp32 weights; EfficientNet-L2 has 480M).
-inline constexpr int64_t kMaxModuleParams = int64_t(1) << 32;
 
 // stem (3x3 stride-2 conv + BN + swish), the MBConv layers of plan_layers(spec), head (1x1 conv + BN +
 // swish), global average pool, dropout, linear classifier. Parameter names follow timm: conv_stem, bn1,

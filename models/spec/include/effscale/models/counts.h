@@ -7,6 +7,13 @@
 
 namespace effscale::models {
 
+// The most parameters a module is built with: 2^32 (16 GiB of fp32 weights; EfficientNet-L2 has 480M).
+inline constexpr int64_t kMaxModuleParams = int64_t(1) << 32;
+
+// Throws SpecError when the spec is invalid or has more than kMaxModuleParams parameters: what EfficientNet's
+// constructor checks, for commands that must refuse a network before they start work on it.
+void check_buildable(const ArchSpec& spec);
+
 // Trainable parameters of the network the spec builds: conv weights (biases only in SE convs),
 // batch-norm weight and bias, classifier weight and bias. Equals the torch module's own count.
 // Throws SpecError when the spec is invalid or the count does not fit in 64 bits.
