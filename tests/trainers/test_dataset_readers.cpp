@@ -129,4 +129,5 @@ TEST_CASE("validation splits are seeded, disjoint and complete", "[trainers][dat
   CHECK(take_subset(d, 30, 1).size() == 30);
   CHECK(take_subset(d, 0, 1).size() == 100);
   CHECK_THROWS_AS(split_validation(d, 1.0, 0), std::invalid_argument);
+  CHECK_THROWS_WITH(split_validation(d, 0.0, 0), Catch::Contains("holds no sample"));  // nothing to validate on
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace effscale::trainers {
@@ -47,6 +48,11 @@ TrainValidationSplit split_validation(const ImageDataset& data, double fraction,
   const int64_t n = data.size();
   const auto held = static_cast<int64_t>(std::llround(fraction * n));
   if (n - held < 1) throw std::invalid_argument("validation split of " + data.name + " leaves no training sample");
+  if (held < 1) {  // a run reports and is ranked by its validation accuracy: an empty set has none
+    std::ostringstream text;
+    text << "validation split of " << data.name << " holds no sample (fraction " << fraction << " of " << n << ")";
+    throw std::invalid_argument(text.str());
+  }
   const torch::Tensor order = seeded_permutation(n, seed);
   // Sorted indices keep the original order inside each part.
   return {data.select(std::get<0>(order.slice(0, held).sort())),

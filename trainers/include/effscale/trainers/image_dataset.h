@@ -34,7 +34,7 @@ struct TrainValidationSplit {
 
 // Carves round(fraction * N) samples out as a validation set (the paper's minival), chosen by a
 // permutation seeded with `seed`: the same seed always holds out the same samples. fraction in [0, 1).
-// Throws std::invalid_argument when fraction is out of range or leaves no training sample.
+// Throws std::invalid_argument when fraction is out of range or leaves no training sample or no validation sample.
 TrainValidationSplit split_validation(const ImageDataset& data, double fraction, uint64_t seed);
 
 // The first `limit` samples of a seeded permutation (a proxy subset); the whole set when limit <= 0 or
