@@ -86,6 +86,10 @@ TEST_CASE("summarize_runs refuses bad input with one line and exit status 2", "[
   r = summarize("summary --csv " + shell_quote(good) + " --group a --value c");
   CHECK(r.exit_status == 2);
   CHECK_THAT(r.err, Catch::Contains("no column 'c' (columns: a, b)"));
+  const std::string text = dir.write("text.csv", "a,b\n1,2\n1,\n1,nan\n1,0.9O\n");  // empty and NaN: no value; a typo: refused
+  r = summarize("summary --csv " + shell_quote(text) + " --group a --value b");
+  CHECK(r.exit_status == 2);
+  CHECK_THAT(r.err, Catch::Contains("row 4 (CSV line 5), column 'b': '0.9O' is not a number"));
   r = summarize("average --csv " + shell_quote(good));
   CHECK(r.exit_status == 2);
   CHECK_THAT(r.err, Catch::Contains("not 'average'"));

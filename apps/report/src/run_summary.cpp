@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "effscale/report/svg_plot.h"
 
@@ -38,7 +40,12 @@ std::vector<RunGroup> group_runs(const RunTable& table, const std::vector<std::s
     if (it == groups.end()) it = groups.insert(groups.end(), RunGroup{key, {}, {}});
     for (size_t v = 0; v < values.size(); ++v) {
       std::vector<double>& sample = it->samples[value_columns[v]];
-      if (const double x = table.number(r, values[v]); std::isfinite(x)) sample.push_back(x);
+      const std::string& cell = table.rows[r][values[v]];
+      const std::optional<double> x = number_in(cell);
+      if (!x && !cell.empty())
+        throw std::invalid_argument("row " + std::to_string(r + 1) + " (CSV line " + std::to_string(r + 2) + "), column '" +
+                                    value_columns[v] + "': '" + cell + "' is not a number");
+      if (x && std::isfinite(*x)) sample.push_back(*x);
     }
   }
   for (RunGroup& g : groups)

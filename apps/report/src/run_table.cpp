@@ -21,11 +21,15 @@ size_t RunTable::column(const std::string& name) const {
   throw std::invalid_argument("no column '" + name + "' (columns: " + known + ")");
 }
 
-double RunTable::number(size_t row, size_t col) const {
-  const std::string& text = rows.at(row).at(col);
+std::optional<double> number_in(const std::string& cell) {
   char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  return text.empty() || end != text.c_str() + text.size() ? std::numeric_limits<double>::quiet_NaN() : v;
+  const double v = std::strtod(cell.c_str(), &end);
+  if (cell.empty() || end != cell.c_str() + cell.size()) return std::nullopt;
+  return v;
+}
+
+double RunTable::number(size_t row, size_t col) const {
+  return number_in(rows.at(row).at(col)).value_or(std::numeric_limits<double>::quiet_NaN());
 }
 
 namespace {

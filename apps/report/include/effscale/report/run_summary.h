@@ -19,7 +19,8 @@ struct RunGroup {
 };
 
 // The groups of `table` by `group_columns`, in order of first appearance, with `value_columns` summarised.
-// Throws std::invalid_argument naming a column the table lacks.
+// An empty or NaN value cell is a run without that value (left out); a cell that is not a number at all throws.
+// Throws std::invalid_argument naming a column the table lacks, or the row and column of a value cell that is text.
 std::vector<RunGroup> group_runs(const RunTable& table, const std::vector<std::string>& group_columns,
                                  const std::vector<std::string>& value_columns);
 

@@ -3,6 +3,7 @@
 // from run folders. The experiment scripts (experiments/*/run) keep their results this way; summarize_runs
 // reads them.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct RunTable {
   // Row `row`'s cell of column `col` as a number; NaN when empty or not a number.
   double number(size_t row, size_t col) const;
 };
+
+// The number a cell holds (NaN and infinities included); nothing when it is empty or not wholly a number.
+std::optional<double> number_in(const std::string& cell);
 
 // Reads a CSV file (RFC 4180 quoting, one line per row). Throws std::invalid_argument naming the file and line
 // when it cannot be read, is empty, or a row has another number of cells than the header.
