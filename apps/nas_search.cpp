@@ -114,7 +114,7 @@ po::options_description search_flags() {
        "train each candidate with this many seeds on the same data; the controller is told the mean reward (a study setting)")
       ("stale-after", cli::with_default(se::SearchJob{}.claim.stale_after_s), "seconds without a heartbeat before a candidate is re-queued")
       ("max-retries", cli::with_default(se::SearchJob{}.claim.max_retries), "re-queued attempts a killed candidate gets before it counts as failed")
-      ("top", po::value<int>()->default_value(10), "rows of the final table")
+      ("top", po::value<int>()->default_value(10)->notifier(cli::at_least("--top", 1)), "rows of the final table")
       ("format", po::value<std::string>()->default_value("table"), "table, csv or json");
   options.add(cli::workers_option("candidates trained"));
   options.add(cli::output_dir_options("checkpoints, weights and train.log per candidate (default: runs/search-STUDY)"));

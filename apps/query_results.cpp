@@ -171,7 +171,7 @@ po::options_description query_flags() {
       ("study-name", po::value<std::string>(), "the same as --study (Optuna's spelling)")
       ("state", po::value<std::string>(), "trials: only these states (comma-separated)")
       ("sort", po::value<std::string>()->default_value("number"), "trials: value, number, a user attribute or a param")
-      ("top", po::value<int>(), "trials: only the first K after sorting (value: best first)")
+      ("top", po::value<int>()->notifier(cli::at_least("--top", 1)), "trials: only the first K after sorting (value: best first)")
       ("trial", po::value<int>(), "curves: trial number")
       ("kind", po::value<std::string>(), "plot: pareto, history, curves, grid, family or models")
       ("output", po::value<std::string>(), "plot: the SVG file to write")
@@ -259,13 +259,17 @@ std::vector<st::Trial> selected_trials(st::Storage& storage, const st::Study& st
     trials = {*best};
   } else if (query == "trials") {
     const std::string key = vm["sort"].as<std::string>();
+    if (!trials.empty() && std::all_of(trials.begin(), trials.end(), [&](const st::Trial& t) {
+          return key != "value" && key != "number" && !t.user_attrs.contains(key) && !t.params.count(key);
+        }))
+      throw UsageError("--sort '" + key + "': no trial of study '" + study.name + "' has a user attribute or param of that name");
     // NaN keys (no value, no such attribute) sort last; values sort best first.
     std::stable_sort(trials.begin(), trials.end(), [&](const st::Trial& a, const st::Trial& b) {
       const double x = sort_key(a, key), y = sort_key(b, key);
       if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
       return key == "value" && maximize ? x > y : x < y;
     });
-    const size_t top = vm.count("top") ? static_cast<size_t>(std::max(0, vm["top"].as<int>())) : trials.size();
+    const size_t top = vm.count("top") ? static_cast<size_t>(vm["top"].as<int>()) : trials.size();
     if (trials.size() > top) trials.resize(top);
   } else if (query == "pareto") {
     trials = effscale::report::pareto_front(study, storage.get_trials(study.study_id, {st::TrialState::Complete}));

@@ -172,6 +172,8 @@ TEST_CASE("query_results rejects bad input with exit status 2 and leaves files a
       {db, "trials", "needs --study"},
       {db, "curves --study grid --trial 99", "no trial number 99"},
       {db, "trials --study grid --state DONE", "trial state 'DONE'"},
+      {db, "trials --study grid --top 0", "--top: 0: must be 1 or more"},
+      {db, "trials --study grid --sort nothing", "--sort 'nothing': no trial of study 'grid' has a user attribute or param"},
       {db, "studies --format yaml", "--format 'yaml'"},
       {junk, "studies", junk},
       {truncated, "studies", truncated},
