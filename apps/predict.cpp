@@ -71,6 +71,9 @@ torch::Tensor load_input(const std::string& path, const m::ArchSpec& spec) {
     const torch::Tensor x = value->tensor;
     if (x.dim() != 4)
       throw UsageError(path + ": tensor of rank " + std::to_string(x.dim()) + ", expected N x C x H x W");
+    if (x.numel() == 0)
+      throw UsageError(path + ": tensor of " + std::to_string(x.size(0)) + " x " + std::to_string(x.size(1)) + " x " +
+                       std::to_string(x.size(2)) + " x " + std::to_string(x.size(3)) + " holds no pixel");
     if (x.size(1) != spec.in_channels)
       throw UsageError(path + ": tensor has " + std::to_string(x.size(1)) + " channels, the model takes " +
                        std::to_string(spec.in_channels));

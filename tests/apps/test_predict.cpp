@@ -111,6 +111,15 @@ TEST_CASE("predict rejects bad input with one line and no output file", "[apps][
         run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("rank3.pt") + " --output " + out)),
         "rank 3");
   }
+  SECTION("a tensor without pixels") {
+    const auto made = run_command("/usr/bin/python3 -c " +
+                                  shell_quote("import sys, torch; torch.save(torch.zeros(1, 3, 0, 5), sys.argv[1])") + " " +
+                                  dir.file("empty.pt"));
+    REQUIRE(made.exit_status == 0);
+    check_one_line_error(
+        run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("empty.pt") + " --output " + out)),
+        "tensor of 1 x 3 x 0 x 5 holds no pixel");
+  }
   SECTION("a directory as the input") {
     check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("") + " --output " + out)),
                          "it is a directory");

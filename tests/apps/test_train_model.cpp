@@ -198,6 +198,8 @@ TEST_CASE("train_model rejects bad input with one line and exit status 2", "[app
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --device tpu", "--device: device 'tpu'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --val-fraction 1.5", "validation fraction"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --val-fraction 0", "holds no sample (fraction 0 of "},
+      {base + " --config " + shell_quote(dir.write("raw.ini", "epochs = 1\nfoo\tbar \xff\n")),  // printed as one line
+       "contains an invalid line 'foo\\x09bar \\xff'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --batch-size 1000", "smaller than one batch"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --augment mixup", "--augment: augmentation 'mixup'"},
       {base + " --dataset mnist --data-dir " + shell_quote(data) + " --in-channels 4", "--in-channels: 4: must be 1 (grey) or 3 (RGB)"},

@@ -17,7 +17,8 @@ class UsageError : public std::invalid_argument {
 // Runs `body` and turns what escapes it into the contract: its return value on success; for
 // std::invalid_argument (UsageError, SpecError, ...) and Boost.Program_options errors, prints
 // "<command>: error: <what>" on stderr and returns 2; for std::bad_alloc prints "out of memory (...)" and
-// returns 1; for any other exception prints "<command>: error: <what>" and returns 1. Never lets an
+// returns 1; for any other exception prints "<command>: error: <what>" and returns 1. <what> is printed as one
+// line: LibTorch's backtrace left out, control characters and bytes that are not UTF-8 as \xNN. Never lets an
 // exception escape.
 int run_app(const std::string& command, const std::function<int()>& body);
 
