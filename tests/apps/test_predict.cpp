@@ -42,6 +42,15 @@ void check_one_line_error(const CommandResult& result, const std::string& what) 
   CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
 }
 
+// dir/name, a tensor file python3-torch saves from `expression` (such as "torch.zeros(3, 8, 8)").
+std::string saved_tensor(const TempDir& dir, const std::string& name, const std::string& expression) {
+  const std::string path = dir.file(name);
+  const auto made = run_command("/usr/bin/python3 -c " +
+                                shell_quote("import sys, torch; torch.save(" + expression + ", sys.argv[1])") + " " + path);
+  REQUIRE(made.exit_status == 0);
+  return path;
+}
+
 }  // namespace
 
 TEST_CASE("predict reproduces the peer's logits from a saved tensor and writes them for torch.load", "[apps][predict][peer]") {
@@ -103,22 +112,14 @@ TEST_CASE("predict rejects bad input with one line and no output file", "[apps][
                          "broken.jpg");
   }
   SECTION("a tensor of the wrong rank") {
-    const auto made = run_command("/usr/bin/python3 -c " +
-                                  shell_quote("import sys, torch; torch.save(torch.zeros(3, 8, 8), sys.argv[1])") + " " +
-                                  dir.file("rank3.pt"));
-    REQUIRE(made.exit_status == 0);
-    check_one_line_error(
-        run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("rank3.pt") + " --output " + out)),
-        "rank 3");
+    const std::string input = saved_tensor(dir, "rank3.pt", "torch.zeros(3, 8, 8)");
+    check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + input + " --output " + out)),
+                         "rank 3");
   }
   SECTION("a tensor without pixels") {
-    const auto made = run_command("/usr/bin/python3 -c " +
-                                  shell_quote("import sys, torch; torch.save(torch.zeros(1, 3, 0, 5), sys.argv[1])") + " " +
-                                  dir.file("empty.pt"));
-    REQUIRE(made.exit_status == 0);
-    check_one_line_error(
-        run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("empty.pt") + " --output " + out)),
-        "tensor of 1 x 3 x 0 x 5 holds no pixel");
+    const std::string input = saved_tensor(dir, "empty.pt", "torch.zeros(1, 3, 0, 5)");
+    check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + input + " --output " + out)),
+                         "tensor of 1 x 3 x 0 x 5 holds no pixel");
   }
   SECTION("a directory as the input") {
     check_one_line_error(run_command(predict("--model b0 --weights " + weights() + " --input " + dir.file("") + " --output " + out)),
