@@ -48,6 +48,7 @@ const char* const kUsage =
     "rounding (within --macs-tolerance), by compound scaling or by width, depth or resolution alone.\n"
     "--train data-parallel: start it with torchrun --no_python; rank 0 writes, records and prints.";
 
+// --phi: LOW..HIGH (whole numbers) or a list of numbers, each within 0..20 and none twice. Throws UsageError.
 std::vector<double> parse_phis(const std::string& text) {
   std::vector<double> phis;
   int lo = 0, hi = 0;
@@ -64,12 +65,15 @@ std::vector<double> parse_phis(const std::string& text) {
       size_t used = 0;
       const std::string item = text.substr(start, end - start);
       phis.push_back(std::stod(item, &used));
-      if (used != item.size() || phis.back() < 0 || phis.back() > 20) throw std::invalid_argument(item);
+      if (used != item.size() || !(phis.back() >= 0 && phis.back() <= 20)) throw std::invalid_argument(item);  // NaN too
     } catch (const std::exception&) {
       throw UsageError("--phi '" + text + "': expected 1..7 or a list like 1,2,3 (each within 0..20)");
     }
     start = end + 1;
   }
+  for (size_t i = 1; i < phis.size(); ++i)  // a phi listed twice would train and write the same model twice
+    if (std::find(phis.begin(), phis.begin() + long(i), phis[i]) != phis.begin() + long(i))
+      throw UsageError("--phi '" + text + "': " + cli::default_text(phis[i]) + " is listed twice");
   return phis;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 #include "effscale/models/counts.h"
@@ -57,8 +58,11 @@ ScaledModel scale_model(const models::ArchSpec& baseline, const Coefficients& c,
 }
 
 ScaledModel official_scaled_model(const models::ArchSpec& baseline, double phi) {
-  if (phi < 1 || phi > 7 || std::floor(phi) != phi)
-    throw std::invalid_argument("the official family has phi = 1..7 (B1-B7), not " + std::to_string(phi));
+  if (!(phi >= 1 && phi <= 7) || std::floor(phi) != phi) {
+    std::ostringstream text;
+    text << "the official family has phi = 1..7 (B1-B7), not " << phi;
+    throw std::invalid_argument(text.str());
+  }
   const models::OfficialScale& row = models::official_table().at(static_cast<size_t>(phi));
   models::ArchSpec spec = baseline;
   spec.name = baseline.name == "b0" ? row.name : baseline.name + "-" + row.name;
