@@ -300,6 +300,7 @@ int run(int argc, char** argv) {
   for (const char* required : {"trials", "study"})
     if (!vm.count(required)) throw UsageError(std::string("the option '--") + required + "' is required but missing");
   se::SearchJob job = search_job_from(vm, space);
+  if (vm.count("export")) cli::prepare_output_file(vm["export"].as<std::string>(), "--export");  // not after the search
   const int threads = effscale::base::configure_cpu_runtime(vm["threads"].as<int>());
 
   const tr::ProxyData data = cli::load_data_from(vm);  // the run's length fits the recipe before the study records it

@@ -172,6 +172,8 @@ TEST_CASE("nas_search rejects bad input with exit status 2", "[apps][nas_search]
       {" --trials 2 --max-retries -1", "--max-retries must be 0 or more"},
       {" --trials 2 --proxy-resolution 0", "--proxy-resolution: 0: must be from 8 to 8192"},
       {" --trials 2 --in-channels 4", "--in-channels: 4: must be 1 (grey) or 3 (RGB)"},
+      {" --trials 2 --export " + shell_quote(dir.file("")), "': it is a folder, not a file"},
+      {" --trials 2 --export " + shell_quote(bad_space + "/best.json"), "': cannot make its folder: "},
   };
   for (const Case& c : cases) {
     INFO(c.args);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include <boost/program_options/parsers.hpp>
 
@@ -109,6 +110,15 @@ std::string output_dir_from(const po::variables_map& vm, const std::string& fall
   if (vm.count("output-dir")) return vm["output-dir"].as<std::string>();
   if (vm.count("out-dir")) return vm["out-dir"].as<std::string>();
   return fallback;
+}
+
+void prepare_output_file(const std::string& path, const std::string& flag) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error)) throw UsageError(flag + " '" + path + "': it is a folder, not a file");
+  const fs::path folder = fs::path(path).parent_path();
+  if (!folder.empty() && !fs::create_directories(folder, error) && error)
+    throw UsageError(flag + " '" + path + "': cannot make its folder: " + error.message());
 }
 
 std::function<void(const double&)> positive(const std::string& flag) {

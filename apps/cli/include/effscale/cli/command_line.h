@@ -62,6 +62,11 @@ boost::program_options::options_description output_dir_options(const std::string
 // UsageError when both are given with different folders.
 std::string output_dir_from(const boost::program_options::variables_map& vm, const std::string& fallback);
 
+// Makes ready the file `path` that `flag` names, for a command that writes it at the end of its work: creates the
+// folders it goes in. Throws UsageError naming the flag when the path is a folder or its folder cannot be made,
+// so the command stops before the work rather than after it.
+void prepare_output_file(const std::string& path, const std::string& flag);
+
 // The shortest text that reads back as `value` ("0.016", "-0.07", "1e-05"), as --help shows defaults.
 std::string default_text(double value);
 
