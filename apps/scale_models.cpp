@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include "effscale/cli/app_main.h"
 #include "effscale/cli/command_line.h"
@@ -47,6 +48,19 @@ const char* const kUsage =
     "--method: at equal cost instead, each model realising 2^phi times the baseline's multiply-adds after\n"
     "rounding (within --macs-tolerance), by compound scaling or by width, depth or resolution alone.\n"
     "--train data-parallel: start it with torchrun --no_python; rank 0 writes, records and prints.";
+
+// Refuses a flag given on the command line that this run would ignore: a training flag without --train (the models
+// are then only written), --macs-tolerance without --method. A preset's settings are not refused: one preset serves
+// every command. Throws UsageError naming the flag.
+void refuse_ignored_flags(const std::set<std::string>& flags_given, bool train, bool method) {
+  if (!method && flags_given.count("macs-tolerance")) throw UsageError("--macs-tolerance applies with --method");
+  if (train) return;
+  std::vector<std::string> training = {"seeds", "workers", "study"};
+  const po::options_description training_flags = cli::training_options();
+  for (const auto& option : training_flags.options()) training.push_back(option->long_name());
+  for (const std::string& name : training)
+    if (flags_given.count(name)) throw UsageError("--" + name + " applies with --train (without it the models are only written)");
+}
 
 // --phi: LOW..HIGH (whole numbers) or a list of numbers, each within 0..20 and none twice. Throws UsageError.
 std::vector<double> parse_phis(const std::string& text) {
@@ -297,6 +311,7 @@ int run(int argc, char** argv) {
   if (parsed.help_requested) return 0;
   const po::variables_map& vm = parsed.values;
   const auto format = effscale::cli::parse_output_format(vm["format"].as<std::string>());
+  refuse_ignored_flags(parsed.flags_given, vm["train"].as<bool>(), vm.count("method") > 0);
   const bool official = vm["official"].as<bool>();
   if (official && (vm.count("alpha") || vm.count("from-study")))
     throw UsageError("--official replaces the coefficients; drop --alpha/--beta/--gamma/--from-study");

@@ -141,6 +141,9 @@ TEST_CASE("grid and scale_models reject bad input with exit status 2", "[apps][s
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 0", "--workers"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --workers 65", "--workers '65': expected auto or a whole number from 1 to 64"},
       {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --proxy-resolution 7", "--proxy-resolution: 7: must be from 8 to 8192"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --seeds 3", "--seeds applies with --train"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --epochs 3", "--epochs applies with --train"},
+      {std::string(EFFSCALE_SCALE_MODELS) + " --baseline b0 --official --macs-tolerance 0.2", "--macs-tolerance applies with --method"},
   };
   for (const Case& c : cases) {
     INFO(c.command);

@@ -25,8 +25,10 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[], po::opt
       "help,h", "print this help and exit");
   ParsedCommandLine parsed;
   po::positional_options_description none;
-  po::store(po::command_line_parser(argc, argv).options(options).positional(positional ? *positional : none).run(),
-            parsed.values);
+  const po::parsed_options flags =
+      po::command_line_parser(argc, argv).options(options).positional(positional ? *positional : none).run();
+  for (const po::option& o : flags.options) parsed.flags_given.insert(o.string_key);
+  po::store(flags, parsed.values);
   if (parsed.values.count("help")) {
     std::cout << usage << "\n\n" << options << "\n";
     parsed.help_requested = true;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <sstream>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -24,6 +25,7 @@ namespace effscale::cli {
 struct ParsedCommandLine {
   boost::program_options::variables_map values;  // flags, then the config file's keys underneath
   bool help_requested = false;                   // --help was given; usage has been printed to stdout
+  std::set<std::string> flags_given;             // the options given on the command line itself (not by --config)
 };
 
 // Config `text` as `command` reads it, in two INI texts: `own`, the lines of its `[command]` sections without their
