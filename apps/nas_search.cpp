@@ -123,14 +123,10 @@ po::options_description search_flags() {
 }
 
 // What one worker takes to train the largest candidate of `space` as `training` trains it on `classes` classes
-// (for --workers auto); 0 when that candidate is not a valid network at the proxy.
+// (for --workers auto). Called once check_space_at_proxy has passed, so every candidate is a valid network.
 int64_t largest_candidate_bytes(const se::SearchSpace& space, const tr::ProxyTraining& training, int64_t classes) {
-  const auto bytes = [&](const m::ArchSpec& spec) -> int64_t {
-    try {
-      return tr::estimated_training_bytes(tr::trained_spec(spec, training, classes), training.recipe.batch_size);
-    } catch (const m::SpecError&) {
-      return 0;
-    }
+  const auto bytes = [&](const m::ArchSpec& spec) {
+    return tr::estimated_training_bytes(tr::trained_spec(spec, training, classes), training.recipe.batch_size);
   };
   return bytes(space.decode(se::largest_candidate(space, bytes)));
 }

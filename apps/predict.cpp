@@ -80,7 +80,7 @@ torch::Tensor load_input(const std::string& path, const m::ArchSpec& spec) {
     if (!x.is_floating_point()) throw UsageError(path + ": tensor is not floating point");
     return x.to(torch::kFloat);
   }
-  if (spec.in_channels != 1 && spec.in_channels != 3)
+  if (!t::transforms_make_channels(spec.in_channels))
     throw UsageError(path + ": an image is grey or RGB and the model takes " + std::to_string(spec.in_channels) +
                      " channels; give it as an N x C x H x W tensor");
   t::TransformOptions transform;

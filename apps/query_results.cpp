@@ -188,9 +188,10 @@ po::options_description query_flags() {
   return options;
 }
 
-// Refuses a flag that `query` does not read (given, not defaulted): --output with export, --top with best, ...
-// would otherwise be ignored without a word. Throws UsageError naming the flag and the queries that read it.
-void refuse_flags_the_query_ignores(const po::variables_map& vm, const std::string& query) {
+// Refuses a flag given on the command line that `query` does not read: --output with export, --top with best, ...
+// would otherwise be ignored without a word (a config file's keys are not refused: one preset serves every
+// command). Throws UsageError naming the flag and the queries that read it.
+void refuse_flags_the_query_ignores(const std::set<std::string>& flags_given, const std::string& query) {
   const std::vector<std::string> of_a_study = {"trials", "best", "pareto", "curves", "export", "plot"};
   const std::vector<std::string> report = {"report"};
   const std::vector<std::pair<std::string, std::vector<std::string>>> readers = {
@@ -199,7 +200,7 @@ void refuse_flags_the_query_ignores(const po::variables_map& vm, const std::stri
       {"compare-study", report}, {"grid-study", report}, {"scaled-study", report}, {"output-dir", report},
       {"title", report}, {"wall-time", report}, {"command", report}};
   for (const auto& [flag, queries] : readers) {
-    if (!vm.count(flag) || vm[flag].defaulted() || std::find(queries.begin(), queries.end(), query) != queries.end()) continue;
+    if (!flags_given.count(flag) || std::find(queries.begin(), queries.end(), query) != queries.end()) continue;
     std::string names;
     for (const std::string& q : queries) names += (names.empty() ? "" : q == queries.back() ? " and " : ", ") + q;
     throw UsageError("--" + flag + " is read by " + names + ", not by " + query);
@@ -309,7 +310,7 @@ int run(int argc, char** argv) {
   const std::vector<std::string> known = {"studies", "trials", "best", "pareto", "curves", "export", "plot", "report"};
   if (std::find(known.begin(), known.end(), query) == known.end())
     throw UsageError("unknown query '" + query + "': expected " + kQueries);
-  refuse_flags_the_query_ignores(vm, query);
+  refuse_flags_the_query_ignores(parsed.flags_given, query);
   auto storage = st::open_storage(vm["storage"].as<std::string>(), /*create=*/false);
   if (const std::string warning = storage->open_warning(); !warning.empty()) std::cerr << "query_results: warning: " << warning << "\n";
   if (query == "report") {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "effscale/models/spec_error.h"
+#include "effscale/trainers/transforms.h"
 
 namespace effscale::trainers {
 
@@ -19,7 +20,7 @@ models::ArchSpec adapt_spec(models::ArchSpec spec, std::optional<double> bn_mome
   if (bn_momentum) spec.bn.momentum = *bn_momentum;
   spec.num_classes = static_cast<int>(num_classes);
   models::validate(spec);
-  if (spec.in_channels != 1 && spec.in_channels != 3)  // what the transforms make of grey and RGB images
+  if (!transforms_make_channels(spec.in_channels))
     throw models::SpecError("spec '" + spec.name + "': 'in_channels' is " + std::to_string(spec.in_channels) +
                             ": training takes grey (1) or RGB (3) images");
   return spec;

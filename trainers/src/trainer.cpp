@@ -18,6 +18,7 @@
 #include "effscale/trainers/data_parallel.h"
 #include "effscale/trainers/losses.h"
 #include "effscale/trainers/model_ema.h"
+#include "effscale/trainers/transforms.h"
 
 namespace effscale::trainers {
 namespace {
@@ -64,7 +65,7 @@ void check_options(const TrainerOptions& o, const ImageDataset& train_set) {
                                 " samples) is smaller than one batch of " + std::to_string(o.batch_size));
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw std::invalid_argument("label smoothing must be in [0, 1)");
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw std::invalid_argument("EMA decay must be in [0, 1)");
-  if (o.transform.channels != 1 && o.transform.channels != 3)
+  if (!transforms_make_channels(o.transform.channels))
     throw std::invalid_argument("input channels " + std::to_string(o.transform.channels) +
                                 ": the transforms feed grey (1) or RGB (3) images");
   if (o.checkpoint_every_steps < 0) throw std::invalid_argument("checkpoint interval " + std::to_string(o.checkpoint_every_steps) + " steps: must be at least 0");

@@ -74,7 +74,7 @@ std::array<std::pair<float, float>, 3> channel_statistics(const TransformOptions
 // Writes `in` (planar [in_channels, plane]) as the model's channels, normalised: grey is replicated to 3,
 // RGB becomes ITU-R 601 luma for 1 (then normalised with the mean of the 3 channels' statistics).
 void match_and_normalise(const float* in, int64_t in_channels, int64_t plane, const TransformOptions& o, float* out) {
-  TORCH_CHECK((o.channels == 1 || o.channels == 3) &&
+  TORCH_CHECK(transforms_make_channels(o.channels) &&
                   (in_channels == o.channels || in_channels == 1 || (in_channels == 3 && o.channels == 1)),
               "transform: cannot turn ", in_channels, " image channels into ", o.channels, " (1 or 3)");
   const auto statistics = channel_statistics(o);

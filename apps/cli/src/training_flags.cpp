@@ -9,6 +9,7 @@
 #include "effscale/cli/command_line.h"
 #include "effscale/trainers/augment.h"
 #include "effscale/trainers/mixed_precision.h"
+#include "effscale/trainers/transforms.h"
 #include "effscale/trainers/worker_threads.h"
 
 namespace po = boost::program_options;
@@ -94,7 +95,7 @@ po::options_description proxy_options() {
       ("proxy-width", with_default(p.width)->notifier(positive("--proxy-width")), "multiply the width for the proxy")
       ("proxy-depth", with_default(p.depth)->notifier(positive("--proxy-depth")), "multiply the depth for the proxy")
       ("in-channels", po::value<int>()->notifier([](int c) {
-         if (c != 1 && c != 3) throw UsageError("--in-channels: " + std::to_string(c) + ": must be 1 (grey) or 3 (RGB)");
+         if (!trainers::transforms_make_channels(c)) throw UsageError("--in-channels: " + std::to_string(c) + ": must be 1 (grey) or 3 (RGB)");
        }),
        "input channels of the stem: 1 for a grey stem on grey datasets (default: the spec's, 3)")
       ("proxy-divisor", po::value<int>()->notifier(at_least("--proxy-divisor", 1)),

@@ -12,6 +12,10 @@
 
 namespace effscale::trainers {
 
+// Whether the transforms make images of `channels` channels, whatever the source holds: 1 (grey; RGB becomes luma)
+// or 3 (RGB; grey is replicated). The one rule the trainer, adapt_spec, predict and --in-channels check against.
+constexpr bool transforms_make_channels(int64_t channels) { return channels == 1 || channels == 3; }
+
 // What a batch goes through. Defaults are the EfficientNet ImageNet recipe (docs/training.md).
 struct TransformOptions {
   int resolution = 224;            // output height and width (any size, below or above the source)
